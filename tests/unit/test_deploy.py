@@ -448,7 +448,10 @@ SECRET_SHAPES = [
     re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"),
     re.compile(r"\bAKIA[0-9A-Z]{16}\b"),
     re.compile(r"\b(ghp|gho|glpat|xox[baprs])[-_][A-Za-z0-9_-]{16,}"),
-    re.compile(r"(?i)\b\w*(password|passwd|secret|token|api_?key)\w*\s*[:=]\s*['\"]?[^\s'\"]{6,}"),
+    # KEY=value or key: value on one line, where the key names a password, secret or token
+    re.compile(
+        r"(?i)\b\w*(password|passwd|secret|token|api_?key)\w*[ \t]*[:=][ \t]*['\"]?[^\s'\"]{6,}"
+    ),
 ]
 
 
