@@ -34,11 +34,10 @@ ENV_VARS = [
     "PAYMENT_CONFIG_PATH",
     "PAYMENT_MAX_WORKERS",
     "PAYMENT_BATCH_SIZE",
-    "PAYMENT_SEQ_CHUNK_SIZE",
     "PAYMENT_LOG_DIR",
     "PAYMENT_EVENT_ID",
 ]
-CONFIG_KEYS = {"workers", "batch_size", "log_level", "pc_type", "seq_chunk_size", "log_dir"}
+CONFIG_KEYS = {"workers", "batch_size", "log_level", "pc_type", "log_dir"}
 PYTHON = "/opt/paymentprocess/.venv/bin/python"
 SERVICE_USER = "paymentuser"
 ENV_FILE = "/etc/paymentprocess/env"
@@ -419,7 +418,7 @@ def test_env_files_document_every_variable(path):
     assert set(values) <= set(ENV_VARS)
     assert values["PAYMENT_DB_URI"].startswith(("mongodb://", "mongodb+srv://"))
     assert values["PAYMENT_LOG_LEVEL"] in {"DEBUG", "INFO", "WARNING", "ERROR"}
-    for var in ("PAYMENT_MAX_WORKERS", "PAYMENT_BATCH_SIZE", "PAYMENT_SEQ_CHUNK_SIZE"):
+    for var in ("PAYMENT_MAX_WORKERS", "PAYMENT_BATCH_SIZE"):
         assert int(values[var]) > 0
 
 

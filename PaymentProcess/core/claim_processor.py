@@ -1,0 +1,285 @@
+"""From a chain's raw claim documents to a judged and computed chain (spec sections 4 and 6).
+
+:func:`evaluate_batch` is the unit of work the process pool runs: it takes whole chains
+with their ledger state and returns each chain's result and the batch's findings. It is
+pure (no store access), so the result cannot depend on ``--workers`` or ``--batch-size``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Any
+
+from PaymentProcess.core import validation as codes
+from PaymentProcess.core.service_line_processor import ServiceLineProcessor
+from PaymentProcess.core.validation import Validation
+from PaymentProcess.data.models.claim import Claim, FrequencyCode, claim_label
+from PaymentProcess.data.models.payment import (
+    BatchInput,
+    ChainInput,
+    ChainResult,
+    ChainStatus,
+    ClaimPayment,
+    LedgerState,
+    PaymentContext,
+)
+from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key
+from PaymentProcess.data.models.stats import ValidationReport
+from PaymentProcess.utils.money import ZERO
+
+
+def group_by_parent(documents: Iterable[dict[str, Any]]) -> Iterator[tuple[Any, list[dict]]]:
+    """Group documents sorted by ParentClaimCore_ID into chains, in stream order."""
+    for parent_id, chain in groupby(documents, key=lambda doc: doc.get("ParentClaimCore_ID")):
+        yield parent_id, list(chain)
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResolution:
+    """Outcome of walking a chain: its version in force after the event."""
+
+    final_id: str | None
+    last_version_id: str | None
+
+
+def _raw_text(document: dict[str, Any], field: str) -> str | None:
+    value = document.get(field)
+    return value if isinstance(value, str) and value else None
+
+
+class ClaimTransformer:
+    """Judges and computes the chains of one payment event."""
+
+    def __init__(self, context: PaymentContext) -> None:
+        self.context = context
+        self.validation = Validation(context.pc_type)
+        self.calculator = ServiceLineProcessor(
+            context.payment_reduction_pct, context.interest, context.due_date, context.pc_type
+        )
+
+    def evaluate_batch(self, batch: BatchInput) -> tuple[list[ChainResult], ValidationReport]:
+        """Judge and compute every chain of a batch, findings in claim order."""
+        report = ValidationReport()
+        results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
+                   for chain in batch.chains]
+        return results, report
+
+    def exclusion(self, documents: Iterable[dict[str, Any]], report: ValidationReport) -> bool:
+        """Spec 4.3: a claim outside the plans or payees of the criteria excludes its chain."""
+        excluded = False
+        keys = self.context.payment_center_keys
+        for document in documents:
+            label = claim_label(document)
+            if _raw_text(document, "BenefitPlan_ID") not in self.context.benefit_plan_ids:
+                report.add(codes.BENEFIT_PLAN_EXCLUDED, label,
+                           f"BenefitPlan_ID {document.get('BenefitPlan_ID')!r}")
+                excluded = True
+            if keys is not None:
+                key = payee_key(self.context.pc_type, _raw_text(document, "TIN"),
+                                _raw_text(document, "NPI"), _raw_text(document, "MemberID"))
+                if key is not None and key not in keys:
+                    report.add(codes.PC_EXCLUDED, label, key)
+                    excluded = True
+        return excluded
+
+    def evaluate_chain(
+        self,
+        chain: ChainInput,
+        ledger_claim_chains: Mapping[str, str],
+        report: ValidationReport,
+    ) -> ChainResult:
+        """Exclude, validate, resolve and compute one chain."""
+        parent_label = str(chain.parent_id)[:64]
+        count = len(chain.documents)
+        if self.exclusion(chain.documents, report):
+            return ChainResult(parent_label, ChainStatus.EXCLUDED, count)
+        self._count_claims(chain.documents, report)
+
+        ok = True
+        claims: list[Claim] = []
+        seen: set[str] = set()
+        for document in chain.documents:
+            claim = self.validation.parse_claim(document, report)
+            if claim is None:
+                ok = False
+                continue
+            ok &= self.validation.validate_claim(claim, report)
+            claim_id = claim.ClaimCore_ID
+            if claim_id in self.context.duplicate_claim_ids:
+                report.add(codes.DUPLICATE_CLAIM, claim_id, f"document {claim.id}")
+                ok = False
+            owner = ledger_claim_chains.get(claim_id)
+            if owner is not None:
+                report.add(codes.ALREADY_PAID, claim_id, f"in the ledger of chain {owner}")
+                ok = False
+            if claim_id not in seen:
+                seen.add(claim_id)
+                claims.append(claim)
+        if not isinstance(chain.parent_id, str):
+            return ChainResult(parent_label, ChainStatus.BLOCKED, count)
+
+        resolution = self.resolve_chain(chain.parent_id, claims, chain.ledger,
+                                        ledger_claim_chains, report)
+        if resolution is None or not ok:
+            return ChainResult(parent_label, ChainStatus.BLOCKED, count)
+        return self._compute_chain(chain, claims, resolution, report)
+
+    def _count_claims(self, documents: Iterable[dict[str, Any]], report: ValidationReport) -> None:
+        by_type: Counter[str] = Counter()
+        by_status: Counter[str] = Counter()
+        by_frequency: Counter[str] = Counter()
+        for document in documents:
+            by_type[str(document.get("ClaimType"))[:32]] += 1
+            by_status[str(document.get("ClaimStatus"))[:32]] += 1
+            by_frequency[str(document.get("FrequencyCode"))[:32]] += 1
+        report.add_counts(codes.CLAIMS_BY_TYPE, by_type)
+        report.add_counts(codes.CLAIMS_BY_STATUS, by_status)
+        report.add_counts(codes.CLAIMS_BY_FREQUENCY, by_frequency)
+
+    def resolve_chain(
+        self,
+        parent_id: str,
+        claims: list[Claim],
+        ledger: LedgerState,
+        ledger_claim_chains: Mapping[str, str],
+        report: ValidationReport,
+    ) -> ChainResolution | None:
+        """Spec 4.1 with the linkage checks; None when the linkage is broken."""
+        ok = True
+        by_id = {claim.ClaimCore_ID: claim for claim in claims}
+        replacements: dict[str, list[Claim]] = {}
+        voids: dict[str, list[Claim]] = {}
+        flagged: set[str] = set()
+
+        def broken(code, claim: Claim, detail: str) -> None:
+            nonlocal ok
+            report.add(code, claim.ClaimCore_ID, detail)
+            flagged.add(claim.ClaimCore_ID)
+            ok = False
+
+        for claim in claims:
+            frequency = claim.FrequencyCode
+            if frequency == FrequencyCode.ORIGINAL:
+                if claim.ClaimCore_ID != parent_id:
+                    broken(codes.VOID_LINKAGE, claim, "an original that is not its chain's parent")
+                elif ledger.has_entries:
+                    broken(codes.VOID_LINKAGE, claim, "an original in a chain already paid")
+                continue
+            if frequency not in (FrequencyCode.REPLACEMENT, FrequencyCode.VOID):
+                flagged.add(claim.ClaimCore_ID)  # FREQ_INVALID already reported
+                ok = False
+                continue
+            reference = claim.reference
+            field = "OriginalClaimCore_ID" if frequency == "7" else "VoidClaimCore_ID"
+            if reference is None:
+                broken(codes.VOID_LINKAGE, claim, f"a {frequency} without {field}")
+            elif reference in by_id or (reference == ledger.in_force_id and reference):
+                target = replacements if frequency == FrequencyCode.REPLACEMENT else voids
+                target.setdefault(reference, []).append(claim)
+            elif ledger_claim_chains.get(reference, parent_id) != parent_id:
+                broken(codes.VOID_LINKAGE, claim,
+                       f"{field} {reference} belongs to chain {ledger_claim_chains[reference]}")
+            else:
+                broken(codes.PARENT_NOT_PAID, claim,
+                       f"{field} {reference} is neither in force nor in this event's chain")
+        for kind, references in (("replacements", replacements), ("voids", voids)):
+            for reference, referencing in references.items():
+                if len(referencing) > 1:
+                    for claim in referencing:
+                        broken(codes.VOID_LINKAGE, claim, f"two {kind} of {reference}")
+
+        if ledger.has_entries:
+            start = ledger.in_force_id
+        else:
+            original = by_id.get(parent_id)
+            start = parent_id if original and original.FrequencyCode == "1" else None
+        reached = {start} if start in by_id else set()
+        current, last_version = start, start
+        while current is not None:
+            replacement = replacements.get(current, [])
+            void = voids.get(current, [])
+            if void:
+                reached.add(void[0].ClaimCore_ID)
+            if replacement and replacement[0].ClaimCore_ID not in reached:
+                current = replacement[0].ClaimCore_ID
+                reached.add(current)
+                last_version = current
+            elif void:
+                current = None
+            else:
+                break
+        for claim in claims:
+            if claim.ClaimCore_ID not in reached and claim.ClaimCore_ID not in flagged:
+                broken(codes.VOID_LINKAGE, claim, "not reachable from the chain's start")
+        if not ok:
+            return None
+        return ChainResolution(final_id=current, last_version_id=last_version)
+
+    def _compute_chain(
+        self,
+        chain: ChainInput,
+        claims: list[Claim],
+        resolution: ChainResolution,
+        report: ValidationReport,
+    ) -> ChainResult:
+        payments: dict[str, ClaimPayment] = {}
+        for claim in claims:
+            payment, over_allowed = self.calculator.rollup_to_claim(claim)
+            if over_allowed:
+                report.add(codes.OVER_ALLOWED, claim.ClaimCore_ID)
+            payments[claim.ClaimCore_ID] = payment
+        final = payments.get(resolution.final_id) if resolution.final_id else None
+        keys = {p.payee_key for p in payments.values()}
+        if len(keys) > 1:
+            report.add(codes.PC_MISMATCH, str(chain.parent_id),
+                       ", ".join(sorted(k for k in keys if k)))
+        payee_id = None
+        if final is not None:
+            key = final.payee_key
+            source_claim = next(c for c in claims if c.ClaimCore_ID == final.claim_id)
+        elif chain.ledger.has_entries:
+            key, payee_id, source_claim = None, chain.ledger.last_payee_id, None
+        else:  # a new chain opened and voided in this very event
+            key = payments[resolution.last_version_id].payee_key
+            source_claim = next(c for c in claims if c.ClaimCore_ID == resolution.last_version_id)
+        current = final.paid if final is not None else ZERO
+        net = current - chain.ledger.prior_sum
+        return ChainResult(
+            parent_id=chain.parent_id,
+            status=ChainStatus.INCLUDED,
+            claim_count=len(chain.documents),
+            payee_key=key,
+            payee_id=payee_id,
+            claim_ids=tuple(sorted(payments)),
+            final_claim_id=resolution.final_id,
+            current=current,
+            prior=chain.ledger.prior_sum,
+            net=net,
+            interest=self.calculator.apply_interest(net, final),
+            claims=tuple(payments[claim_id] for claim_id in sorted(payments)),
+            payee_source=(_payee_source(source_claim, self.context.pc_type)
+                          if source_claim else None),
+        )
+
+
+def _payee_source(claim: Claim, pc_type: PaymentCenterType) -> dict[str, Any]:
+    """The data a new payee is created from: the final version's provider or member."""
+    party = (claim.provider if pc_type is PaymentCenterType.PROVIDER else claim.member) or {}
+    name = party.get("name") if isinstance(party.get("name"), str) else None
+    address = party.get("address") if isinstance(party.get("address"), dict) else None
+    return {
+        "vendor_name": name,
+        "tax_id": claim.TIN if pc_type is PaymentCenterType.PROVIDER else None,
+        "npi": claim.NPI if pc_type is PaymentCenterType.PROVIDER else None,
+        "member_id": claim.MemberID if pc_type is PaymentCenterType.DMR else None,
+        "address": address,
+    }
+
+
+def evaluate_batch(context: PaymentContext, batch: BatchInput) -> tuple[list[ChainResult],
+                                                                          ValidationReport]:
+    """Process-pool entry point: evaluate one batch of chains."""
+    return ClaimTransformer(context).evaluate_batch(batch)

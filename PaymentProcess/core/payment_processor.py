@@ -1,0 +1,616 @@
+"""Orchestration of a payment cycle: dry run, validate-only and the exactly-once final run.
+
+A run streams the event's claims chain by chain (pass 1), judges and computes every chain
+in ``--workers`` processes, settles each payee and compares the inputs' fingerprint with
+the dry run. A final run then freezes its inputs, and writes — every write replayable,
+with an embedded-store checkpoint after each phase — payees, numbers, the ledger and
+PaymentInfo (pass 2 recomputes the chains batch by batch, so memory stays bounded), the
+O/U changes, payments and settlements, and finally the stage ``FINAL``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+
+from PaymentProcess.common.functions import Store
+from PaymentProcess.core import records
+from PaymentProcess.core import validation as codes
+from PaymentProcess.core.claim_processor import evaluate_batch, group_by_parent
+from PaymentProcess.core.payment_center import (
+    PaymentCenterCache,
+    PaymentCenterManager,
+    PaymentCenterSummary,
+)
+from PaymentProcess.core.run_control import Fingerprint, new_run_id, now_utc
+from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
+from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
+from PaymentProcess.data.models.event import RunMode, Stage
+from PaymentProcess.data.models.over_under import OverUnderRecord
+from PaymentProcess.data.models.payment import (
+    BatchInput,
+    ChainInput,
+    ChainResult,
+    ChainStatus,
+    LedgerState,
+    PaymentContext,
+)
+from PaymentProcess.data.models.payment_center import (
+    PayeeStatus,
+    PaymentCenterType,
+    PaymentMethod,
+)
+from PaymentProcess.data.models.stats import PaymentEventStats, ValidationReport
+from PaymentProcess.data.repositories import collections as coll
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository, ledger_states
+from PaymentProcess.data.repositories.event_repository import EventRepository
+from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
+from PaymentProcess.data.repositories.payment_repository import PaymentRepository
+from PaymentProcess.processing.parallel.multiprocessing import run_claim_batch_level
+from PaymentProcess.utils.error_handling import (
+    ConcurrencyError,
+    CriticalValidationError,
+    PaymentProcessError,
+    SequenceNumberError,
+    StageError,
+)
+from PaymentProcess.utils.logging import get_logger
+from PaymentProcess.utils.money import ZERO
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """How to run: workers, batch size, overrides and the test hook for checkpoints."""
+
+    db_uri: str
+    workers: int = 1
+    batch_size: int = 1000
+    log_level: str = "INFO"
+    pc_type: PaymentCenterType | None = None
+    resume: bool = False
+    checkpoint_hook: Callable[[str], None] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Repositories:
+    """Every repository of one run, sharing the process's single connection."""
+
+    claims: ClaimRepository
+    payments: PaymentRepository
+    payment_centers: PaymentCenterRepository
+    events: EventRepository
+
+    @classmethod
+    def for_store(cls, store: Store, batch_size: int) -> Repositories:
+        """Build the repositories on the store's database."""
+        return cls(ClaimRepository(store.db), PaymentRepository(store.db, batch_size),
+                   PaymentCenterRepository(store.db, batch_size),
+                   EventRepository(store.db, batch_size))
+
+
+@dataclass(slots=True)
+class CycleAnalysis:
+    """Everything pass 1 learns about the event; the input of settlement and writes."""
+
+    config: EventConfig
+    context: PaymentContext
+    report: ValidationReport = field(default_factory=ValidationReport)
+    fingerprint: Fingerprint = field(default_factory=Fingerprint)
+    totals_by_key: dict[str, PayeeTotals] = field(default_factory=dict)
+    totals_by_id: dict[int, PayeeTotals] = field(default_factory=dict)
+    sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    payees: PaymentCenterSummary = field(default_factory=PaymentCenterSummary)
+    open_records: list[dict[str, Any]] = field(default_factory=list)
+    settlements: list[PayeeSettlement] = field(default_factory=list)
+
+    def count(self, name: str, amount: int = 1) -> None:
+        """Add to a named counter."""
+        self.counts[name] = self.counts.get(name, 0) + amount
+
+
+class PaymentProcessor:
+    """Runs a payment event's dry run, validate-only run or final run."""
+
+    def __init__(self, config_loader: ConfigLoader, repos: Repositories, settings: RunSettings,
+                 store: Store) -> None:
+        self.config_loader = config_loader
+        self.repos = repos
+        self.settings = settings
+        self.store = store
+
+    # ------------------------------------------------------------------ entry points
+    def run_dry_run(self, payment_event_id: str) -> PaymentEventStats:
+        """Compute everything a final run would; write only workspace, estimates and stats."""
+        stats = self.initialize_stats(payment_event_id, "DRY_RUN")
+        config = self.load_config(payment_event_id, stats)
+        if config is None:
+            return self._save_stats(stats, [coll.PAYMENT_EVENT_STATS])
+        if config.event.stage in (Stage.FINAL_RUNNING, Stage.FINAL):
+            raise StageError(f"payment event {payment_event_id} is {config.event.stage}: "
+                             "a dry run is only possible before the final run")
+        analysis = self.analyze(config, stats, resuming=False, frozen=False)
+        cache = self._project_new_payees(analysis)
+        self.settle(analysis, cache)
+        self._check_numbers(analysis, stats)
+        self._timed(stats, "write", lambda: self._write_dry_run(analysis, cache, stats))
+        fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
+        record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
+                  "critical_findings": sum(f.count for f in stats.report.findings.values()
+                                           if f.severity == codes.CRITICAL)}
+        if not self.repos.events.record_dry_run(payment_event_id, record):
+            raise ConcurrencyError(f"payment event {payment_event_id} changed stage during "
+                                   "the dry run")
+        stats.written = [coll.PAYMENT_CENTER_WS, coll.PAYMENT_ESTIMATE, coll.PAYMENT_EVENT_STATS,
+                         coll.PAYMENT_EVENT]
+        return self._save_stats(stats, stats.written)
+
+    def run_validate_only(self, payment_event_id: str) -> PaymentEventStats:
+        """Validations only: findings and counts, no calculation, only the stats written."""
+        stats = self.initialize_stats(payment_event_id, "VALIDATE_ONLY")
+        config = self.load_config(payment_event_id, stats)
+        if config is not None:
+            self.analyze(config, stats, resuming=False, frozen=False)
+        stats.written = [coll.PAYMENT_EVENT_STATS]
+        return self._save_stats(stats, stats.written)
+
+    def run_final_run(self, payment_event_id: str) -> PaymentEventStats:
+        """Pay the event exactly once (spec section 9); resumable after a crash."""
+        stats = self.initialize_stats(payment_event_id, "FINAL")
+        config = self.load_config(payment_event_id, stats)
+        if config is None:
+            return self._blocked(stats)
+        raw_event = config.documents[0] | self._engine_fields(payment_event_id)
+        resuming = self._admit_final(payment_event_id, config.event.stage, raw_event, stats)
+        frozen = resuming and bool(raw_event.get("final_run", {}).get("backup_complete"))
+        analysis = self.analyze(config, stats, resuming=resuming, frozen=frozen)
+        if stats.report.blocked:
+            return self._blocked(stats)
+
+        if resuming:
+            if analysis.fingerprint.inputs_digest() != raw_event["final_run"]["inputs_fingerprint"]:
+                raise StageError(f"the claims or ledger of {payment_event_id} changed while its "
+                                 "final run was interrupted; restore them before resuming")
+        else:
+            self.settle(analysis, self._project_new_payees(analysis))
+            self._check_numbers(analysis, stats)
+            if stats.report.blocked:
+                return self._blocked(stats)
+            fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
+            if fingerprint != raw_event.get("dry_run", {}).get("fingerprint"):
+                raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
+                                 "run: run the dry run again, then the final run")
+            self._begin_final(payment_event_id, fingerprint, analysis, stats)
+        if not frozen:
+            self.backup(payment_event_id, analysis, stats.run_id)
+
+        self._timed(stats, "write", lambda: self._write_final(analysis, stats))
+        stats.written = [coll.PAYMENT_CENTER, coll.SEQUENCES, coll.CLAIM_FIN, coll.PAYMENT_INFO,
+                         coll.CLAIM_WS, coll.OVER_UNDER, coll.PAYMENTS, coll.PAYMENT_SETTLEMENT,
+                         coll.PAYMENT_EVENT_STATS, coll.PAYMENT_EVENT]
+        stats.status = "SUCCEEDED"
+        stats.finished_at = now_utc()
+        self.repos.events.save_stats(stats.as_document())
+        if not self.repos.events.finish_final(payment_event_id, stats.run_id, stats.finished_at):
+            raise ConcurrencyError(f"payment event {payment_event_id} was taken over by another "
+                                   "run before it could be marked FINAL")
+        self._checkpoint("finished", [coll.PAYMENT_EVENT_STATS, coll.PAYMENT_EVENT])
+        return stats
+
+    # ------------------------------------------------------------------ phases
+    def initialize_stats(self, payment_event_id: str, stage: str) -> PaymentEventStats:
+        """A new run's stats record."""
+        return PaymentEventStats(run_id=new_run_id(payment_event_id, stage),
+                                 payment_event_id=payment_event_id, stage=stage,
+                                 started_at=now_utc(), store=self.store.uri)
+
+    def load_config(self, payment_event_id: str, stats: PaymentEventStats) -> EventConfig | None:
+        """The event's configuration, or None with CONFIG_INVALID findings in the stats."""
+        try:
+            return self.config_loader.load(payment_event_id)
+        except ConfigInvalid as exc:
+            for problem in exc.problems:
+                stats.report.add(codes.CONFIG_INVALID, payment_event_id, problem)
+            return None
+
+    def analyze(self, config: EventConfig, stats: PaymentEventStats, resuming: bool,
+                frozen: bool) -> CycleAnalysis:
+        """Pass 1: judge and compute every chain, load payees and O/U, aggregate per payee."""
+        analysis = CycleAnalysis(config, self._context(config))
+        started = time.perf_counter()
+        for results, report in self._evaluate(analysis, resuming):
+            analysis.report.merge(report)
+            for chain in results:
+                self._aggregate(analysis, chain, stats)
+        stats.timings["claims"] = time.perf_counter() - started
+        self._timed(stats, "payees", lambda: self.process_payment_centers(analysis, frozen))
+        stats.report.merge(analysis.report)
+        stats.counts.update(analysis.counts)
+        return analysis
+
+    def process_payment_centers(self, analysis: CycleAnalysis, frozen: bool) -> None:
+        """Load the payees and open O/U records the event needs (frozen ones when resuming)."""
+        keys = set(analysis.totals_by_key)
+        ids = set(analysis.totals_by_id)
+        event_id = analysis.context.payment_event_id
+        if frozen:
+            documents = self.repos.events.restore(event_id, coll.PAYMENT_CENTER)
+        else:
+            documents = self.repos.payment_centers.find(keys, ids)
+        manager = self._payee_manager(analysis)
+        analysis.payees = manager.summarize(documents, keys, ids)
+        for payee_id, problem in analysis.payees.invalid:
+            analysis.report.add(codes.RECORD_INVALID, payee_id, problem)
+        for payee_id, totals in analysis.totals_by_id.items():
+            key = analysis.payees.key_by_id.get(payee_id)
+            if key is not None:
+                analysis.totals_by_key.setdefault(key, PayeeTotals()).merge(totals)
+        payee_ids = [p.id for p in analysis.payees.existing.values()]
+        if frozen:
+            analysis.open_records = self.repos.events.restore(event_id, coll.OVER_UNDER)
+        else:
+            analysis.open_records = self.repos.payments.open_over_under(payee_ids)
+        analysis.counts["payees"] = len(analysis.totals_by_key)
+        analysis.counts["new_payees"] = len(analysis.payees.missing_keys)
+
+    def settle(self, analysis: CycleAnalysis, cache: PaymentCenterCache) -> None:
+        """Settle every payee with an included chain, in ascending key order (spec 7)."""
+        records_by_payee: dict[int, list[OverUnderRecord]] = {}
+        for document in analysis.open_records:
+            try:
+                record = OverUnderRecord.model_validate(document)
+            except PydanticValidationError:
+                analysis.report.add(codes.RECORD_INVALID, str(document.get("_id"))[:64],
+                                    "OverUnder document malformed")
+                continue
+            records_by_payee.setdefault(record.PaymentCenter_ID, []).append(record)
+        event = analysis.config.event
+        analysis.settlements = []
+        for key in sorted(analysis.totals_by_key):
+            payee = analysis.payees.existing.get(key)
+            method = payee.payment_method if payee else PaymentMethod.CHECK
+            status = payee.status if payee else PayeeStatus.ACTIVE
+            payee_id = cache.get(key)
+            analysis.settlements.append(settle_payee(
+                key, payee_id, method, status, analysis.totals_by_key[key],
+                records_by_payee.get(payee_id, []) if payee else [],
+                event.id, event.min_payment_amount))
+
+    def backup(self, payment_event_id: str, analysis: CycleAnalysis, run_id: str) -> None:
+        """Freeze the payees and O/U records the run computes from, before any write."""
+        self.repos.events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents)
+        self.repos.events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records)
+        self.repos.events.set_final_run_field(payment_event_id, run_id, "backup_complete", True)
+        self._checkpoint("backup", [coll.RUN_BACKUP, coll.PAYMENT_EVENT])
+
+    # ------------------------------------------------------------------ helpers
+    def _context(self, config: EventConfig) -> PaymentContext:
+        event = config.event
+        return PaymentContext(
+            payment_event_id=event.id,
+            pc_type=self.settings.pc_type or event.pc_type,
+            due_date=event.due_date,
+            benefit_plan_ids=config.criteria.benefit_plan_ids,
+            payment_center_keys=config.criteria.payment_center_keys,
+            payment_reduction_pct=event.payment_reduction_pct,
+            interest=config.interest.terms_for(event.business),
+        )
+
+    def _payee_manager(self, analysis: CycleAnalysis) -> PaymentCenterManager:
+        return PaymentCenterManager(self.repos.payment_centers, analysis.context.pc_type)
+
+    def _engine_fields(self, payment_event_id: str) -> dict[str, Any]:
+        raw = self.repos.events.load(payment_event_id) or {}
+        return {k: raw[k] for k in ("stage", "dry_run", "final_run") if k in raw}
+
+    def _admit_final(self, payment_event_id: str, stage: Stage, raw_event: dict[str, Any],
+                     stats: PaymentEventStats) -> bool:
+        """Stage rules of spec section 9; True when this run resumes a crashed one."""
+        if stage is Stage.FINAL:
+            raise StageError(f"payment event {payment_event_id} is already FINAL: "
+                             "an event is paid exactly once")
+        if stage is Stage.FINAL_RUNNING:
+            if not self.settings.resume:
+                raise StageError(f"payment event {payment_event_id} has a final run in progress "
+                                 "or interrupted: if it died, rerun with --resume")
+            previous = raw_event.get("final_run", {}).get("run_id")
+            if not self.repos.events.take_over_final(payment_event_id, previous, stats.run_id):
+                raise ConcurrencyError(f"another run took over payment event {payment_event_id}")
+            log.info("final run resumed", previous_run_id=previous)
+            return True
+        dry_run = raw_event.get("dry_run")
+        if stage is not Stage.DRY_RUN or not dry_run:
+            raise StageError(f"payment event {payment_event_id} has no dry run: "
+                             "run --mode dry-run first")
+        if dry_run.get("critical_findings"):
+            raise CriticalValidationError(
+                f"the latest dry run of {payment_event_id} has critical findings: "
+                "fix them and run the dry run again")
+        return False
+
+    def _begin_final(self, payment_event_id: str, fingerprint: str, analysis: CycleAnalysis,
+                     stats: PaymentEventStats) -> None:
+        record = {"run_id": stats.run_id, "started_at": stats.started_at,
+                  "inputs_fingerprint": analysis.fingerprint.inputs_digest(),
+                  "backup_complete": False, "resumed_by": []}
+        if not self.repos.events.begin_final(payment_event_id, fingerprint, record):
+            raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
+                                   "run, or its dry run changed: nothing was written")
+        self._checkpoint("begin", [coll.PAYMENT_EVENT])
+
+    @staticmethod
+    def _blocked(stats: PaymentEventStats) -> PaymentEventStats:
+        """A final run stopped by critical findings before any write: nothing is stored."""
+        stats.status = "BLOCKED"
+        stats.finished_at = now_utc()
+        return stats
+
+    def _evaluate(self, analysis: CycleAnalysis, resuming: bool,
+                  fingerprint: bool = True) -> Iterator[tuple[list[ChainResult],
+                                                              ValidationReport]]:
+        """Stream the event's chains in batches through the worker pool, in order."""
+        context = analysis.context
+        duplicates = self.repos.claims.duplicate_claim_ids(context.payment_event_id, resuming)
+        context = PaymentContext(**{**_fields(context), "duplicate_claim_ids": duplicates})
+        analysis.context = context
+        documents = self.repos.claims.fetch_ws(context.payment_event_id,
+                                               self.settings.batch_size, resuming)
+        batches = self._batches(group_by_parent(documents), context.payment_event_id,
+                                analysis.fingerprint if fingerprint else None)
+        yield from run_claim_batch_level(batches, partial(evaluate_batch, context),
+                                         self.settings.workers)
+
+    def _batches(self, chains: Iterable[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
+                 fingerprint: Fingerprint | None) -> Iterator[BatchInput]:
+        """Whole chains, about ``batch_size`` claims a batch, with their ledger state."""
+        pending: list[tuple[Any, list[dict[str, Any]]]] = []
+        size = 0
+        for parent_id, documents in chains:
+            pending.append((parent_id, documents))
+            size += len(documents)
+            if size >= self.settings.batch_size:
+                yield self._batch_input(pending, payment_event_id, fingerprint)
+                pending, size = [], 0
+        if pending:
+            yield self._batch_input(pending, payment_event_id, fingerprint)
+
+    def _batch_input(self, chains: list[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
+                     fingerprint: Fingerprint | None) -> BatchInput:
+        chain_ids = [p for p, _ in chains if isinstance(p, str)]
+        mentioned: set[str] = set()
+        for _, documents in chains:
+            for document in documents:
+                for name in ("ClaimCore_ID", "OriginalClaimCore_ID", "VoidClaimCore_ID"):
+                    value = document.get(name)
+                    if isinstance(value, str):
+                        mentioned.add(value)
+        entries, malformed = self.repos.claims.fetch_fin(payment_event_id, chain_ids,
+                                                         sorted(mentioned))
+        for entry_id in malformed:
+            raise PaymentProcessError(f"ledger entry {entry_id} is malformed: "
+                                      "the ledger must be repaired before this event can run")
+        states, owners = ledger_states(entries)
+        if fingerprint is not None:
+            chain_set = set(chain_ids)
+            for _, documents in chains:
+                fingerprint.add_claims(documents)
+            fingerprint.add_ledger(e for e in entries if e["ParentClaimCore_ID"] in chain_set)
+        return BatchInput(
+            chains=tuple(ChainInput(parent_id, tuple(documents),
+                                    states.get(parent_id, LedgerState()))
+                         for parent_id, documents in chains),
+            ledger_claim_chains=owners,
+        )
+
+    def _aggregate(self, analysis: CycleAnalysis, chain: ChainResult,
+                   stats: PaymentEventStats) -> None:
+        analysis.count("claims", chain.claim_count)
+        analysis.count(f"chains_{chain.status.value.lower()}")
+        if chain.status is not ChainStatus.INCLUDED:
+            return
+        analysis.count("claims_settled", chain.claim_count)
+        if chain.payee_key is not None:
+            totals = analysis.totals_by_key.setdefault(chain.payee_key, PayeeTotals())
+            if chain.payee_source is not None:
+                analysis.sources.setdefault(chain.payee_key, chain.payee_source)
+        else:
+            totals = analysis.totals_by_id.setdefault(chain.payee_id, PayeeTotals())
+        totals.add_chain(chain.parent_id, chain.net, chain.interest)
+        money = stats.totals
+        final = next((c for c in chain.claims if c.claim_id == chain.final_claim_id), None)
+        if final is not None:
+            money.billed += final.billed
+            money.allowed += final.allowed
+            money.paid += final.paid
+            money.reduction += final.reduction
+        money.net += chain.net
+        money.interest += chain.interest
+
+    def _project_new_payees(self, analysis: CycleAnalysis) -> PaymentCenterCache:
+        """Ids the missing payees get (the final run allocates the same block)."""
+        if not analysis.payees.missing_keys:
+            return analysis.payees.build_cache(None)
+        sequence_next = self.repos.payments.peek_sequence("PaymentCenter")
+        floor = self.repos.payment_centers.max_id() + 1
+        return analysis.payees.build_cache(max(sequence_next or floor, floor))
+
+    def _check_numbers(self, analysis: CycleAnalysis, stats: PaymentEventStats) -> None:
+        """SEQUENCE_EXHAUSTED when the checks needed do not fit in the check range."""
+        funding = analysis.config.funding
+        checks = sum(1 for s in analysis.settlements
+                     if s.disbursed > 0 and s.method is PaymentMethod.CHECK)
+        if not checks:
+            return
+        start = max(self.repos.payments.peek_sequence(f"check:{funding.id}") or 0,
+                    funding.check_range.start)
+        if start + checks - 1 > funding.check_range.end:
+            stats.report.add(codes.SEQUENCE_EXHAUSTED, funding.id,
+                             f"{checks} checks from {start} exceed the range end "
+                             f"{funding.check_range.end}")
+
+    def _fingerprint_records(self, analysis: CycleAnalysis) -> list[dict[str, Any]]:
+        documents = [d for d in analysis.config.documents if d is not None]
+        documents += sorted(analysis.payees.documents, key=lambda d: str(d.get("_id")))
+        documents += sorted(analysis.open_records, key=lambda d: str(d.get("_id")))
+        return documents
+
+    def _write_dry_run(self, analysis: CycleAnalysis, cache: PaymentCenterCache,
+                       stats: PaymentEventStats) -> None:
+        event_id = analysis.context.payment_event_id
+        self._payee_manager(analysis).sync_to_ws(event_id, analysis.payees, cache,
+                                                  analysis.sources)
+        estimates = [{"_id": f"{event_id}:{s.key}", "PaymentEvent_ID": event_id,
+                      **records.settlement_figures(s)} for s in analysis.settlements]
+        self.repos.payments.persist_estimates(estimates)
+        self._summarize_settlements(analysis, stats)
+
+    def _write_final(self, analysis: CycleAnalysis, stats: PaymentEventStats) -> None:
+        event = analysis.config.event
+        event_id = event.id
+        cache = self._create_payees(analysis)
+        self.settle(analysis, cache)
+        self._assign_numbers(analysis)
+        self._checkpoint("numbers", [coll.SEQUENCES])
+        self._write_chains(analysis, cache)
+        self._checkpoint("ledger", [coll.CLAIM_FIN, coll.PAYMENT_INFO, coll.CLAIM_WS])
+        applications, new_records, payments, settlements = [], [], [], []
+        for settlement in analysis.settlements:
+            applications += records.record_applications(settlement)
+            new_records += records.new_over_under(event_id, settlement, event.due_date)
+            if settlement.disbursed > 0:
+                payments.append(records.payment(event_id, settlement, event.due_date,
+                                                event.funding_source_id))
+            settlements.append({"_id": f"{event_id}:{settlement.payee_id}",
+                                "PaymentEvent_ID": event_id,
+                                **records.settlement_figures(settlement),
+                                "new_over_id": _created_id(event_id, settlement, "OVER"),
+                                "new_under_id": _created_id(event_id, settlement, "UNDER"),
+                                "number": settlement.number})
+        self.repos.payments.calc_and_upsert_over_under(event_id, applications, new_records)
+        self.repos.payments.persist_payments(payments)
+        self.repos.payments.persist_settlements(settlements)
+        self._checkpoint("settlement", [coll.OVER_UNDER, coll.PAYMENTS, coll.PAYMENT_SETTLEMENT])
+        self._summarize_settlements(analysis, stats)
+        stats.counts["ou_created"] = len(new_records)
+        stats.counts["ou_closed"] = sum(1 for a in applications if a["status"] == "CLOSED")
+
+    def _create_payees(self, analysis: CycleAnalysis) -> PaymentCenterCache:
+        missing = analysis.payees.missing_keys
+        first = None
+        if missing:
+            first = self.repos.payments.allocate_sequence(
+                "PaymentCenter", analysis.context.payment_event_id, len(missing),
+                self.repos.payment_centers.max_id() + 1)
+        cache = analysis.payees.build_cache(first)
+        if missing:
+            self._payee_manager(analysis).create_missing_in_prod(analysis.payees, cache,
+                                                                 analysis.sources)
+        self._checkpoint("payees", [coll.PAYMENT_CENTER, coll.SEQUENCES])
+        return cache
+
+    def _assign_numbers(self, analysis: CycleAnalysis) -> None:
+        """Check and EFT numbers, consecutive in ascending PaymentCenter_ID order (spec 7)."""
+        funding = analysis.config.funding
+        event_id = analysis.context.payment_event_id
+        for method, name, floor in ((PaymentMethod.CHECK, f"check:{funding.id}",
+                                     funding.check_range.start),
+                                    (PaymentMethod.EFT, f"eft:{funding.id}", 1)):
+            paid = sorted((s for s in analysis.settlements
+                           if s.disbursed > 0 and s.method is method), key=lambda s: s.payee_id)
+            if not paid:
+                continue
+            start = self.repos.payments.allocate_sequence(name, event_id, len(paid), floor)
+            if method is PaymentMethod.CHECK and start + len(paid) - 1 > funding.check_range.end:
+                raise SequenceNumberError(f"check numbers {start}..{start + len(paid) - 1} "
+                                          f"exceed the range of {funding.id}")
+            for offset, settlement in enumerate(paid):
+                number = start + offset
+                settlement.number = (number if method is PaymentMethod.CHECK
+                                     else records.eft_trace(funding.eft_trace_prefix, number))
+
+    def _write_chains(self, analysis: CycleAnalysis, cache: PaymentCenterCache) -> None:
+        """Pass 2: recompute each batch and write its ledger, PaymentInfo and claim status."""
+        event = analysis.config.event
+        check = {key: (t.pos, t.neg) for key, t in analysis.totals_by_key.items()}
+        seen: dict[str, list] = {}
+        replay = CycleAnalysis(analysis.config, analysis.context)
+        for results, _ in self._evaluate(replay, resuming=True, fingerprint=False):
+            ledger, infos, settled = [], [], []
+            for chain in results:
+                if chain.status is not ChainStatus.INCLUDED:
+                    continue
+                key = chain.payee_key or analysis.payees.key_by_id[chain.payee_id]
+                payee_id = cache[key]
+                pos_neg = seen.setdefault(key, [ZERO, ZERO])
+                pos_neg[0] += chain.net + chain.interest if chain.net > 0 else ZERO
+                pos_neg[1] += -chain.net if chain.net < 0 else ZERO
+                ledger.append(records.ledger_entry(event.id, chain, payee_id, event.due_date))
+                infos += [records.payment_info(event.id, chain, claim, payee_id)
+                          for claim in chain.claims]
+                settled += [claim.document_id for claim in chain.claims]
+            self.repos.payments.persist_claim_aggregate(ledger)
+            self.repos.payments.persist_service_line(infos)
+            self.repos.claims.mark_paid(event.id, settled)
+            self._hook("batch")
+        if {k: tuple(v) for k, v in seen.items()} != check:
+            raise PaymentProcessError("the claims changed while the final run was writing; "
+                                      "the run stopped and can be resumed with --resume")
+
+    def _summarize_settlements(self, analysis: CycleAnalysis, stats: PaymentEventStats) -> None:
+        money = stats.totals
+        by_method: dict[str, int] = {}
+        for s in analysis.settlements:
+            money.recouped_this_cycle += s.offset
+            money.prior_over_offsets += s.over_offsets
+            money.under_consumed += s.consumed_under
+            money.new_over += s.new_over
+            money.new_under += s.new_under
+            money.disbursed += s.disbursed
+            if s.disbursed > 0:
+                by_method[s.method.value] = by_method.get(s.method.value, 0) + 1
+            stats.payees.append({"key": s.key, "PaymentCenter_ID": s.payee_id,
+                                 "outcome": s.outcome, "method": s.method.value,
+                                 "amount": s.disbursed, "number": s.number})
+        stats.counts["disbursements_by_method"] = by_method
+
+    def _timed(self, stats: PaymentEventStats, phase: str, action: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return action()
+        finally:
+            stats.timings[phase] = stats.timings.get(phase, 0.0) + time.perf_counter() - started
+
+    def _checkpoint(self, name: str, collections: list[str]) -> None:
+        self.store.checkpoint(collections)
+        log.info("checkpoint", checkpoint=name)
+        self._hook(name)
+
+    def _hook(self, name: str) -> None:
+        if self.settings.checkpoint_hook is not None:
+            self.settings.checkpoint_hook(name)
+
+    def _save_stats(self, stats: PaymentEventStats, collections: list[str]) -> PaymentEventStats:
+        stats.status = "BLOCKED" if stats.report.blocked else "SUCCEEDED"
+        stats.finished_at = now_utc()
+        self.repos.events.save_stats(stats.as_document())
+        self._checkpoint("stats", collections)
+        return stats
+
+
+def _fields(context: PaymentContext) -> dict[str, Any]:
+    return {name: getattr(context, name) for name in context.__slots__}
+
+
+def _created_id(event_id: str, settlement: PayeeSettlement, kind: str) -> str | None:
+    amount = settlement.new_over if kind == "OVER" else settlement.new_under
+    return records.ou_record_id(event_id, settlement.payee_id, kind) if amount > 0 else None
+
+
+__all__ = ["PaymentProcessor", "Repositories", "RunMode", "RunSettings"]

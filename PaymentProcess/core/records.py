@@ -1,0 +1,166 @@
+"""The documents a run writes, built from computed results (spec section 3.2)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from PaymentProcess.core.settlement import PayeeSettlement
+from PaymentProcess.data.models.payment import ChainResult, ClaimPayment
+from PaymentProcess.data.models.payment_center import PaymentCenterType
+from PaymentProcess.utils.money import to_decimal128
+
+LINE_AMOUNTS = ("billed", "allowed", "deductible", "coinsurance", "copay", "cob_paid",
+                "reduction", "paid")
+
+
+def as_datetime(day: date | None) -> datetime | None:
+    """A date as the BSON date at UTC midnight (naive, as pymongo returns it)."""
+    return None if day is None else datetime(day.year, day.month, day.day)
+
+
+def ledger_entry(payment_event_id: str, chain: ChainResult, payee_id: int,
+                 paid_date: date) -> dict[str, Any]:
+    """``ClaimFinCore`` entry of one chain for this event."""
+    return {
+        "_id": f"{payment_event_id}:{chain.parent_id}",
+        "ParentClaimCore_ID": chain.parent_id,
+        "PaymentEvent_ID": payment_event_id,
+        "PaymentCenter_ID": payee_id,
+        "ClaimCore_IDs": list(chain.claim_ids),
+        "final_ClaimCore_ID": chain.final_claim_id,
+        "benefit_amount": to_decimal128(chain.net),
+        "interest_amount": to_decimal128(chain.interest),
+        "paid_date": as_datetime(paid_date),
+    }
+
+
+def payment_info(payment_event_id: str, chain: ChainResult, claim: ClaimPayment,
+                 payee_id: int) -> dict[str, Any]:
+    """``PaymentInfo`` of one settled claim with its computed lines."""
+    return {
+        "_id": f"{payment_event_id}:{claim.claim_id}",
+        "PaymentEvent_ID": payment_event_id,
+        "ClaimCore_ID": claim.claim_id,
+        "ParentClaimCore_ID": chain.parent_id,
+        "FrequencyCode": claim.frequency_code,
+        "ClaimType": claim.claim_type,
+        "ClaimStatus": claim.claim_status,
+        "OriginalClaimCore_ID": claim.original_claim_id,
+        "VoidClaimCore_ID": claim.void_claim_id,
+        "PaymentCenter_ID": payee_id,
+        "payee_key": claim.payee_key,
+        "patient_control_number": claim.patient_control_number,
+        "MemberID": claim.member_id,
+        "member": dict(claim.member) if claim.member is not None else None,
+        "received_date": as_datetime(claim.received_date),
+        "in_force": claim.claim_id == chain.final_claim_id,
+        "claim_billed": to_decimal128(claim.billed),
+        "claim_allowed": to_decimal128(claim.allowed),
+        "claim_reduction": to_decimal128(claim.reduction),
+        "claim_paid": to_decimal128(claim.paid),
+        "lines": [
+            {"line_no": line.line_no, "procedure_code": line.procedure_code,
+             "units": line.units, "service_date": as_datetime(line.service_date),
+             **{name: to_decimal128(getattr(line, name)) for name in LINE_AMOUNTS}}
+            for line in claim.lines
+        ],
+    }
+
+
+def new_payee(key: str, payee_id: int | None, pc_type: PaymentCenterType,
+              source: dict[str, Any]) -> dict[str, Any]:
+    """A payee created from the final version's provider or member data."""
+    return {
+        "_id": payee_id,
+        "key": key,
+        "type": pc_type.value,
+        "vendor_name": source.get("vendor_name"),
+        "tax_id": source.get("tax_id"),
+        "npi": source.get("npi"),
+        "member_id": source.get("member_id"),
+        "address": source.get("address"),
+        "payment_method": "CHECK",
+        "status": "ACTIVE",
+    }
+
+
+def settlement_figures(settlement: PayeeSettlement) -> dict[str, Any]:
+    """The per-payee figures shared by the dry run's estimate and the final settlement."""
+    money = {
+        "pos": settlement.totals.pos, "neg": settlement.totals.neg,
+        "consumed_under": settlement.consumed_under, "offset": settlement.offset,
+        "over_offsets": settlement.over_offsets, "amount": settlement.amount,
+        "disbursed": settlement.disbursed, "new_over": settlement.new_over,
+        "new_under": settlement.new_under,
+    }
+    return {
+        "payee_key": settlement.key,
+        "PaymentCenter_ID": settlement.payee_id,
+        "method": settlement.method.value,
+        "payee_status": settlement.payee_status.value,
+        "chains": settlement.totals.chains,
+        **{name: to_decimal128(value) for name, value in money.items()},
+        "outcome": settlement.outcome,
+        "under_consumed": [{"ou_id": c.record_id, "amount": to_decimal128(c.amount)}
+                           for c in settlement.under_consumed],
+        "over_applied": [{"ou_id": c.record_id, "amount": to_decimal128(c.amount)}
+                         for c in settlement.over_applied],
+    }
+
+
+def ou_record_id(payment_event_id: str, payee_id: int, kind: str) -> str:
+    """Deterministic id of a record created by this event."""
+    return f"{payment_event_id}:{payee_id}:{kind}"
+
+
+def new_over_under(payment_event_id: str, settlement: PayeeSettlement,
+                   created: date) -> list[dict[str, Any]]:
+    """The OVER and/or UNDER records a settlement creates."""
+    records = []
+    for kind, amount, reason, references in (
+        ("OVER", settlement.new_over, "RECOUPMENT", settlement.totals.negative_chains),
+        ("UNDER", settlement.new_under, settlement.under_reason,
+         settlement.totals.positive_chains),
+    ):
+        if amount > 0:
+            records.append({
+                "_id": ou_record_id(payment_event_id, settlement.payee_id, kind),
+                "PaymentCenter_ID": settlement.payee_id, "type": kind, "reason": reason,
+                "total": to_decimal128(amount), "remaining": to_decimal128(amount),
+                "status": "OPEN", "created_event_id": payment_event_id,
+                "created_date": as_datetime(created), "applications": [],
+                "references": list(references),
+            })
+    return records
+
+
+def record_applications(settlement: PayeeSettlement) -> list[dict[str, Any]]:
+    """This event's changes to existing O/U records of a payee."""
+    return [
+        {"_id": change.record_id, "amount": to_decimal128(change.amount),
+         "remaining": to_decimal128(change.remaining),
+         "status": "CLOSED" if change.remaining == 0 else "OPEN"}
+        for change in settlement.under_consumed + settlement.over_applied
+    ]
+
+
+def payment(payment_event_id: str, settlement: PayeeSettlement, issue_date: date,
+            funding_source_id: str) -> dict[str, Any]:
+    """A disbursement (``Payments``)."""
+    return {
+        "_id": f"{payment_event_id}:{settlement.payee_id}",
+        "PaymentEvent_ID": payment_event_id,
+        "PaymentCenter_ID": settlement.payee_id,
+        "method": settlement.method.value,
+        "number": settlement.number,
+        "amount": to_decimal128(settlement.disbursed),
+        "issue_date": as_datetime(issue_date),
+        "funding_source_id": funding_source_id,
+    }
+
+
+def eft_trace(prefix: str, sequence: int) -> str:
+    """EFT trace number: prefix + the sequence zero-padded to 9 digits."""
+    return f"{prefix}{sequence:09d}"
+

@@ -1,0 +1,65 @@
+"""Run identity and the fingerprint of the inputs a dry run read (spec section 9)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import bson
+
+from PaymentProcess.data.repositories.claim_repository import ENGINE_CLAIM_FIELDS
+
+_MODULUS = 1 << 256
+
+
+def now_utc() -> datetime:
+    """Timezone-aware current time (stored by pymongo as a UTC date)."""
+    return datetime.now(UTC)
+
+
+def new_run_id(payment_event_id: str, stage: str) -> str:
+    """A unique id for one run of the engine."""
+    return f"{payment_event_id}:{stage}:{now_utc():%Y%m%dT%H%M%S}:{uuid.uuid4().hex[:8]}"
+
+
+def _digest(document: dict[str, Any]) -> bytes:
+    return hashlib.sha256(bson.encode(dict(sorted(document.items())))).digest()
+
+
+class Fingerprint:
+    """Hash of everything a run's result depends on.
+
+    Claims are hashed in stream order (chain, then _id: the same whatever the batch
+    size); ledger entries, which arrive batch by batch, are combined as a multiset so
+    batch boundaries cannot change the result. Engine-owned claim fields are ignored,
+    so a resumed final run reproduces the hash of the claims it is paying.
+    """
+
+    def __init__(self) -> None:
+        self._claims = hashlib.sha256()
+        self._ledger = 0
+
+    def add_claims(self, documents: Iterable[dict[str, Any]]) -> None:
+        """Hash claim documents (without PaymentStatus / PaidEvent_ID) in order."""
+        for document in documents:
+            inputs = {k: v for k, v in document.items() if k not in ENGINE_CLAIM_FIELDS}
+            self._claims.update(_digest(inputs))
+
+    def add_ledger(self, documents: Iterable[dict[str, Any]]) -> None:
+        """Add ledger entries in any order."""
+        for document in documents:
+            self._ledger = (self._ledger + int.from_bytes(_digest(document), "big")) % _MODULUS
+
+    def inputs_digest(self) -> str:
+        """Digest of the claims and ledger entries read so far."""
+        return hashlib.sha256(self._claims.digest() + self._ledger.to_bytes(32, "big")).hexdigest()
+
+    def full_digest(self, records: Iterable[dict[str, Any]]) -> str:
+        """Digest of claims, ledger and the given configuration/payee/O-U documents."""
+        combined = hashlib.sha256(self.inputs_digest().encode())
+        for document in records:
+            combined.update(_digest(document))
+        return combined.hexdigest()

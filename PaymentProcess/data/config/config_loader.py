@@ -1,0 +1,98 @@
+"""Loading and validating a payment event's configuration documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from pymongo.database import Database
+
+from PaymentProcess.data.models.event import (
+    FundingSource,
+    InclusionCriteria,
+    InterestRules,
+    PaymentEvent,
+)
+from PaymentProcess.data.repositories.collections import (
+    FUNDING_SOURCE,
+    INCLUSION_CRITERIA,
+    INTEREST_RULES,
+    PAYMENT_EVENT,
+)
+from PaymentProcess.utils.error_handling import ConfigurationError
+
+
+@dataclass(frozen=True, slots=True)
+class EventConfig:
+    """An event with its criteria, funding source and interest rules, all valid."""
+
+    event: PaymentEvent
+    criteria: InclusionCriteria
+    funding: FundingSource
+    interest: InterestRules
+    documents: tuple[dict[str, Any], ...]
+
+
+class ConfigInvalid(Exception):
+    """The event's configuration is missing or malformed: the finding CONFIG_INVALID."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+
+
+def describe_errors(collection: str, document_id: Any, exc: PydanticValidationError) -> list[str]:
+    """One line per defect: ``Collection <id>: field: message``."""
+    return [
+        f"{collection} {document_id!r}: {'.'.join(str(p) for p in e['loc']) or '<document>'}: "
+        f"{e['msg']}"
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+class ConfigLoader:
+    """Reads the event and the three documents it names, validated with pydantic."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load_payment_event(self, payment_event_id: str) -> tuple[dict[str, Any], PaymentEvent]:
+        """The event (raw and validated); unknown event is a usage error (exit 2)."""
+        raw = self.db[PAYMENT_EVENT].find_one({"_id": payment_event_id})
+        if raw is None:
+            raise ConfigurationError(f"unknown payment event {payment_event_id!r}")
+        try:
+            return raw, PaymentEvent.model_validate(raw)
+        except PydanticValidationError as exc:
+            raise ConfigInvalid(describe_errors(PAYMENT_EVENT, payment_event_id, exc)) from None
+
+    def _load(self, model: type[BaseModel], collection: str, document_id: Any,
+              problems: list[str]) -> tuple[dict[str, Any] | None, Any]:
+        raw = self.db[collection].find_one({"_id": document_id})
+        if raw is None:
+            problems.append(f"{collection} {document_id!r} is missing")
+            return None, None
+        try:
+            return raw, model.model_validate(raw)
+        except PydanticValidationError as exc:
+            problems.extend(describe_errors(collection, document_id, exc))
+            return raw, None
+
+    def load(self, payment_event_id: str) -> EventConfig:
+        """Everything a run needs to know about the event, or :class:`ConfigInvalid`."""
+        raw_event, event = self.load_payment_event(payment_event_id)
+        problems: list[str] = []
+        raw_criteria, criteria = self._load(InclusionCriteria, INCLUSION_CRITERIA,
+                                            event.inclusion_criteria_id, problems)
+        raw_funding, funding = self._load(FundingSource, FUNDING_SOURCE,
+                                          event.funding_source_id, problems)
+        raw_interest, interest = self._load(InterestRules, INTEREST_RULES,
+                                            event.interest_rules_id, problems)
+        if problems:
+            raise ConfigInvalid(problems)
+        engine_owned = {"stage", "dry_run", "final_run"}
+        event_inputs = {k: v for k, v in raw_event.items() if k not in engine_owned}
+        return EventConfig(event, criteria, funding, interest,
+                           (event_inputs, raw_criteria, raw_funding, raw_interest))

@@ -1,0 +1,124 @@
+"""Computed payments: per line, per claim and per chain, plus the inputs a chain needs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from PaymentProcess.data.models.event import InterestTerms
+from PaymentProcess.data.models.payment_center import PaymentCenterType
+from PaymentProcess.utils.money import ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class LinePayment:
+    """A service line's amounts and what it pays after the payment reduction."""
+
+    line_no: int | None
+    procedure_code: str | None
+    units: Any
+    service_date: date | None
+    billed: Decimal
+    allowed: Decimal
+    deductible: Decimal
+    coinsurance: Decimal
+    copay: Decimal
+    cob_paid: Decimal
+    reduction: Decimal
+    paid: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPayment:
+    """One claim version with its computed lines (``PaymentInfo`` source)."""
+
+    claim_id: str
+    document_id: str
+    frequency_code: str
+    claim_type: str
+    claim_status: str
+    original_claim_id: str | None
+    void_claim_id: str | None
+    received_date: date
+    patient_control_number: str | None
+    member_id: str | None
+    member: Mapping[str, Any] | None
+    payee_key: str | None
+    lines: tuple[LinePayment, ...]
+    billed: Decimal
+    allowed: Decimal
+    reduction: Decimal
+    paid: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """What the ledger says of a chain before this event."""
+
+    prior_sum: Decimal = ZERO
+    in_force_id: str | None = None
+    has_entries: bool = False
+    last_payee_id: int | None = None
+    paid_claim_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainInput:
+    """A chain's raw claim documents of this event plus its ledger state."""
+
+    parent_id: Any
+    documents: tuple[dict[str, Any], ...]
+    ledger: LedgerState
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentContext:
+    """The event configuration a worker needs to judge and compute chains."""
+
+    payment_event_id: str
+    pc_type: PaymentCenterType
+    due_date: date
+    benefit_plan_ids: frozenset[str]
+    payment_center_keys: frozenset[str] | None
+    payment_reduction_pct: Decimal
+    interest: InterestTerms
+    duplicate_claim_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class BatchInput:
+    """A batch of whole chains, with the ledger owners of every id they mention."""
+
+    chains: tuple[ChainInput, ...]
+    ledger_claim_chains: Mapping[str, str] = field(default_factory=dict)
+
+
+class ChainStatus(StrEnum):
+    """Included chains are paid; excluded ones wait; blocked ones have critical findings."""
+
+    INCLUDED = "INCLUDED"
+    EXCLUDED = "EXCLUDED"
+    BLOCKED = "BLOCKED"
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResult:
+    """A chain judged and, when included, computed (spec section 6)."""
+
+    parent_id: str
+    status: ChainStatus
+    claim_count: int
+    payee_key: str | None = None
+    payee_id: int | None = None
+    claim_ids: tuple[str, ...] = ()
+    final_claim_id: str | None = None
+    current: Decimal = ZERO
+    prior: Decimal = ZERO
+    net: Decimal = ZERO
+    interest: Decimal = ZERO
+    claims: tuple[ClaimPayment, ...] = ()
+    payee_source: Mapping[str, Any] | None = None

@@ -1,0 +1,178 @@
+"""Findings, validation reports and run statistics."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from PaymentProcess.utils.money import to_decimal128
+
+MAX_SAMPLES = 10
+
+
+class Severity(StrEnum):
+    """Critical findings block a final run; warnings and info are reported."""
+
+    CRITICAL = "CRITICAL"
+    WARNING = "WARNING"
+    INFO = "INFO"
+
+
+@dataclass(frozen=True, slots=True)
+class FindingCode:
+    """A finding's code, severity and the sentence that explains it."""
+
+    code: str
+    severity: Severity
+    message: str
+
+
+@dataclass(slots=True)
+class Finding:
+    """One code's tally in a run: how many claims, up to 10 sample ids, and details."""
+
+    code: str
+    severity: Severity
+    message: str
+    count: int = 0
+    samples: list[str] = field(default_factory=list)
+    details: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def keep_sample(self, sample: str, detail: str | None) -> None:
+        """Keep the first ten distinct sample ids, with what was wrong with each."""
+        if len(self.samples) < MAX_SAMPLES and sample not in self.samples:
+            self.samples.append(sample)
+            if detail:
+                self.details[sample] = detail
+
+    def as_document(self) -> dict[str, Any]:
+        """Store and JSON form."""
+        doc: dict[str, Any] = {
+            "severity": str(self.severity),
+            "code": self.code,
+            "message": self.message,
+            "count": self.count,
+            "samples": list(self.samples),
+        }
+        if self.details:
+            doc["details"] = dict(self.details)
+        if self.counts:
+            doc["counts"] = dict(sorted(self.counts.items()))
+        return doc
+
+
+@dataclass(slots=True)
+class ValidationReport:
+    """Every finding of a run, in a stable order, plus whether any is critical."""
+
+    findings: dict[str, Finding] = field(default_factory=dict)
+
+    def add(self, code: FindingCode, sample: str, detail: str | None = None) -> None:
+        """Count one occurrence of ``code`` for the claim (or document) ``sample``."""
+        finding = self.findings.get(code.code)
+        if finding is None:
+            finding = self.findings[code.code] = Finding(code.code, code.severity, code.message)
+        finding.count += 1
+        finding.keep_sample(sample, detail)
+
+    def add_counts(self, code: FindingCode, counts: Counter[str]) -> None:
+        """Record an info finding carrying counts (claims by type, status, frequency)."""
+        finding = self.findings.get(code.code)
+        if finding is None:
+            finding = self.findings[code.code] = Finding(code.code, code.severity, code.message)
+        for key, value in counts.items():
+            finding.counts[key] = finding.counts.get(key, 0) + value
+        finding.count = sum(finding.counts.values())
+
+    def merge(self, other: ValidationReport) -> None:
+        """Fold a batch's report into this one (batches are merged in claim order)."""
+        for code, theirs in other.findings.items():
+            mine = self.findings.get(code)
+            if mine is None:
+                self.findings[code] = theirs
+                continue
+            mine.count += theirs.count
+            for sample in theirs.samples:
+                mine.keep_sample(sample, theirs.details.get(sample))
+            for key, value in theirs.counts.items():
+                mine.counts[key] = mine.counts.get(key, 0) + value
+
+    @property
+    def blocked(self) -> bool:
+        """True when any finding is critical."""
+        return any(f.severity is Severity.CRITICAL for f in self.findings.values())
+
+    def by_severity(self, severity: Severity) -> list[Finding]:
+        """Findings of one severity, by code."""
+        return sorted(
+            (f for f in self.findings.values() if f.severity is severity), key=lambda f: f.code
+        )
+
+    def as_documents(self) -> list[dict[str, Any]]:
+        """Findings ordered critical first, then by code."""
+        order = {Severity.CRITICAL: 0, Severity.WARNING: 1, Severity.INFO: 2}
+        ordered = sorted(self.findings.values(), key=lambda f: (order[f.severity], f.code))
+        return [f.as_document() for f in ordered]
+
+
+@dataclass(slots=True)
+class Totals:
+    """Money totals of a run (spec section 10)."""
+
+    billed: Decimal = Decimal("0.00")
+    allowed: Decimal = Decimal("0.00")
+    paid: Decimal = Decimal("0.00")
+    reduction: Decimal = Decimal("0.00")
+    net: Decimal = Decimal("0.00")
+    interest: Decimal = Decimal("0.00")
+    recouped_this_cycle: Decimal = Decimal("0.00")
+    prior_over_offsets: Decimal = Decimal("0.00")
+    under_consumed: Decimal = Decimal("0.00")
+    new_over: Decimal = Decimal("0.00")
+    new_under: Decimal = Decimal("0.00")
+    disbursed: Decimal = Decimal("0.00")
+
+
+@dataclass(slots=True)
+class PaymentEventStats:
+    """One run's record (``PaymentEventStats``): what ran, what it found, what it paid."""
+
+    run_id: str
+    payment_event_id: str
+    stage: str
+    started_at: Any
+    status: str = "RUNNING"
+    finished_at: Any = None
+    timings: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
+    totals: Totals = field(default_factory=Totals)
+    report: ValidationReport = field(default_factory=ValidationReport)
+    payees: list[dict[str, Any]] = field(default_factory=list)
+    written: list[str] = field(default_factory=list)
+    store: str = ""
+
+    @property
+    def exit_code(self) -> int:
+        """0 when nothing is critical, 1 otherwise (spec section 11)."""
+        return 1 if self.report.blocked else 0
+
+    def as_document(self) -> dict[str, Any]:
+        """Store form, with amounts as Decimal128."""
+        return {
+            "_id": self.run_id,
+            "PaymentEvent_ID": self.payment_event_id,
+            "stage": self.stage,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "counts": self.counts,
+            "totals": {name: to_decimal128(getattr(self.totals, name))
+                       for name in self.totals.__slots__},
+            "findings": self.report.as_documents(),
+            "store": self.store,
+        }

@@ -1,0 +1,104 @@
+"""Access to the event's claims (``ClaimWSCore``) and the ledger (``ClaimFinCore``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from PaymentProcess.data.models.over_under import LedgerEntry
+from PaymentProcess.data.models.payment import LedgerState
+from PaymentProcess.data.repositories.collections import CLAIM_FIN, CLAIM_WS
+
+ENGINE_CLAIM_FIELDS = ("PaymentStatus", "PaidEvent_ID")
+
+
+class ClaimRepository:
+    """Reads the claims of an event in chain order and the ledger entries of their chains."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    @staticmethod
+    def event_filter(payment_event_id: str, resuming: bool) -> dict[str, Any]:
+        """The event's unpaid claims; a resumed final run also sees those it already marked."""
+        unpaid: dict[str, Any] = {"PaymentStatus": {"$exists": False}}
+        if resuming:
+            return {"PaymentEvent_ID": payment_event_id,
+                    "$or": [unpaid, {"PaidEvent_ID": payment_event_id}]}
+        return {"PaymentEvent_ID": payment_event_id, **unpaid}
+
+    def fetch_ws(self, payment_event_id: str, batch_size: int,
+                 resuming: bool = False) -> Iterator[dict[str, Any]]:
+        """Stream the event's claims sorted by chain, so that every chain arrives whole."""
+        cursor = self.db[CLAIM_WS].find(
+            self.event_filter(payment_event_id, resuming),
+            sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)],
+            batch_size=batch_size,
+        )
+        yield from cursor
+
+    def duplicate_claim_ids(self, payment_event_id: str, resuming: bool = False) -> frozenset[str]:
+        """ClaimCore_IDs that occur more than once among the event's claims."""
+        pipeline = [
+            {"$match": self.event_filter(payment_event_id, resuming)},
+            {"$group": {"_id": "$ClaimCore_ID", "n": {"$sum": 1}}},
+            {"$match": {"n": {"$gt": 1}}},
+        ]
+        return frozenset(str(row["_id"]) for row in self.db[CLAIM_WS].aggregate(pipeline))
+
+    def fetch_fin(
+        self, payment_event_id: str, chain_ids: Iterable[str], claim_ids: Iterable[str]
+    ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Earlier ledger entries of these chains or mentioning these claims.
+
+        Entries written by ``payment_event_id`` itself are left out, so a resumed final
+        run sees the ledger as it was before the run began. Returns the valid documents
+        and the ids of malformed ones.
+        """
+        query = {
+            "PaymentEvent_ID": {"$ne": payment_event_id},
+            "$or": [{"ParentClaimCore_ID": {"$in": list(chain_ids)}},
+                    {"ClaimCore_IDs": {"$in": list(claim_ids)}}],
+        }
+        valid, malformed = [], []
+        for document in self.db[CLAIM_FIN].find(query, sort=[("_id", ASCENDING)]):
+            try:
+                LedgerEntry.model_validate(document)
+                valid.append(document)
+            except PydanticValidationError:
+                malformed.append(str(document.get("_id"))[:64])
+        return valid, malformed
+
+    def mark_paid(self, payment_event_id: str, document_ids: list[str]) -> None:
+        """Record on each settled claim that this event paid it (replayable)."""
+        if document_ids:
+            self.db[CLAIM_WS].update_many(
+                {"_id": {"$in": document_ids}},
+                {"$set": {"PaymentStatus": "PAID", "PaidEvent_ID": payment_event_id}},
+            )
+
+
+def ledger_states(entries: Iterable[dict[str, Any]]) -> tuple[dict[str, LedgerState],
+                                                             dict[str, str]]:
+    """Fold ledger entries into each chain's state and a claim -> chain ownership map."""
+    parsed = sorted((LedgerEntry.model_validate(e) for e in entries),
+                    key=lambda e: (e.ParentClaimCore_ID, e.paid_date, e.PaymentEvent_ID))
+    states: dict[str, LedgerState] = {}
+    owners: dict[str, str] = {}
+    for entry in parsed:
+        previous = states.get(entry.ParentClaimCore_ID, LedgerState())
+        states[entry.ParentClaimCore_ID] = LedgerState(
+            prior_sum=previous.prior_sum + entry.benefit_amount,
+            in_force_id=entry.final_ClaimCore_ID,
+            has_entries=True,
+            last_payee_id=entry.PaymentCenter_ID,
+            paid_claim_ids=previous.paid_claim_ids | frozenset(entry.ClaimCore_IDs),
+        )
+        for claim_id in entry.ClaimCore_IDs:
+            owners[claim_id] = entry.ParentClaimCore_ID
+    return states, owners
+

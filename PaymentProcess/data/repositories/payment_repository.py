@@ -1,0 +1,126 @@
+"""Writes of record (ledger, PaymentInfo, Payments, O/U, settlements) and number sequences.
+
+Every write here is replayable: documents have deterministic ``_id``s and are upserted,
+O/U changes are guarded by the event id in ``applications``, and number blocks are
+recorded in the sequence document itself, so a resumed final run repeats each write
+with the same effect and allocates no number twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import UpdateOne
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from PaymentProcess.data.repositories.collections import (
+    CLAIM_FIN,
+    OVER_UNDER,
+    PAYMENT_ESTIMATE,
+    PAYMENT_INFO,
+    PAYMENT_SETTLEMENT,
+    PAYMENTS,
+    SEQUENCES,
+)
+from PaymentProcess.processing.optimization.batch_processor import batch_iterable, bulk_upsert
+from PaymentProcess.utils.error_handling import SequenceNumberError
+
+MAX_ALLOCATION_ATTEMPTS = 50
+
+
+class PaymentRepository:
+    """Persistence of a final run's results and of the dry run's estimates."""
+
+    def __init__(self, db: Database, batch_size: int = 1000) -> None:
+        self.db = db
+        self.batch_size = batch_size
+
+    def persist_claim_aggregate(self, ledger_entries: list[dict[str, Any]]) -> None:
+        """Upsert ledger entries (``_id "<PE>:<ParentClaimCore_ID>"``)."""
+        bulk_upsert(self.db[CLAIM_FIN], ledger_entries, batch_size=self.batch_size)
+
+    def persist_service_line(self, payment_infos: list[dict[str, Any]]) -> None:
+        """Upsert PaymentInfo documents, one per settled claim with its lines."""
+        bulk_upsert(self.db[PAYMENT_INFO], payment_infos, batch_size=self.batch_size)
+
+    def persist_payments(self, payments: list[dict[str, Any]]) -> None:
+        """Upsert disbursements (``_id "<PE>:<PaymentCenter_ID>"``)."""
+        bulk_upsert(self.db[PAYMENTS], payments, batch_size=self.batch_size)
+
+    def persist_settlements(self, settlements: list[dict[str, Any]]) -> None:
+        """Upsert the final run's per-payee settlement figures."""
+        bulk_upsert(self.db[PAYMENT_SETTLEMENT], settlements, batch_size=self.batch_size)
+
+    def persist_estimates(self, estimates: list[dict[str, Any]]) -> None:
+        """Upsert the dry run's per-payee estimates (``_id "<PE>:<key>"``)."""
+        bulk_upsert(self.db[PAYMENT_ESTIMATE], estimates, batch_size=self.batch_size)
+
+    def open_over_under(self, payee_ids: list[int]) -> list[dict[str, Any]]:
+        """OPEN O/U records of these payees."""
+        found: list[dict[str, Any]] = []
+        for chunk in batch_iterable(sorted(set(payee_ids)), self.batch_size):
+            found += self.db[OVER_UNDER].find({"PaymentCenter_ID": {"$in": chunk},
+                                               "status": "OPEN"})
+        return sorted(found, key=lambda d: str(d.get("_id")))
+
+    def calc_and_upsert_over_under(
+        self, payment_event_id: str, applications: list[dict[str, Any]],
+        new_records: list[dict[str, Any]],
+    ) -> None:
+        """Apply this event's offsets and consumptions once each, and insert new records.
+
+        ``applications`` items: ``{_id, amount, remaining, status}`` computed from the
+        frozen record; the ``applications.event_id`` guard makes a replay a no-op.
+        """
+        operations = [
+            UpdateOne(
+                {"_id": item["_id"], "applications.event_id": {"$ne": payment_event_id}},
+                {"$set": {"remaining": item["remaining"], "status": item["status"]},
+                 "$push": {"applications": {"event_id": payment_event_id,
+                                            "amount": item["amount"]}}},
+            )
+            for item in applications
+        ]
+        operations += [UpdateOne({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+                       for doc in new_records]
+        for chunk in batch_iterable(operations, self.batch_size):
+            self.db[OVER_UNDER].bulk_write(chunk, ordered=False)
+
+    def peek_sequence(self, name: str) -> int | None:
+        """The next number of a sequence without allocating it (None when absent)."""
+        document = self.db[SEQUENCES].find_one({"_id": name})
+        return int(document["next"]) if document and isinstance(document.get("next"), int) else None
+
+    def allocate_sequence(self, name: str, payment_event_id: str, count: int, floor: int) -> int:
+        """First number of a block of ``count`` for this event; a replay gets the same block.
+
+        The block is recorded in the sequence document in the same single-document
+        update that advances ``next`` (compare-and-set on ``next``), so numbers are never
+        given twice, across events and concurrent runs too. ``floor`` is where a missing
+        or lower sequence starts (a check range's start).
+        """
+        sequences = self.db[SEQUENCES]
+        for _ in range(MAX_ALLOCATION_ATTEMPTS):
+            document = sequences.find_one({"_id": name})
+            if document is None:
+                try:
+                    sequences.insert_one({"_id": name, "next": floor + count, "allocations": [
+                        {"event_id": payment_event_id, "start": floor, "count": count}]})
+                    return floor
+                except DuplicateKeyError:
+                    continue
+            for allocation in document.get("allocations", []):
+                if allocation.get("event_id") == payment_event_id:
+                    return int(allocation["start"])
+            current = int(document["next"])
+            start = max(current, floor)
+            result = sequences.update_one(
+                {"_id": name, "next": current, "allocations.event_id": {"$ne": payment_event_id}},
+                {"$set": {"next": start + count},
+                 "$push": {"allocations": {"event_id": payment_event_id, "start": start,
+                                           "count": count}}},
+            )
+            if result.modified_count == 1:
+                return start
+        raise SequenceNumberError(f"could not allocate from sequence {name}: too much contention")

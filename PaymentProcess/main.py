@@ -1,0 +1,70 @@
+"""Command-line entry point: ``python main.py`` or ``python -m PaymentProcess.main``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from dotenv import load_dotenv
+
+from PaymentProcess.argument import RunOptions, parse_args
+from PaymentProcess.common.functions import close_connection, get_connection
+from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
+from PaymentProcess.data.config.config_loader import ConfigLoader
+from PaymentProcess.data.models.event import RunMode
+from PaymentProcess.data.models.stats import PaymentEventStats
+from PaymentProcess.data.repositories.collections import ensure_indexes
+from PaymentProcess.utils.error_handling import PaymentProcessError
+from PaymentProcess.utils.logging import bind_run, configure_logging, get_logger, redact
+from PaymentProcess.utils.report import render_json, render_summary
+
+log = get_logger("PaymentProcess.main")
+
+
+def run(options: RunOptions) -> PaymentEventStats:
+    """Open the store, build the processor and run the requested mode."""
+    store = get_connection(options.db_uri)
+    ensure_indexes(store.db)
+    settings = RunSettings(db_uri=store.uri, workers=options.workers,
+                           batch_size=options.batch_size, log_level=options.log_level,
+                           pc_type=options.pc_type, resume=options.resume)
+    processor = PaymentProcessor(ConfigLoader(store.db),
+                                 Repositories.for_store(store, options.batch_size), settings, store)
+    if options.validate_only:
+        return processor.run_validate_only(options.payment_event_id)
+    if options.mode is RunMode.DRY_RUN:
+        return processor.run_dry_run(options.payment_event_id)
+    return processor.run_final_run(options.payment_event_id)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the engine; returns the exit code of spec section 11."""
+    load_dotenv(override=False)
+    try:
+        options = parse_args(argv)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        print(f"paymentprocess: error: {redact(exc.format_message())}", file=sys.stderr)
+        return 2
+    configure_logging(options.log_level, log_dir=options.log_dir)
+    bind_run(payment_event_id=options.payment_event_id, mode=options.mode.value)
+    try:
+        stats = run(options)
+    except PaymentProcessError as exc:
+        log.error("run stopped", error=str(exc), exit_code=exc.exit_code)
+        print(f"paymentprocess: {redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:  # a crash: logged with its traceback, reported in one line
+        log.exception("run failed")
+        print(f"paymentprocess: failed: {type(exc).__name__}: {redact(str(exc))[:300]}; "
+              "a final run can be resumed with --resume", file=sys.stderr)
+        return 4
+    finally:
+        close_connection()
+    print(render_json(stats) if options.json else render_summary(stats))
+    return stats.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

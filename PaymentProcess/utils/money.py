@@ -1,0 +1,130 @@
+"""Exact money: parsing store values into ``Decimal`` cents, rounding, and back to Decimal128.
+
+Every amount in the engine is a ``decimal.Decimal`` with exactly two places. Values from
+the store arrive as BSON Decimal128, int, a decimal string or (tolerated) a finite float;
+:func:`parse_amount` turns each into a Decimal or raises :class:`BadAmount` naming why.
+
+``Decimal128.to_decimal()`` costs several microseconds a value, so Decimal128 values are
+decoded here straight from their 128-bit BID encoding with integer arithmetic; the slow
+path remains for the rare encodings the fast path does not cover (infinities, NaN, the
+large-coefficient form).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
+from typing import Any
+
+from bson.decimal128 import Decimal128
+
+CENT = Decimal("0.01")
+ZERO = Decimal("0.00")
+MAX_ABS_CENTS = 10**15  # |amount| < 10^13 currency units, in cents
+
+_DECIMAL_STRING = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_EXPONENT_BIAS = 6176
+_COEFFICIENT_MASK = (1 << 49) - 1
+_POW10 = [10**n for n in range(40)]
+
+
+class BadAmount(ValueError):
+    """A value that is not a valid money amount (spec section 2, finding ``BAD_AMOUNT``)."""
+
+
+def cents_to_decimal(cents: int) -> Decimal:
+    """Return the Decimal with two places for an integer number of cents."""
+    return Decimal(cents).scaleb(-2)
+
+
+def _from_coefficient(negative: bool, coefficient: int, exponent: int) -> Decimal:
+    """Validate coefficient * 10**exponent as a whole number of cents below 10^13."""
+    if exponent >= -2:
+        shift = exponent + 2
+        if shift > 17 or coefficient * _POW10[shift] >= MAX_ABS_CENTS:
+            raise BadAmount("amount of 10^13 or more")
+        cents = coefficient * _POW10[shift]
+    else:
+        divisor = _POW10[-exponent - 2] if -exponent - 2 < 40 else 10 ** (-exponent - 2)
+        cents, remainder = divmod(coefficient, divisor)
+        if remainder:
+            raise BadAmount("not a whole number of cents")
+        if cents >= MAX_ABS_CENTS:
+            raise BadAmount("amount of 10^13 or more")
+    return cents_to_decimal(-cents if negative else cents)
+
+
+def _parse_decimal128(value: Decimal128) -> Decimal:
+    bid = value.bid
+    high = int.from_bytes(bid[8:], "little")
+    if (high >> 61) & 0b11 == 0b11:  # infinity, NaN or the rare large-coefficient form
+        return _parse_decimal(value.to_decimal())
+    coefficient = ((high & _COEFFICIENT_MASK) << 64) | int.from_bytes(bid[:8], "little")
+    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+    return _from_coefficient(bool(high >> 63), coefficient, exponent)
+
+
+def _parse_decimal(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise BadAmount("not a finite number")
+    sign, digits, exponent = value.as_tuple()
+    coefficient = int("".join(map(str, digits))) if digits else 0
+    return _from_coefficient(bool(sign), coefficient, int(exponent))
+
+
+def parse_amount(value: Any) -> Decimal:
+    """Parse a stored amount into a two-place Decimal, or raise :class:`BadAmount`.
+
+    Accepts Decimal128, Decimal, int (not bool), a decimal string such as ``"12.30"``
+    and a finite float through its shortest repr (``12.1`` -> ``12.10``).
+    """
+    if type(value) is Decimal128:
+        return _parse_decimal128(value)
+    if isinstance(value, bool) or value is None:
+        raise BadAmount("missing" if value is None else "a boolean is not an amount")
+    if isinstance(value, int):
+        if abs(value) * 100 >= MAX_ABS_CENTS:
+            raise BadAmount("amount of 10^13 or more")
+        return cents_to_decimal(value * 100)
+    if isinstance(value, Decimal):
+        return _parse_decimal(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise BadAmount("not a finite number")
+        return _parse_decimal(Decimal(repr(value)))
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 40 or not _DECIMAL_STRING.fullmatch(text):
+            raise BadAmount("not a decimal number")
+        try:
+            return _parse_decimal(Decimal(text))
+        except InvalidOperation as exc:  # pragma: no cover - the pattern admits only decimals
+            raise BadAmount("not a decimal number") from exc
+    raise BadAmount(f"a {type(value).__name__} is not an amount")
+
+
+def round_cents(value: Decimal) -> Decimal:
+    """Round to cents, half up (spec section 2)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def round_ratio(numerator: Decimal, denominator: int) -> Decimal:
+    """Round ``numerator / denominator`` to cents, half up, without intermediate rounding.
+
+    The quotient is taken with 60 significant digits, far more than any amount below
+    10^13 needs, so the only rounding is the final one to cents.
+    """
+    with localcontext() as ctx:
+        ctx.prec = 60
+        return (numerator / denominator).quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_decimal128(value: Decimal) -> Decimal128:
+    """Store form of an amount: Decimal128 with exactly two places."""
+    return Decimal128(value.quantize(CENT))
+
+
+def money_str(value: Decimal) -> str:
+    """Two-place text form of an amount, e.g. for summaries and JSON."""
+    return str(value.quantize(CENT))
