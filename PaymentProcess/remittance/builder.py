@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from bson.decimal128 import Decimal128
@@ -54,18 +54,10 @@ Document = dict[str, Any]
 
 
 def money(value: Any, what: str) -> Decimal:
-    """A stored amount (Decimal128, Decimal, int or decimal string) as a 2-place Decimal."""
-    if isinstance(value, Decimal128):
-        amount = value.to_decimal()
-    elif isinstance(value, Decimal):
-        amount = value
-    elif isinstance(value, (int, str)) and not isinstance(value, bool):
-        try:
-            amount = Decimal(value)
-        except InvalidOperation:
-            raise RemittanceError(f"{what}: {value!r} is not an amount") from None
-    else:
-        raise RemittanceError(f"{what}: {value!r} is not an amount")
+    """A stored amount (BSON Decimal128, as the final run stores money) as a 2-place Decimal."""
+    if not isinstance(value, Decimal128):
+        raise RemittanceError(f"{what}: {value!r} is not a Decimal128 amount")
+    amount = value.to_decimal()
     if not amount.is_finite() or amount.quantize(CENT) != amount:
         raise RemittanceError(f"{what}: {value!r} is not a whole number of cents")
     return amount.quantize(CENT)
@@ -217,6 +209,8 @@ def _chain_claims(
         if replacement is None:
             current_id, current = None, None
             break
+        if replacement["ClaimCore_ID"] in settled:
+            raise RemittanceError(f"chain {chain}: {replacement['ClaimCore_ID']} replaces itself")
         current_id, current = replacement["ClaimCore_ID"], _claim(replacement)
         claims.append(current)
         settled.add(current_id)

@@ -228,3 +228,12 @@ def test_dmr_payee_is_the_member(tmp_path, monkeypatch):
     assert of(path, "NM1")[0] == ["NM1", "QC", "1", "Member", "Robin Q", "", "", "", "MI", "M4242"]
     assert of(path, "PLB") == []
     assert of(path, "BPR")[0][2] == "60"
+
+
+def test_a_replacement_cycle_is_refused_not_looped(tmp_path):
+    db = golden_final_store()
+    write_remittances(db, "PE-G1", tmp_path / "g1")
+    itself = claim("C2002", "C2001", "7", "120.00", "90.00", original="C2002")
+    settle(db, "PE-G3", 101, [itself], {"C2001": "C2002"})
+    with pytest.raises(RemittanceError, match="C2002 replaces itself"):
+        write_remittances(db, "PE-G3", tmp_path / "g3")
