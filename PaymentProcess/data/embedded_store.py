@@ -71,10 +71,10 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_durably(path: Path, text: str) -> None:
-    """Write ``text`` to a new file ``path`` and fsync it."""
+def _write_durably(path: Path, lines: Iterable[str]) -> None:
+    """Write ``lines`` to a new file ``path`` and fsync it."""
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
-        handle.write(text)
+        handle.writelines(lines)
         handle.flush()
         os.fsync(handle.fileno())
 
@@ -91,6 +91,8 @@ class EmbeddedStore:
     ``path`` None keeps everything in memory (checkpoint does nothing). Otherwise the
     directory is created if missing, locked for this process until :meth:`close`,
     recovered from an interrupted checkpoint and loaded. Closing does not checkpoint.
+    ``client`` is the mongomock client, ``db`` its database ``payments`` and ``path``
+    the absolute directory (None in memory).
     """
 
     def __init__(self, path: Path | None) -> None:
@@ -192,6 +194,8 @@ class EmbeddedStore:
         """
         if self.path is None:
             return
+        if self._lock_fd is None:
+            raise ValueError(f"embedded store {self.path} is closed: nothing may be written")
         if isinstance(collections, str):
             raise TypeError("checkpoint() takes an iterable of collection names, not one name")
         self._recover()  # an earlier checkpoint of this process that failed after COMMIT
@@ -212,18 +216,16 @@ class EmbeddedStore:
         staging.mkdir()
         for file_name in file_names:
             _write_durably(staging / file_name, self._dump(file_name[: -len(SUFFIX)]))
-        _write_durably(staging / (COMMIT_NAME + ".tmp"), "".join(f + "\n" for f in file_names))
+        _write_durably(staging / (COMMIT_NAME + ".tmp"), (f + "\n" for f in file_names))
         os.replace(staging / (COMMIT_NAME + ".tmp"), staging / COMMIT_NAME)
         _fsync_dir(staging)
         _fsync_dir(self.path)
         self._publish(file_names)
 
-    def _dump(self, name: str) -> str:
-        """Relaxed Extended JSON of every document of ``name``, one per line, in store order."""
+    def _dump(self, name: str) -> Iterable[str]:
+        """Relaxed Extended JSON lines of every document of ``name``, in store order."""
         options = json_util.RELAXED_JSON_OPTIONS
-        return "".join(
-            json_util.dumps(doc, json_options=options) + "\n" for doc in self.db[name].find({})
-        )
+        return (json_util.dumps(doc, json_options=options) + "\n" for doc in self.db[name].find({}))
 
     def close(self) -> None:
         """Release the directory lock and the client. Idempotent; does not checkpoint."""

@@ -228,6 +228,16 @@ def test_checkpoint_refuses_a_single_name_or_an_unstorable_one(tmp_path: Path) -
             store.checkpoint(["../A"])
 
 
+def test_a_closed_store_refuses_to_checkpoint(tmp_path: Path) -> None:
+    store = EmbeddedStore(tmp_path)
+    store.db.A.insert_one({"_id": 1})
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(ValueError, match="is closed"):
+        store.checkpoint()
+    assert not (tmp_path / "A.jsonl").exists()
+
+
 def test_memory_store_checkpoint_is_a_no_op(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
