@@ -1,0 +1,207 @@
+"""Shared helpers: environment, the db URI, and the one store connection of the process.
+
+The engine opens exactly one :class:`Store` per process through :func:`get_connection`
+and every repository uses its ``db``. Store URIs (spec section 12):
+
+- ``mongodb://...`` / ``mongodb+srv://...``: a real MongoDB through pymongo.
+- ``mongomock://PATH``: the embedded store in directory PATH (absolute when it starts
+  with ``/``, else relative to the working directory); ``mongomock://`` alone is memory only.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, unquote_plus
+
+import pymongo
+from pymongo.database import Database
+from pymongo.errors import InvalidURI, PyMongoError
+
+from PaymentProcess.data.embedded_store import EmbeddedStore
+from PaymentProcess.utils.error_handling import ConfigurationError, RepositoryError
+
+DB_URI_ENV = "PAYMENT_DB_URI"
+MAX_WORKERS_ENV = "PAYMENT_MAX_WORKERS"
+DEFAULT_DATABASE = "payments"
+MONGOMOCK_PREFIX = "mongomock://"
+SUPPORTED_SCHEMES = ("mongodb", "mongodb+srv", "mongomock")
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_QUERY_SECRET = re.compile(r"(?i)([?&;](?:[a-z0-9_]*password|authmechanismproperties)=)([^&;]*)")
+_REASON_CUTS = (" (configured timeouts", ", Timeout:", ", Topology Description:")
+_REASON_MAX = 200
+
+
+def get_env(name: str, default: str | None = None) -> str | None:
+    """The environment variable ``name``, or ``default`` when it is unset or empty."""
+    value = os.environ.get(name)
+    return value if value else default
+
+
+def get_default_workers() -> int:
+    """``PAYMENT_MAX_WORKERS`` (a positive integer) if set, else ``min(cpu count, 8)``."""
+    value = get_env(MAX_WORKERS_ENV)
+    if value is None:
+        return min(os.cpu_count() or 4, 8)
+    try:
+        workers = int(value.strip())
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise ConfigurationError(f"{MAX_WORKERS_ENV} must be a positive integer, got {value!r}")
+    return workers
+
+
+def _check_scheme(uri: str) -> str:
+    """The scheme of ``uri`` if the engine supports it, else ConfigurationError."""
+    match = _SCHEME.match(uri)
+    expected = "use mongodb://, mongodb+srv:// or mongomock://"
+    if match is None:
+        raise ConfigurationError(f"the db URI has no scheme: {expected}")
+    if match.group(1) not in SUPPORTED_SCHEMES:
+        raise ConfigurationError(f"unsupported db URI scheme {match.group(1)!r}: {expected}")
+    return match.group(1)
+
+
+def resolve_db_uri(cli_value: str | None) -> str:
+    """The db URI to use: ``--db-uri`` if given, else ``PAYMENT_DB_URI``; scheme checked."""
+    uri = cli_value or get_env(DB_URI_ENV)
+    if uri is None:
+        raise ConfigurationError(f"no database: pass --db-uri or set {DB_URI_ENV}")
+    _check_scheme(uri)
+    return uri
+
+
+def _redact(uri: str) -> tuple[str, list[str]]:
+    """``uri`` with its secrets replaced by ``***``, and the secrets it hid."""
+    secrets: list[str] = []
+
+    def hide(match: re.Match[str]) -> str:
+        secrets.append(match.group(2))
+        return match.group(1) + "***"
+
+    scheme = _SCHEME.match(uri)
+    head = scheme.group(0) if scheme else ""
+    rest = _QUERY_SECRET.sub(hide, uri[len(head) :])
+    # The last "@" ends the userinfo even when an unescaped "@", "/" or "?" is in the
+    # password: this may hide more than the password, never less.
+    userinfo, at, hosts = rest.rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if at and colon:
+        secrets.append(password)
+        rest = f"{user}:***@{hosts}"
+    return head + rest, [secret for secret in secrets if secret]
+
+
+def redact_uri(uri: str) -> str:
+    """``uri`` safe for logs: the userinfo password and password-like query values as ``***``.
+
+    ``mongodb://alice:s3cret@h/db`` -> ``mongodb://alice:***@h/db``. Never raises.
+    """
+    return _redact(uri)[0]
+
+
+def _short_reason(exc: BaseException, uri: str) -> str:
+    """The first useful part of ``exc``'s message, with every secret of ``uri`` removed."""
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    for cut in _REASON_CUTS:
+        reason = reason.split(cut, 1)[0]
+    for secret in _redact(uri)[1]:
+        for form in {secret, unquote(secret), unquote_plus(secret)}:
+            if form:
+                reason = reason.replace(form, "***")
+    return reason[:_REASON_MAX]
+
+
+class Store:
+    """The open store of the process: the database every repository uses.
+
+    ``kind`` is ``"mongodb"`` or ``"embedded"``; ``uri`` is redacted, for logs.
+    """
+
+    def __init__(self, uri: str, db: Database, resource: EmbeddedStore | pymongo.MongoClient):
+        self.db = db
+        self.kind: Literal["mongodb", "embedded"] = (
+            "embedded" if isinstance(resource, EmbeddedStore) else "mongodb"
+        )
+        self.uri = redact_uri(uri)
+        self._resource = resource
+
+    def checkpoint(self, collections: Iterable[str] | None = None) -> None:
+        """Make ``collections`` (None: all) durable: a no-op on MongoDB, where writes are."""
+        if isinstance(self._resource, EmbeddedStore):
+            self._resource.checkpoint(collections)
+
+    def close(self) -> None:
+        """Close the client (and release the embedded store's lock). Does not checkpoint."""
+        self._resource.close()
+
+
+_lock = threading.Lock()
+_store: Store | None = None
+_store_uri: str | None = None
+
+
+def _open_embedded(uri: str) -> Store:
+    """Open ``mongomock://[PATH]``: memory only without PATH."""
+    location = uri[len(MONGOMOCK_PREFIX) :]
+    embedded = EmbeddedStore(Path.cwd() / location if location else None)
+    return Store(uri, embedded.db, embedded)
+
+
+def _open_mongodb(uri: str) -> Store:
+    """Connect to MongoDB and check it answers: RepositoryError when it does not."""
+    try:
+        client: pymongo.MongoClient = pymongo.MongoClient(uri, tz_aware=False)
+    except (InvalidURI, ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            f"invalid db URI {redact_uri(uri)}: {_short_reason(exc, uri)}"
+        ) from None
+    except PyMongoError as exc:
+        raise RepositoryError(
+            f"cannot reach the store {redact_uri(uri)}: {_short_reason(exc, uri)}"
+        ) from None
+    try:
+        client.admin.command("ping")
+    except PyMongoError as exc:
+        client.close()
+        raise RepositoryError(
+            f"cannot reach the store {redact_uri(uri)}: {_short_reason(exc, uri)}"
+        ) from None
+    return Store(uri, client.get_default_database(DEFAULT_DATABASE), client)
+
+
+def get_connection(db_uri: str) -> Store:
+    """The process-wide :class:`Store` for ``db_uri``, opened on first use.
+
+    The same URI gives the same Store; another URI while one is open is a
+    ConfigurationError (call :func:`close_connection` first).
+    """
+    global _store, _store_uri
+    with _lock:
+        if _store is not None:
+            if db_uri != _store_uri:
+                raise ConfigurationError(
+                    f"cannot open {redact_uri(db_uri)}: the store {_store.uri} is already open"
+                )
+            return _store
+        if _check_scheme(db_uri) == "mongomock":
+            store = _open_embedded(db_uri)
+        else:
+            store = _open_mongodb(db_uri)
+        _store, _store_uri = store, db_uri
+        return store
+
+
+def close_connection() -> None:
+    """Close and forget the process-wide Store, if any (releasing an embedded store's lock)."""
+    global _store, _store_uri
+    with _lock:
+        if _store is not None:
+            _store.close()
+        _store, _store_uri = None, None
