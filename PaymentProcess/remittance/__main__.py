@@ -27,13 +27,17 @@ from PaymentProcess.utils.error_handling import PaymentProcessError
 )
 def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
     """Write one 835 per payee of a finished payment event."""
-    from PaymentProcess.common.functions import get_connection
+    from PaymentProcess.common.functions import close_connection, get_connection
 
     try:
-        paths = write_remittances(get_connection(db_uri), payment_event_id, out_dir)
+        store = get_connection(db_uri)
+        paths = write_remittances(store.db, payment_event_id, out_dir)
+        store.checkpoint(["RemittanceFile", "Sequences"])
     except PaymentProcessError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)
+    finally:
+        close_connection()
     for path in paths:
         click.echo(str(path))
 
