@@ -124,7 +124,9 @@ class Store:
     ``kind`` is ``"mongodb"`` or ``"embedded"``; ``uri`` is redacted, for logs.
     """
 
-    def __init__(self, uri: str, db: Database, resource: EmbeddedStore | pymongo.MongoClient):
+    def __init__(
+        self, uri: str, db: Database, resource: EmbeddedStore | pymongo.MongoClient
+    ) -> None:
         self.db = db
         self.kind: Literal["mongodb", "embedded"] = (
             "embedded" if isinstance(resource, EmbeddedStore) else "mongodb"
