@@ -13,8 +13,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import sys
-import types
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -30,6 +28,7 @@ from bson import json_util
 from bson.decimal128 import Decimal128
 from click.testing import CliRunner
 
+from PaymentProcess.common import functions
 from PaymentProcess.remittance import RemittanceError, file_name, write_remittances
 from PaymentProcess.remittance.__main__ import main
 from PaymentProcess.utils.error_handling import ConfigurationError, StageError
@@ -461,9 +460,10 @@ def test_event_must_exist_be_final_and_name_its_payer(db, tmp_path):
 
 
 def _cli(db: Any, monkeypatch: pytest.MonkeyPatch, *args: str):
-    functions = types.ModuleType("PaymentProcess.common.functions")
-    functions.get_connection = lambda uri: db if uri == "mongomock://" else None
-    monkeypatch.setitem(sys.modules, "PaymentProcess.common.functions", functions)
+    """Run the command on the fixture database instead of opening a store."""
+    store = functions.Store("mongomock://", db, db.client)
+    monkeypatch.setattr(functions, "get_connection", lambda uri: store)
+    monkeypatch.setattr(functions, "close_connection", lambda: None)
     return CliRunner().invoke(main, list(args))
 
 
