@@ -49,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(options.log_level, log_dir=options.log_dir)
     bind_run(payment_event_id=options.payment_event_id, mode=options.mode.value)
+    log.info("starting", db=redact(options.db_uri), workers=options.workers,
+             batch_size=options.batch_size)
     try:
         stats = run(options)
     except PaymentProcessError as exc:
@@ -63,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         close_connection()
     print(render_json(stats) if options.json else render_summary(stats))
+    log.info("run finished", status=stats.status, exit_code=stats.exit_code,
+             disbursed=str(stats.totals.disbursed), counts=stats.counts)
     return stats.exit_code
 
 
