@@ -13,7 +13,12 @@ from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.event import RunMode
 from PaymentProcess.data.models.stats import PaymentEventStats
-from PaymentProcess.data.repositories.collections import ensure_indexes
+from PaymentProcess.data.repositories.collections import (
+    REMITTANCE_FILE,
+    SEQUENCES,
+    ensure_indexes,
+)
+from PaymentProcess.remittance.writer import write_remittances
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import bind_run, configure_logging, get_logger, redact
 from PaymentProcess.utils.report import render_json, render_summary
@@ -34,7 +39,12 @@ def run(options: RunOptions) -> PaymentEventStats:
         return processor.run_validate_only(options.payment_event_id)
     if options.mode is RunMode.DRY_RUN:
         return processor.run_dry_run(options.payment_event_id)
-    return processor.run_final_run(options.payment_event_id)
+    stats = processor.run_final_run(options.payment_event_id)
+    if options.remittance_dir is not None and stats.status == "SUCCEEDED":
+        paths = write_remittances(store.db, options.payment_event_id, options.remittance_dir)
+        store.checkpoint([REMITTANCE_FILE, SEQUENCES])
+        stats.written.append(f"{len(paths)} X12 835 files in {options.remittance_dir}")
+    return stats
 
 
 def main(argv: list[str] | None = None) -> int:
