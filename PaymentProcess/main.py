@@ -41,7 +41,14 @@ def run(options: RunOptions) -> PaymentEventStats:
         return processor.run_dry_run(options.payment_event_id)
     stats = processor.run_final_run(options.payment_event_id)
     if options.remittance_dir is not None and stats.status == "SUCCEEDED":
-        paths = write_remittances(store.db, options.payment_event_id, options.remittance_dir)
+        try:
+            paths = write_remittances(store.db, options.payment_event_id,
+                                      options.remittance_dir)
+        except PaymentProcessError as exc:
+            exc.args = (f"the payments of {options.payment_event_id} are FINAL, but its 835 files "
+                        f"were not written: {exc}; write them with python -m "
+                        "PaymentProcess.remittance",)
+            raise
         store.checkpoint([REMITTANCE_FILE, SEQUENCES])
         stats.written.append(f"{len(paths)} X12 835 files in {options.remittance_dir}")
     return stats
