@@ -55,3 +55,16 @@ def test_final_run_writes_valid_balanced_835s(golden_dir: Path, tmp_path: Path,
          "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     assert {f.name: f.read_bytes() for f in sorted(out.glob("*.835"))} == first
+
+
+def test_missing_payer_identity_leaves_the_payments_final(golden_dir: Path, tmp_path: Path) -> None:
+    uri = f"mongomock://{golden_dir}"
+    assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri,
+                    "--remittance-dir", str(tmp_path / "835"))
+    assert final.returncode == 2
+    assert "PE-G1 are FINAL, but its 835 files were not written" in final.stderr
+    assert "Traceback" not in final.stderr
+    store = read_store(golden_dir)
+    assert next(e for e in store["PaymentEvent"] if e["_id"] == "PE-G1")["stage"] == "FINAL"
+    assert len(store["Payments"]) == 3
