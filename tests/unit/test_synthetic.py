@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+import types
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -12,6 +14,7 @@ import bson
 import mongomock
 import pytest
 from bson.decimal128 import Decimal128
+from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -22,8 +25,10 @@ from PaymentProcess.synthetic import (
     SyntheticOptions,
     generate,
 )
+from PaymentProcess.synthetic.__main__ import main
 from PaymentProcess.synthetic.claims import AMOUNT_FIELDS, EXCLUDED_PLAN, KINDS, money
 from PaymentProcess.synthetic.parties import make_npi, npi_is_valid
+from PaymentProcess.utils.error_handling import ConfigurationError
 
 COLLECTIONS = (
     "PaymentEvent", "InclusionCriteria", "FundingSource", "InterestRules", "PaymentCenter",
@@ -486,3 +491,73 @@ def test_golden_npis_are_valid():
     for npi in ("1000000012", "1000000020", "1000000038", "1234567893"):
         assert npi_is_valid(npi)
     assert not npi_is_valid("100000001") and not npi_is_valid(1000000012)
+
+
+# -- command line ------------------------------------------------------------------------
+
+
+class FakeStore:
+    def __init__(self):
+        self.db = mongomock.MongoClient().payments
+        self.checkpoints = 0
+
+    def checkpoint(self):
+        self.checkpoints += 1
+
+
+@pytest.fixture
+def fake_connection(monkeypatch):
+    """Stand-in for PaymentProcess.common.functions (written in parallel)."""
+    calls = {"uris": [], "closed": 0, "store": FakeStore(), "error": None}
+    module = types.ModuleType("PaymentProcess.common.functions")
+
+    def get_connection(uri):
+        calls["uris"].append(uri)
+        if calls["error"]:
+            raise calls["error"]
+        return calls["store"]
+
+    def close_connection():
+        calls["closed"] += 1
+
+    module.get_connection = get_connection
+    module.close_connection = close_connection
+    monkeypatch.setitem(sys.modules, "PaymentProcess.common.functions", module)
+    monkeypatch.delenv("PAYMENT_DB_URI", raising=False)
+    return calls
+
+
+def test_cli_generates_checkpoints_once_and_prints_a_summary(fake_connection):
+    result = CliRunner().invoke(main, [
+        "--db-uri", "mongomock://", "--claims", "50", "--payees", "5", "--pc-type", "dmr",
+        "--cycles", "2", "--seed", "4", "--bad-rate", "0.1"])
+    assert result.exit_code == 0, result.output
+    store = fake_connection["store"]
+    assert fake_connection["uris"] == ["mongomock://"]
+    assert store.checkpoints == 1 and fake_connection["closed"] == 1
+    assert "PE-SYN-0001, PE-SYN-0002" in result.output and "bad claims:" in result.output
+    expected_db, expected = make(
+        claims=50, payees=5, pc_type="DMR", cycles=2, seed=4, bad_rate=0.1)
+    assert dump(store.db) == dump(expected_db)
+    assert f"ClaimWSCore: {expected.counts['ClaimWSCore']}" in result.output
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["--db-uri", "mongomock://", "--pc-type", "members"],
+    ["--db-uri", "mongomock://", "--claims", "0"],
+    ["--db-uri", "mongomock://", "--bad-rate", "1.5"],
+    ["--db-uri", "mongomock://", "--cycles", "x"],
+])
+def test_cli_rejects_bad_options_with_usage_error(fake_connection, args):
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert "Usage:" in result.output
+    assert fake_connection["uris"] == []
+
+
+def test_cli_reports_a_connection_error_with_its_exit_code(fake_connection):
+    fake_connection["error"] = ConfigurationError("unsupported db uri")
+    result = CliRunner().invoke(main, ["--db-uri", "nosql://x"])
+    assert result.exit_code == 2
+    assert "unsupported db uri" in result.output
