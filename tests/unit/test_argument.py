@@ -253,9 +253,6 @@ def test_empty_config_file_is_no_config(tmp_path: Path) -> None:
     assert (options.workers, options.batch_size) == (3, DEFAULT_BATCH_SIZE)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: click's IntRange converts YAML values with int(), "
-                   "so 'workers: true' or 'workers: 2.5' in the --config-path file silently "
-                   "become 1 and 2 instead of a usage error")
 @pytest.mark.parametrize("text", ["workers: true\n", "workers: 2.5\n", "batch_size: 12.9\n"])
 def test_non_integer_yaml_counts_are_rejected(tmp_path: Path, text: str) -> None:
     usage_error([*BASE, "--config-path", yaml_file(tmp_path, text)])

@@ -337,9 +337,6 @@ def test_a_claim_without_identifiers_is_validated_not_excluded() -> None:
     assert findings(report) == {"ID_MISSING": ["C1"]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ClaimTransformer.exclusion reads NPI/TIN with "
-                   "_raw_text, which drops numbers, while the Claim model accepts numeric ids; "
-                   "a payee outside payment_center_keys is then paid")
 def test_numeric_identifiers_are_excluded_by_payee_key() -> None:
     ctx = context(keys=frozenset({KEY_101}))
     result, report = evaluate([doc("C1", tin=741000002, npi=1000000020)], ctx=ctx)

@@ -153,9 +153,6 @@ def test_config_file_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp
     assert fragment in line
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: argument._load_config_file catches OSError and "
-                   "YAMLError but not UnicodeDecodeError: a config file that is not UTF-8 "
-                   "escapes main() as a traceback (exit 1) instead of exit 2 and one line")
 def test_config_file_that_is_not_utf8(capsys: pytest.CaptureFixture[str],
                                       tmp_path: Path) -> None:
     path = tmp_path / "run.yml"
@@ -259,13 +256,6 @@ def test_command_line_beats_dotenv(capsys: pytest.CaptureFixture[str], dotenv_in
     assert (captured_options[0].workers, captured_options[0].db_uri) == (7, "mongomock://")
 
 
-DOTENV_BUG = pytest.mark.xfail(strict=True, reason="BUG: PaymentProcess/main.py calls "
-                               "load_dotenv() without find_dotenv(usecwd=True), so .env is "
-                               "searched from PaymentProcess/ upwards, not in the directory "
-                               "the engine is run from (docs/operations.md, .env.template)")
-
-
-@DOTENV_BUG
 def test_dotenv_in_the_working_directory_is_loaded(capsys: pytest.CaptureFixture[str],
                                                    dotenv_in_cwd: Path,
                                                    captured_options: list[RunOptions]) -> None:
@@ -275,7 +265,6 @@ def test_dotenv_in_the_working_directory_is_loaded(capsys: pytest.CaptureFixture
     assert (captured_options[0].db_uri, captured_options[0].workers) == ("mongomock://", 5)
 
 
-@DOTENV_BUG
 def test_dotenv_beats_the_config_file(capsys: pytest.CaptureFixture[str], dotenv_in_cwd: Path,
                                       captured_options: list[RunOptions]) -> None:
     config = dotenv_in_cwd.parent / "run.yml"
