@@ -114,6 +114,7 @@ class _Writer:
         self.counts: Counter[str] = Counter()
 
     def write(self, name: str, docs: list[dict[str, Any]]) -> None:
+        """Write ``docs`` (unique ``_id``s) into collection ``name``."""
         if not docs:
             return
         coll = self._db[name]
