@@ -8,7 +8,7 @@ from PaymentProcess.synthetic.generator import (
     event_id,
     generate,
 )
-from PaymentProcess.synthetic.malformed import CRITICAL_CODES
+from PaymentProcess.synthetic.malformed import CRITICAL_CODES, critical_codes
 from PaymentProcess.synthetic.parties import npi_is_valid
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "PRIOR_EVENT_ID",
     "GenerationSummary",
     "SyntheticOptions",
+    "critical_codes",
     "event_id",
     "generate",
     "npi_is_valid",

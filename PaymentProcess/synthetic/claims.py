@@ -45,6 +45,12 @@ KINDS = (
     "original_and_void",
     "excluded_replacement",
 )
+# Settlement scenarios on two dedicated payees, one claim each per event when they exist.
+# "recoupment" alternates: a void of the payee's only chain (it ends the event owing: a
+# new OVER), then a new chain whose payment recoups that OVER in the next event.
+# "below_minimum" is one new claim paying 0.20-0.90, under every event's
+# min_payment_amount: a new UNDER, consumed by the next event's.
+SCENARIO_KINDS = ("recoupment", "below_minimum")
 _SIZE = {"void_and_replace": 2, "original_and_replacement": 2, "original_and_void": 2}
 _NEEDS_CHAIN = {"replacement", "void", "void_and_replace", "excluded_replacement"}
 _CUM_WEIGHTS = (580, 700, 750, 770, 860, 890, 920, 950, 960, 970)
@@ -156,6 +162,17 @@ def make_lines(rng: random.Random, service_date: datetime, denied: bool) -> Line
     return Lines(docs, paid_total, over_allowed)
 
 
+def tiny_lines(cents: int, service_date: datetime) -> Lines:
+    """One line allowing and paying exactly ``cents``, with no patient share."""
+    zero = money(0)
+    line = {
+        "line_no": 1, "procedure_code": _PROCEDURES[0], "units": 1,
+        "service_date": service_date, "billed": money(cents * 2), "allowed": money(cents),
+        "deductible": zero, "coinsurance": zero, "copay": zero, "cob_paid": zero,
+    }
+    return Lines([line], cents, False)
+
+
 def claim_document(
     *,
     claim_id: str,
@@ -216,13 +233,21 @@ class ClaimFactory:
         payees: list[Payee],
         others: list[Party],
     ) -> None:
-        """Claims drawn from ``rng`` for ``payees``; ``others`` fill the non-payee side."""
+        """Claims drawn from ``rng`` for ``payees``; ``others`` fill the non-payee side.
+
+        Set ``recoupment_payee`` with ``recoupment_chain`` (its one chain in force) and
+        ``below_minimum_payee`` (payees not in ``payees``) to run the settlement
+        scenarios of every event on them; their chains get no other claims.
+        """
         self._rng = rng
         self._pc_type = pc_type
         self._payees = payees
         self._others = others
         self._next_id = 1
         self.in_force: dict[str, Chain] = {}
+        self.recoupment_payee: Payee | None = None
+        self.recoupment_chain: str | None = None
+        self.below_minimum_payee: Payee | None = None
 
     def new_id(self) -> str:
         """The next valid-claim ClaimCore_ID (``C`` + 8 digits)."""
@@ -254,7 +279,8 @@ class ClaimFactory:
         """
         rng = self._rng
         out = EventClaims()
-        candidates = list(self.in_force)
+        regular = {payee.key for payee in self._payees}
+        candidates = [key for key, chain in self.in_force.items() if chain.payee.key in regular]
         rng.shuffle(candidates)
         plan: list[str] = list(KINDS)
         remaining = count
@@ -262,6 +288,12 @@ class ClaimFactory:
             if remaining == 0:
                 break
             self._original(out, event_id, due, "original", payee)
+            remaining -= 1
+        if self.recoupment_payee and remaining >= 1:
+            self._recoupment(out, event_id, due, self.recoupment_payee)
+            remaining -= 1
+        if self.below_minimum_payee and remaining >= 1:
+            self._below_minimum(out, event_id, due, self.below_minimum_payee)
             remaining -= 1
         while remaining > 0:
             if plan:
@@ -325,8 +357,8 @@ class ClaimFactory:
 
     def _original(
         self, out: EventClaims, event_id: str, due: datetime, kind: str, payee: Payee
-    ) -> None:
-        """A new chain: kinds original, late_original, denied, excluded, original_and_*."""
+    ) -> str:
+        """A new chain (original, late, denied, excluded, original_and_*); its key."""
         claim_id = self.new_id()
         received = self._received(due, kind == "late_original")
         denied = kind == "denied"
@@ -340,12 +372,34 @@ class ClaimFactory:
         )
         out.touched.add(claim_id)
         if excluded:
-            return
+            return claim_id
         self.in_force[claim_id] = chain
         if kind == "original_and_replacement":
             self._replace(out, kind, event_id, due, chain)
         elif kind == "original_and_void":
             self._void(out, kind, event_id, due, chain)
+        return claim_id
+
+    def _recoupment(self, out: EventClaims, event_id: str, due: datetime, payee: Payee) -> None:
+        """Void the payee's chain in force if it has one, else open a new one for it."""
+        chain = self.in_force.get(self.recoupment_chain or "")
+        if chain is not None:
+            out.touched.add(chain.parent)
+            self._void(out, "recoupment", event_id, due, chain)
+            self.recoupment_chain = None
+            return
+        self.recoupment_chain = self._original(out, event_id, due, "recoupment", payee)
+
+    def _below_minimum(self, out: EventClaims, event_id: str, due: datetime, payee: Payee) -> None:
+        """One new chain paying 0.20-0.90 to ``payee``."""
+        received = self._received(due, False)
+        lines = tiny_lines(20 + _below(self._rng, 71), received - timedelta(days=3))
+        claim_id = self.new_id()
+        chain = Chain(claim_id, claim_id, payee, self.claim_type(), lines, received)
+        self._emit(out, "below_minimum", event_id, chain, claim_id, frequency="1",
+                   received=received, lines=lines)
+        out.touched.add(claim_id)
+        self.in_force[claim_id] = chain
 
     def _change(
         self, out: EventClaims, event_id: str, due: datetime, kind: str, chain: Chain

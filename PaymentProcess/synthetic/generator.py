@@ -20,7 +20,7 @@ from pymongo.database import Database
 
 from PaymentProcess.processing.optimization.batch_processor import batch_iterable, bulk_upsert
 from PaymentProcess.synthetic.claims import INCLUDED_PLANS, Chain, ClaimFactory, money
-from PaymentProcess.synthetic.malformed import CRITICAL_CODES, MalformedFactory
+from PaymentProcess.synthetic.malformed import MalformedFactory, critical_codes
 from PaymentProcess.synthetic.parties import Payee, make_members, make_payees, make_providers
 
 FIRST_DUE_DATE = datetime(2026, 11, 20)
@@ -73,22 +73,29 @@ class GenerationSummary:
 
     - ``event_ids``: the payment events in due-date order.
     - ``counts``: documents written per collection.
-    - ``bad_claims``: per critical code, the ClaimCore_IDs built to carry it (all events).
+    - ``bad_claims``: per critical code, the ClaimCore_IDs built to carry it (all events;
+      every code of ``critical_codes(pc_type)``: DMR events have no NPI/TIN checks).
+    - ``bad_doc_ids``: the ``_id`` of every document the bad claims added (with the valid
+      originals some of them need): delete them and each event is clean again.
     - ``warning_claims``: ``OVER_ALLOWED`` and ``BENEFIT_PLAN_EXCLUDED`` ClaimCore_IDs
       among the valid claims.
     - ``new_payee_keys``: payee keys on claims with no PaymentCenter (created by cycle 1).
     - ``kinds_by_event``: per event, valid claims per kind (they add up to ``claims``).
     - ``in_force_after``: per chain, the version in force after every event's final run,
       assuming each pays all its included valid chains (voided chains are absent).
+    - ``scenario_payees``: PaymentCenter_IDs of the ``recoupment`` and ``below_minimum``
+      payees (when there are 6+ active stored payees): see ``claims.SCENARIO_KINDS``.
     """
 
     event_ids: tuple[str, ...]
     counts: dict[str, int]
     bad_claims: dict[str, list[str]] = field(default_factory=dict)
+    bad_doc_ids: tuple[str, ...] = ()
     warning_claims: dict[str, list[str]] = field(default_factory=dict)
     new_payee_keys: tuple[str, ...] = ()
     kinds_by_event: dict[str, dict[str, int]] = field(default_factory=dict)
     in_force_after: dict[str, str] = field(default_factory=dict)
+    scenario_payees: dict[str, int] = field(default_factory=dict)
 
 
 class _Writer:
@@ -107,6 +114,7 @@ class _Writer:
         self.counts: Counter[str] = Counter()
 
     def write(self, name: str, docs: list[dict[str, Any]]) -> None:
+        """Write ``docs`` (unique ``_id``s) into collection ``name``."""
         if not docs:
             return
         coll = self._db[name]
@@ -164,10 +172,11 @@ def _config(options: SyntheticOptions, payees: list[Payee]) -> dict[str, list[di
             "funding_source_id": FUNDING_IDS[(cycle - 1) % len(FUNDING_IDS)],
             "interest_rules_id": RULES_ID,
         }
-        minimum = erng.choice((None, 100, 500, 1000))
-        if minimum is not None:
-            event["min_payment_amount"] = money(minimum)
-        reduction = erng.choice((None, 0, 200))
+        # The first event is like the golden one; later ones vary (no reduction field:
+        # the default 0). A minimum is always set: the below-minimum scenario needs one.
+        first = cycle == 1
+        event["min_payment_amount"] = money(500 if first else erng.choice((100, 500, 1000)))
+        reduction = 200 if first else erng.choice((None, 0, 200))
         if reduction is not None:
             event["payment_reduction_pct"] = money(reduction)
         event["stage"] = "NEW"
@@ -197,31 +206,26 @@ def _config(options: SyntheticOptions, payees: list[Payee]) -> dict[str, list[di
     }
 
 
-def _prior_ledger(
-    factory: ClaimFactory, rng: random.Random, stored: list[Payee], claims: int
-) -> tuple[list[Chain], list[dict[str, Any]]]:
-    """Chains settled by the fake event PE-SYN-0000, a week before cycle 1, and their ledger."""
-    chains, ledger = [], []
-    for _ in range(max(_RESERVED_PRIOR + 1, claims // 4)):
-        payee = rng.choice(stored)
-        chain = factory.prior_chain(payee, PRIOR_PAID_DATE - timedelta(days=rng.randint(0, 30)))
-        settled = [chain.parent]
-        if rng.random() < 0.15:  # originated and replaced within the prior event
-            chain.current = factory.new_id()
-            settled.append(chain.current)
-        chains.append(chain)
-        ledger.append({
-            "_id": f"{PRIOR_EVENT_ID}:{chain.parent}",
-            "ParentClaimCore_ID": chain.parent,
-            "PaymentEvent_ID": PRIOR_EVENT_ID,
-            "PaymentCenter_ID": payee.pc_id,
-            "ClaimCore_IDs": settled,
-            "final_ClaimCore_ID": chain.current,
-            "benefit_amount": money(chain.lines.paid_cents),
-            "interest_amount": money(0),
-            "paid_date": PRIOR_PAID_DATE,
-        })
-    return chains, ledger
+def _settled_before(
+    factory: ClaimFactory, rng: random.Random, payee: Payee
+) -> tuple[Chain, dict[str, Any]]:
+    """A chain settled by the fake event PE-SYN-0000, a week before cycle 1, and its entry."""
+    chain = factory.prior_chain(payee, PRIOR_PAID_DATE - timedelta(days=rng.randint(0, 30)))
+    settled = [chain.parent]
+    if rng.random() < 0.15:  # originated and replaced within the prior event
+        chain.current = factory.new_id()
+        settled.append(chain.current)
+    return chain, {
+        "_id": f"{PRIOR_EVENT_ID}:{chain.parent}",
+        "ParentClaimCore_ID": chain.parent,
+        "PaymentEvent_ID": PRIOR_EVENT_ID,
+        "PaymentCenter_ID": payee.pc_id,
+        "ClaimCore_IDs": settled,
+        "final_ClaimCore_ID": chain.current,
+        "benefit_amount": money(chain.lines.paid_cents),
+        "interest_amount": money(0),
+        "paid_date": PRIOR_PAID_DATE,
+    }
 
 
 def _over_under(rng: random.Random, stored: list[Payee]) -> list[dict[str, Any]]:
@@ -269,6 +273,12 @@ def generate(db: Database, options: SyntheticOptions) -> GenerationSummary:
     payees = make_payees(_stream(seed, "payees"), pc_type, options.payees)
     stored = [payee for payee in payees if payee.pc_id is not None]
     new_only = [payee for payee in payees if payee.pc_id is None]
+    active = [payee for payee in stored if payee.status == "ACTIVE"]
+    # Two stored payees get only the settlement scenarios' claims, when there are enough.
+    recoupment, below_minimum = (active[-1], active[-2]) if len(active) >= 6 else (None, None)
+    scenario = {payee.key for payee in (recoupment, below_minimum) if payee}
+    regular = [payee for payee in payees if payee.key not in scenario]
+    regular_stored = [payee for payee in regular if payee.pc_id is not None]
     others_rng = _stream(seed, "others")
     if pc_type == "PROVIDER":
         others = make_members(others_rng, max(10, min(options.claims // 4, 50_000)))
@@ -279,17 +289,29 @@ def generate(db: Database, options: SyntheticOptions) -> GenerationSummary:
     for name, docs in _config(options, payees).items():
         writer.write(name, docs)
 
-    factory = ClaimFactory(_stream(seed, "claims"), pc_type, payees, others)
-    prior, ledger = _prior_ledger(factory, _stream(seed, "prior"), stored, options.claims)
+    factory = ClaimFactory(_stream(seed, "claims"), pc_type, regular, others)
+    prior_rng = _stream(seed, "prior")
+    settled = [
+        _settled_before(factory, prior_rng, prior_rng.choice(regular_stored))
+        for _ in range(max(_RESERVED_PRIOR + 1, options.claims // 4))
+    ]
+    prior = [chain for chain, _ in settled]
     for chain in prior[_RESERVED_PRIOR:]:
         factory.in_force[chain.parent] = chain
-    writer.write("ClaimFinCore", ledger)
-    writer.write("OverUnder", _over_under(_stream(seed, "overunder"), stored))
+    if recoupment and below_minimum:
+        chain, entry = _settled_before(factory, prior_rng, recoupment)
+        settled.append((chain, entry))
+        factory.in_force[chain.parent] = chain
+        factory.recoupment_payee, factory.recoupment_chain = recoupment, chain.parent
+        factory.below_minimum_payee = below_minimum
+    writer.write("ClaimFinCore", [entry for _, entry in settled])
+    writer.write("OverUnder", _over_under(_stream(seed, "overunder"), regular_stored))
 
     malformed = MalformedFactory(pc_type, stored, others, prior)
     bad_per_event = round(options.bad_rate * options.claims)
     event_ids: list[str] = []
     bad_claims: dict[str, list[str]] = {}
+    bad_doc_ids: list[str] = []
     warnings: dict[str, list[str]] = {"OVER_ALLOWED": [], "BENEFIT_PLAN_EXCLUDED": []}
     kinds_by_event: dict[str, dict[str, int]] = {}
     for cycle in range(1, options.cycles + 1):
@@ -306,7 +328,8 @@ def generate(db: Database, options: SyntheticOptions) -> GenerationSummary:
                 _stream(seed, f"bad:{cycle}"), current, due, bad_per_event, made.touched
             )
             writer.write("ClaimWSCore", docs)
-            for code in CRITICAL_CODES:
+            bad_doc_ids.extend(doc["_id"] for doc in docs)
+            for code in critical_codes(pc_type):
                 bad_claims.setdefault(code, []).extend(carriers.get(code, []))
 
     in_force = {chain.parent: chain.current for chain in prior[:_RESERVED_PRIOR]}
@@ -315,8 +338,14 @@ def generate(db: Database, options: SyntheticOptions) -> GenerationSummary:
         event_ids=tuple(event_ids),
         counts=dict(sorted(writer.counts.items())),
         bad_claims=bad_claims,
+        bad_doc_ids=tuple(bad_doc_ids),
         warning_claims=warnings,
         new_payee_keys=tuple(payee.key for payee in new_only),
         kinds_by_event=kinds_by_event,
         in_force_after=dict(sorted(in_force.items())),
+        scenario_payees={
+            name: payee.pc_id
+            for name, payee in (("recoupment", recoupment), ("below_minimum", below_minimum))
+            if payee is not None and payee.pc_id is not None
+        },
     )

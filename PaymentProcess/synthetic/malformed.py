@@ -51,6 +51,15 @@ _NEGATIVE_AMOUNTS = (
     ("billed", Decimal128("-120.00")),
 )
 _BAD_FREQUENCIES = ("9", "0", "", None)
+# NPI and TIN identify the payee of a PROVIDER event only; a DMR event checks MemberID.
+_PROVIDER_ONLY = ("NPI_INVALID", "TIN_INVALID")
+
+
+def critical_codes(pc_type: str) -> tuple[str, ...]:
+    """The claim-level critical codes bad claims are made for in a ``pc_type`` event."""
+    if pc_type == "PROVIDER":
+        return CRITICAL_CODES
+    return tuple(code for code in CRITICAL_CODES if code not in _PROVIDER_ONLY)
 
 
 def _set(doc: dict[str, Any], name: str, value: Any) -> None:
@@ -118,7 +127,7 @@ class MalformedFactory:
         count: int,
         touched: set[str],
     ) -> tuple[list[dict[str, Any]], dict[str, list[str]]]:
-        """``count`` bad claims (at least one per critical code) for one event.
+        """``count`` bad claims (at least one per code of ``critical_codes``) for one event.
 
         Returns the documents and, per code, the ClaimCore_IDs meant to carry it.
         ``touched`` holds the chain keys the event's valid claims use.
@@ -128,9 +137,10 @@ class MalformedFactory:
         self._due = due
         self._touched = set(touched)
         docs: list[dict[str, Any]] = []
-        carriers: dict[str, list[str]] = {code: [] for code in CRITICAL_CODES}
-        for slot in range(max(count, len(CRITICAL_CODES))):
-            code = CRITICAL_CODES[slot % len(CRITICAL_CODES)]
+        codes = critical_codes(self._pc_type)
+        carriers: dict[str, list[str]] = {code: [] for code in codes}
+        for slot in range(max(count, len(codes))):
+            code = codes[slot % len(codes)]
             made = self._builders[code](self._variants[code])
             self._variants[code] += 1
             for doc in made:
@@ -227,8 +237,9 @@ class MalformedFactory:
         return self._line_value(variant, _NEGATIVE_AMOUNTS)
 
     def _no_lines(self, variant: int) -> list[dict[str, Any]]:
+        # An empty list: a document without the field is malformed in another way.
         doc = self._claim()
-        _set(doc, "service_lines", _MISSING if variant % 2 else [])
+        doc["service_lines"] = []
         return [doc]
 
     def _parent_not_paid(self, variant: int) -> list[dict[str, Any]]:

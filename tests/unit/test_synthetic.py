@@ -23,10 +23,17 @@ from PaymentProcess.synthetic import (
     FIRST_DUE_DATE,
     PRIOR_EVENT_ID,
     SyntheticOptions,
+    critical_codes,
     generate,
 )
 from PaymentProcess.synthetic.__main__ import main
-from PaymentProcess.synthetic.claims import AMOUNT_FIELDS, EXCLUDED_PLAN, KINDS, money
+from PaymentProcess.synthetic.claims import (
+    AMOUNT_FIELDS,
+    EXCLUDED_PLAN,
+    KINDS,
+    SCENARIO_KINDS,
+    money,
+)
 from PaymentProcess.synthetic.parties import make_npi, npi_is_valid
 from PaymentProcess.utils.error_handling import ConfigurationError
 
@@ -159,7 +166,32 @@ def test_counts_match_options_and_store(clean, dirty):
 def test_every_kind_appears_in_every_event(clean):
     _, summary = clean
     for kinds in summary.kinds_by_event.values():
-        assert set(kinds) == set(KINDS)
+        assert set(kinds) == set(KINDS) | set(SCENARIO_KINDS)
+        assert kinds["recoupment"] == kinds["below_minimum"] == 1
+
+
+def test_settlement_scenarios_run_on_their_own_payees(clean):
+    db, summary = clean
+    centers = {pc["_id"]: pc for pc in db.PaymentCenter.find()}
+    recoup, small = (centers[summary.scenario_payees[name]]
+                     for name in ("recoupment", "below_minimum"))
+    assert recoup["status"] == small["status"] == "ACTIVE"
+    by_key: dict[str, list[dict]] = defaultdict(list)
+    for claim in db.ClaimWSCore.find():
+        by_key[payee_key_of(claim, "PROVIDER")].append(claim)
+    recoup_claims = sorted(by_key[recoup["key"]], key=lambda c: c["PaymentEvent_ID"])
+    assert [c["FrequencyCode"] for c in recoup_claims] == ["8", "1", "8"]
+    assert recoup_claims[2]["VoidClaimCore_ID"] == recoup_claims[1]["_id"]
+    assert {e["ParentClaimCore_ID"] for e in db.ClaimFinCore.find(
+        {"PaymentCenter_ID": recoup["_id"]})} == {recoup_claims[0]["ParentClaimCore_ID"]}
+    minimums = {e["_id"]: e["min_payment_amount"].to_decimal() for e in db.PaymentEvent.find()}
+    small_claims = by_key[small["key"]]
+    assert sorted(c["PaymentEvent_ID"] for c in small_claims) == list(summary.event_ids)
+    for claim in small_claims:
+        (line,) = claim["service_lines"]
+        assert line["allowed"].to_decimal() < min(minimums.values())
+    owing = {r["PaymentCenter_ID"] for r in db.OverUnder.find()}
+    assert not owing & {recoup["_id"], small["_id"]}
 
 
 @pytest.mark.parametrize(("claims", "payees"), [(1, 1), (2, 2), (12, 3)])
@@ -450,8 +482,8 @@ def test_bad_claims_use_every_shape_and_never_touch_valid_chains(dirty):
                for v in line.values())
     assert {c["FrequencyCode"] for c in bad_docs["FREQ_INVALID"]} == {"9", "0", "", None}
     assert {c["FrequencyCode"] for c in bad_docs["PARENT_NOT_PAID"]} == {"7", "8"}
-    assert any("service_lines" not in c for c in db.ClaimWSCore.find(
-        {"ClaimCore_ID": {"$in": summary.bad_claims["NO_LINES"]}}))
+    assert all(c["service_lines"] == [] for c in bad_docs["NO_LINES"])
+    assert any("NPI" not in c for c in bad_docs["ID_MISSING"])
     for event_id in summary.event_ids:
         valid = valid_claims(db, event_id)
         valid_ids = {c["_id"] for c in valid}
@@ -462,11 +494,27 @@ def test_bad_claims_use_every_shape_and_never_touch_valid_chains(dirty):
     assert len(resent) == len(set(resent))
 
 
-def test_dmr_bad_claims_miss_the_member_id():
+def test_dmr_bad_claims_skip_provider_identifiers_and_miss_the_member_id():
     db, summary = make(claims=60, payees=10, pc_type="DMR", seed=8, bad_rate=0.4)
+    assert set(summary.bad_claims) == set(critical_codes("DMR"))
+    assert set(CRITICAL_CODES) - set(critical_codes("DMR")) == {"NPI_INVALID", "TIN_INVALID"}
+    for claim in db.ClaimWSCore.find():
+        assert luhn_npi(claim["NPI"]) and re.fullmatch(r"\d{9}", claim["TIN"])
     for claim_id in summary.bad_claims["ID_MISSING"]:
         claim = db.ClaimWSCore.find_one({"ClaimCore_ID": claim_id})
-        assert not claim.get("MemberID") and claim["NPI"]
+        assert not claim.get("MemberID")
+
+
+def test_deleting_the_bad_documents_leaves_only_valid_claims():
+    db, summary = make(claims=300, payees=30, cycles=2, seed=5, bad_rate=0.5)
+    assert len(summary.bad_doc_ids) == len(set(summary.bad_doc_ids))
+    carriers = {i for ids in summary.bad_claims.values() for i in ids}
+    bad = list(db.ClaimWSCore.find({"_id": {"$in": list(summary.bad_doc_ids)}}))
+    assert len(bad) == len(summary.bad_doc_ids) and carriers <= {c["ClaimCore_ID"] for c in bad}
+    db.ClaimWSCore.delete_many({"_id": {"$in": list(summary.bad_doc_ids)}})
+    for event_id in summary.event_ids:
+        remaining = db.ClaimWSCore.count_documents({"PaymentEvent_ID": event_id})
+        assert remaining == len(valid_claims(db, event_id)) == 300
 
 
 # -- money and identifiers ---------------------------------------------------------------
