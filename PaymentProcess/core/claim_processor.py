@@ -31,9 +31,34 @@ from PaymentProcess.data.models.stats import ValidationReport
 from PaymentProcess.utils.money import ZERO
 
 
+@dataclass(frozen=True, slots=True)
+class MalformedParent:
+    """Stands for a ``ParentClaimCore_ID`` that is not a string (a list, a document...).
+
+    It is hashable, so the chain can be looked up and passed around like any other,
+    and it is not a ``str``, so the chain is blocked (the claim model reports the field).
+    """
+
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _parent_key(document: dict[str, Any]) -> Any:
+    value = document.get("ParentClaimCore_ID")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return MalformedParent(f"<{type(value).__name__}>")
+
+
 def group_by_parent(documents: Iterable[dict[str, Any]]) -> Iterator[tuple[Any, list[dict]]]:
-    """Group documents sorted by ParentClaimCore_ID into chains, in stream order."""
-    for parent_id, chain in groupby(documents, key=lambda doc: doc.get("ParentClaimCore_ID")):
+    """Group documents sorted by ParentClaimCore_ID into chains, in stream order.
+
+    The key is always hashable: a parent id of a wrong, unhashable type (a list, an
+    embedded document) becomes a :class:`MalformedParent`, whose chain is blocked.
+    """
+    for parent_id, chain in groupby(documents, key=_parent_key):
         yield parent_id, list(chain)
 
 
