@@ -59,6 +59,37 @@ CLAIMS_BY_FREQUENCY = FindingCode(
 )
 
 _VALID_FREQUENCIES = frozenset(code.value for code in FrequencyCode)
+_FIELD_CODES = {
+    "FrequencyCode": FREQ_INVALID,
+    "NPI": NPI_INVALID,
+    "TIN": TIN_INVALID,
+    "ParentClaimCore_ID": VOID_LINKAGE,
+    "OriginalClaimCore_ID": VOID_LINKAGE,
+    "VoidClaimCore_ID": VOID_LINKAGE,
+}
+MAX_LOCATION = 120
+
+
+def format_location(location: tuple[Any, ...]) -> str:
+    """``service_lines.0.allowed``: a pydantic error location, bounded in length."""
+    text = ".".join(str(part) for part in location) or "<document>"
+    return text if len(text) <= MAX_LOCATION else text[: MAX_LOCATION - 3] + "..."
+
+
+def code_for_location(location: tuple[Any, ...], document: dict[str, Any]) -> FindingCode:
+    """The spec's finding for a claim field that failed the model.
+
+    An amount of a line is ``BAD_AMOUNT``; the frequency code, NPI, TIN and linkage
+    fields keep their own codes whatever their type; a missing or null
+    ``service_lines`` is ``NO_LINES``; anything else is ``CLAIM_INVALID``.
+    """
+    if len(location) == 3 and location[0] == "service_lines" and location[2] in AMOUNT_FIELDS:
+        return BAD_AMOUNT
+    if len(location) == 1 and location[0] in _FIELD_CODES:
+        return _FIELD_CODES[location[0]]
+    if location == ("service_lines",) and document.get("service_lines") is None:
+        return NO_LINES
+    return CLAIM_INVALID
 
 
 def npi_is_valid(npi: str) -> bool:
@@ -88,20 +119,19 @@ class Validation:
         self.pc_type = pc_type
 
     def parse_claim(self, document: dict[str, Any], report: ValidationReport) -> Claim | None:
-        """Validate a raw document into a :class:`Claim`; each defect becomes a finding."""
+        """Validate a raw document into a :class:`Claim`; each defect becomes a finding.
+
+        A field the business rules judge keeps its own code even when its type is wrong
+        (:func:`code_for_location`); any other structural defect is ``CLAIM_INVALID``.
+        The detail names the field; the value itself is never echoed.
+        """
         try:
             return Claim.model_validate(document)
         except PydanticValidationError as exc:
             label = claim_label(document)
             for error in exc.errors(include_url=False, include_input=False):
-                location = ".".join(str(part) for part in error["loc"])
-                is_amount = (
-                    len(error["loc"]) == 3
-                    and error["loc"][0] == "service_lines"
-                    and error["loc"][2] in AMOUNT_FIELDS
-                )
-                code = BAD_AMOUNT if is_amount else CLAIM_INVALID
-                report.add(code, label, f"{location}: {error['msg']}")
+                code = code_for_location(error["loc"], document)
+                report.add(code, label, f"{format_location(error['loc'])}: {error['msg']}")
             return None
 
     def validate_claim(self, claim: Claim, report: ValidationReport) -> bool:

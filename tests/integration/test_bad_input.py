@@ -1,0 +1,173 @@
+"""Bad input: every defect of a document the engine reads becomes a precise finding.
+
+The engine runs in-process on a plain mongomock database loaded with the golden
+documents (../shared/golden/store), mutated per test. A run must end with exit 0 or 1
+(3 for a refused stage) and never raise anything but a ``PaymentProcessError``; a
+mutation that breaks a rule must produce its code, naming the document (sample) and
+the field (detail); the chains the mutation did not touch must keep their figures.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mongomock
+import pytest
+
+from PaymentProcess.common.functions import Store
+from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
+from PaymentProcess.data.config.config_loader import ConfigLoader
+from PaymentProcess.data.models.payment import ChainResult
+from PaymentProcess.data.models.stats import Finding, PaymentEventStats
+from PaymentProcess.utils.error_handling import PaymentProcessError
+from tests.conftest import GOLDEN_STORE, read_store
+
+GOLDEN: dict[str, list[dict[str, Any]]] = read_store(GOLDEN_STORE)
+EVENT = "PE-G1"
+
+Documents = dict[str, list[dict[str, Any]]]
+Mutation = Callable[[Documents], None]
+
+
+# --------------------------------------------------------------------------- harness
+def golden() -> Documents:
+    """A private deep copy of the golden documents."""
+    return copy.deepcopy(GOLDEN)
+
+
+def build_store(documents: Documents) -> Store:
+    """A memory-only mongomock database holding ``documents``."""
+    client = mongomock.MongoClient()
+    db = client.payments
+    for name, docs in documents.items():
+        if docs:
+            db[name].insert_many(copy.deepcopy(docs))
+    return Store("mongomock://", db, client)
+
+
+class RecordingProcessor(PaymentProcessor):
+    """The real processor, remembering every chain pass 1 judged (for the untouched check)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.chains: dict[str, ChainResult] = {}
+
+    def _aggregate(self, analysis, chain, stats):  # noqa: ANN001, ANN202 - test hook
+        self.chains[str(chain.parent_id)] = chain
+        return super()._aggregate(analysis, chain, stats)
+
+
+@dataclass
+class Outcome:
+    """What one run did: exit code, findings by code, judged chains, the store after."""
+
+    exit_code: int
+    findings: dict[str, Finding] = field(default_factory=dict)
+    chains: dict[str, ChainResult] = field(default_factory=dict)
+    stats: PaymentEventStats | None = None
+    error: str | None = None
+    store: Store | None = None
+
+    @property
+    def critical(self) -> set[str]:
+        return {code for code, f in self.findings.items() if f.severity == "CRITICAL"}
+
+    def figures(self, parent: str) -> tuple[Any, ...]:
+        chain = self.chains[parent]
+        return (chain.status, chain.net, chain.interest, chain.payee_key, chain.payee_id,
+                chain.final_claim_id, chain.claim_ids)
+
+
+def processor(store: Store, batch_size: int = 1000, workers: int = 1) -> RecordingProcessor:
+    settings = RunSettings(db_uri=store.uri, workers=workers, batch_size=batch_size)
+    return RecordingProcessor(ConfigLoader(store.db), Repositories.for_store(store, batch_size),
+                              settings, store)
+
+
+def run(documents: Documents | Store, mode: str = "dry-run", event: str = EVENT,
+        batch_size: int = 1000) -> Outcome:
+    """Run one mode in-process; any exception but a PaymentProcessError fails the test."""
+    store = documents if isinstance(documents, Store) else build_store(documents)
+    engine = processor(store, batch_size)
+    action = {"dry-run": engine.run_dry_run, "final": engine.run_final_run,
+              "validate": engine.run_validate_only}[mode]
+    try:
+        stats = action(event)
+    except PaymentProcessError as exc:
+        return Outcome(exc.exit_code, chains=engine.chains, error=str(exc), store=store)
+    return Outcome(stats.exit_code, dict(stats.report.findings), engine.chains, stats,
+                   store=store)
+
+
+def mutated(*mutations: Mutation) -> Documents:
+    documents = golden()
+    for mutation in mutations:
+        mutation(documents)
+    return documents
+
+
+def doc(documents: Documents, collection: str, document_id: Any) -> dict[str, Any]:
+    return next(d for d in documents[collection] if d["_id"] == document_id)
+
+
+def set_field(collection: str, document_id: Any, path: tuple[Any, ...], value: Any) -> Mutation:
+    def mutate(documents: Documents) -> None:
+        target = doc(documents, collection, document_id)
+        for part in path[:-1]:
+            target = target[part]
+        target[path[-1]] = value
+    return mutate
+
+
+def del_field(collection: str, document_id: Any, path: tuple[Any, ...]) -> Mutation:
+    def mutate(documents: Documents) -> None:
+        target = doc(documents, collection, document_id)
+        for part in path[:-1]:
+            target = target[part]
+        del target[path[-1]]
+    return mutate
+
+
+def claim(claim_id: str, path: tuple[Any, ...], value: Any) -> Mutation:
+    return set_field("ClaimWSCore", claim_id, path, value)
+
+
+BASELINE = run(golden())
+
+
+def assert_untouched(outcome: Outcome, touched: set[str]) -> None:
+    """Every chain the mutation did not touch keeps exactly its baseline figures."""
+    for parent in BASELINE.chains:
+        if parent not in touched:
+            assert outcome.figures(parent) == BASELINE.figures(parent), parent
+
+
+def assert_finding(outcome: Outcome, code: str, sample: str, *detail_parts: str) -> None:
+    """``code`` is reported for ``sample`` with a detail naming every part given."""
+    assert outcome.exit_code == 1, (outcome.error, outcome.critical)
+    finding = outcome.findings.get(code)
+    assert finding is not None, sorted(outcome.findings)
+    assert sample in finding.samples, finding.samples
+    detail = finding.details.get(sample, "")
+    for part in detail_parts:
+        assert part in detail, detail
+
+
+def test_the_baseline_is_clean() -> None:
+    assert BASELINE.exit_code == 0
+    assert not BASELINE.critical
+    assert len(BASELINE.chains) == 12
+
+
+# --------------------------------------------------------------------------- claims
+@pytest.mark.parametrize("value", [{"$gt": ""}, ["C1001", "C2001"], {"nested": [[{}]]}, 1001,
+                                   None, "", "x" * 500])
+def test_a_parent_id_of_a_wrong_type_blocks_its_chain(value: Any) -> None:
+    outcome = run(mutated(claim("C1001", ("ParentClaimCore_ID",), value)))
+    assert_finding(outcome, "VOID_LINKAGE" if value not in (None, "") else "VOID_LINKAGE",
+                   "C1001", "ParentClaimCore_ID")
+    assert "C1001" not in outcome.chains or outcome.chains["C1001"].status == "BLOCKED"
+    assert_untouched(outcome, {"C1001"})
