@@ -257,6 +257,9 @@ class PaymentProcessor:
             analysis.open_records = self.repos.events.restore(event_id, coll.OVER_UNDER)
         else:
             analysis.open_records = self.repos.payments.open_over_under(payee_ids)
+        for record_id, problem in codes.invalid_documents(OverUnderRecord, coll.OVER_UNDER,
+                                                          analysis.open_records):
+            analysis.report.add(codes.RECORD_INVALID, record_id, problem)
         analysis.counts["payees"] = len(analysis.totals_by_key)
         analysis.counts["new_payees"] = len(analysis.payees.missing_keys)
 
@@ -267,9 +270,7 @@ class PaymentProcessor:
             try:
                 record = OverUnderRecord.model_validate(document)
             except PydanticValidationError:
-                analysis.report.add(codes.RECORD_INVALID, str(document.get("_id"))[:64],
-                                    "OverUnder document malformed")
-                continue
+                continue  # RECORD_INVALID, reported by process_payment_centers
             records_by_payee.setdefault(record.PaymentCenter_ID, []).append(record)
         event = analysis.config.event
         analysis.settlements = []

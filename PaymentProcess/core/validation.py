@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from PaymentProcess.data.models.claim import AMOUNT_FIELDS, Claim, FrequencyCode, claim_label
@@ -173,6 +175,33 @@ class Validation:
             report.add(TIN_INVALID, label, f"TIN {claim.TIN[:20]!r}")
             ok = False
         return ok
+
+
+def document_label(document: Any) -> str:
+    """A printable, bounded ``_id`` of any stored document, even a malformed one."""
+    value = document.get("_id") if isinstance(document, dict) else None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)[:64]
+    return f"<{type(value).__name__} _id>"
+
+
+def describe_errors(collection: str, exc: PydanticValidationError, limit: int = 3) -> str:
+    """``OverUnder: remaining: bad amount: ...; status: ...``: the fields that failed."""
+    errors = exc.errors(include_url=False, include_input=False)
+    parts = [f"{format_location(e['loc'])}: {e['msg']}" for e in errors[:limit]]
+    if len(errors) > limit:
+        parts.append(f"and {len(errors) - limit} more")
+    return f"{collection}: " + "; ".join(parts)
+
+
+def invalid_documents(model: type[BaseModel], collection: str,
+                      documents: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """``(label, detail)`` of every document that fails ``model`` (for ``RECORD_INVALID``)."""
+    for document in documents:
+        try:
+            model.model_validate(document)
+        except PydanticValidationError as exc:
+            yield document_label(document), describe_errors(collection, exc)
 
 
 def raise_if_blocking(report: ValidationReport, what: str) -> None:

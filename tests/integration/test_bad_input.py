@@ -171,3 +171,51 @@ def test_a_parent_id_of_a_wrong_type_blocks_its_chain(value: Any) -> None:
                    "C1001", "ParentClaimCore_ID")
     assert "C1001" not in outcome.chains or outcome.chains["C1001"].status == "BLOCKED"
     assert_untouched(outcome, {"C1001"})
+
+
+# --------------------------------------------------------------------------- O/U and payees
+@pytest.mark.parametrize(("path", "value", "field_name"), [
+    (("remaining",), "abc", "remaining"),
+    (("remaining",), float("nan"), "remaining"),
+    (("total",), "10.005", "total"),
+    (("PaymentCenter_ID",), "101", "PaymentCenter_ID"),
+    (("type",), "SIDEWAYS", "type"),
+    (("status",), "open", "status"),
+    (("status",), None, "status"),
+    (("created_date",), None, "created_date"),
+    (("applications",), [1, 2], "applications.0"),
+    (("applications",), [{"event_id": "PE-X", "amount": {"$numberDecimal": "1"}}],
+     "applications.0.amount"),
+])
+def test_a_malformed_over_under_record_blocks_the_event(path: tuple[Any, ...], value: Any,
+                                                        field_name: str) -> None:
+    documents = mutated(set_field("OverUnder", "OU-1", path, value))
+    outcome = run(documents)
+    assert_finding(outcome, "RECORD_INVALID", "OU-1", "OverUnder", field_name)
+    assert_untouched(outcome, set())
+    final = run(outcome.store, "final")
+    assert final.exit_code == 1
+    assert "Payments" not in final.store.db.list_collection_names()
+
+
+def test_a_malformed_over_under_record_was_never_paid_around() -> None:
+    """Regression: the finding was added after the report was merged, so the dry run
+    said exit 0 and the final run paid payee 101 without recouping its $50 OVER."""
+    outcome = run(mutated(set_field("OverUnder", "OU-1", ("remaining",), "abc")))
+    assert outcome.exit_code == 1 and "RECORD_INVALID" in outcome.critical
+    assert outcome.stats is not None and outcome.stats.status == "BLOCKED"
+    final = run(outcome.store, "final")
+    assert final.exit_code == 1 and "Payments" not in final.store.db.list_collection_names()
+
+
+@pytest.mark.parametrize(("path", "value", "field_name"), [
+    (("payment_method",), "WIRE", "payment_method"),
+    (("status",), None, "status"),
+    (("type",), {"$ne": 1}, "type"),
+    (("key",), ["PROVIDER:741000001:1000000012"], "key"),
+])
+def test_a_malformed_payee_is_record_invalid(path: tuple[Any, ...], value: Any,
+                                             field_name: str) -> None:
+    outcome = run(mutated(set_field("PaymentCenter", 101, path, value)))
+    assert_finding(outcome, "RECORD_INVALID", "101", "PaymentCenter", field_name)
+    assert_untouched(outcome, set())
