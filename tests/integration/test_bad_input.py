@@ -219,3 +219,12 @@ def test_a_malformed_payee_is_record_invalid(path: tuple[Any, ...], value: Any,
     outcome = run(mutated(set_field("PaymentCenter", 101, path, value)))
     assert_finding(outcome, "RECORD_INVALID", "101", "PaymentCenter", field_name)
     assert_untouched(outcome, set())
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, "101", 0, -5, 101.5, True])
+def test_a_payee_id_of_a_wrong_type_is_record_invalid(value: Any) -> None:
+    outcome = run(mutated(set_field("PaymentCenter", 101, ("_id",), value)))
+    finding = outcome.findings["RECORD_INVALID"]
+    assert outcome.exit_code == 1 and finding.count == 1
+    assert "PaymentCenter: _id" in next(iter(finding.details.values()))
+    assert_untouched(outcome, set())
