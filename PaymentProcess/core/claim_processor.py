@@ -90,7 +90,32 @@ class ClaimTransformer:
         report = ValidationReport()
         results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
                    for chain in batch.chains]
+        if batch.invalid_ledger:
+            results = self._block_invalid_ledger(batch, results, report)
         return results, report
+
+    def _block_invalid_ledger(self, batch: BatchInput, results: list[ChainResult],
+                              report: ValidationReport) -> list[ChainResult]:
+        """A malformed ledger entry is RECORD_INVALID and blocks the chains it concerns.
+
+        The ledger is the system of record, so the entry is never skipped: a chain it
+        belongs to, or whose claims it lists, cannot be computed (its prior sum and
+        version in force are unknown).
+        """
+        concerned: set[int] = set()
+        for record in batch.invalid_ledger:
+            report.add(codes.RECORD_INVALID, record.label, record.detail)
+            for index, chain in enumerate(batch.chains):
+                mentioned = {value for document in chain.documents
+                             for name in ("ClaimCore_ID", "OriginalClaimCore_ID",
+                                          "VoidClaimCore_ID")
+                             if isinstance(value := document.get(name), str)}
+                if (record.parent_id is not None and chain.parent_id == record.parent_id) or (
+                        mentioned & record.claim_ids):
+                    concerned.add(index)
+        return [ChainResult(result.parent_id, ChainStatus.BLOCKED, result.claim_count)
+                if index in concerned and result.status is ChainStatus.INCLUDED else result
+                for index, result in enumerate(results)]
 
     def exclusion(self, documents: Iterable[dict[str, Any]], report: ValidationReport) -> bool:
         """Spec 4.3: a claim outside the plans or payees of the criteria excludes its chain."""

@@ -394,9 +394,6 @@ class PaymentProcessor:
                         mentioned.add(value)
         entries, malformed = self.repos.claims.fetch_fin(payment_event_id, chain_ids,
                                                          sorted(mentioned))
-        for entry_id in malformed:
-            raise PaymentProcessError(f"ledger entry {entry_id} is malformed: "
-                                      "the ledger must be repaired before this event can run")
         states, owners = ledger_states(entries)
         if fingerprint is not None:
             chain_set = set(chain_ids)
@@ -408,6 +405,7 @@ class PaymentProcessor:
                                     states.get(parent_id, LedgerState()))
                          for parent_id, documents in chains),
             ledger_claim_chains=owners,
+            invalid_ledger=codes.invalid_ledger_entries(malformed),
         )
 
     def _aggregate(self, analysis: CycleAnalysis, chain: ChainResult,

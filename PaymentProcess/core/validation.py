@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from PaymentProcess.data.models.claim import AMOUNT_FIELDS, Claim, FrequencyCode, claim_label
+from PaymentProcess.data.models.over_under import LedgerEntry
+from PaymentProcess.data.models.payment import InvalidRecord
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.data.models.stats import FindingCode, Severity, ValidationReport
 from PaymentProcess.utils.error_handling import CriticalValidationError
@@ -202,6 +204,22 @@ def invalid_documents(model: type[BaseModel], collection: str,
             model.model_validate(document)
         except PydanticValidationError as exc:
             yield document_label(document), describe_errors(collection, exc)
+
+
+def invalid_ledger_entries(documents: Iterable[dict[str, Any]]) -> tuple[InvalidRecord, ...]:
+    """Ledger entries that fail :class:`LedgerEntry`, with the chain and claims they name."""
+    invalid = []
+    for document in documents:
+        for label, detail in invalid_documents(LedgerEntry, "ClaimFinCore", [document]):
+            parent = document.get("ParentClaimCore_ID")
+            listed = document.get("ClaimCore_IDs")
+            ids = {c for c in listed if isinstance(c, str)} if isinstance(listed, list) else set()
+            if isinstance(document.get("final_ClaimCore_ID"), str):
+                ids.add(document["final_ClaimCore_ID"])
+            invalid.append(InvalidRecord(label, detail,
+                                         parent if isinstance(parent, str) else None,
+                                         frozenset(ids)))
+    return tuple(invalid)
 
 
 def raise_if_blocking(report: ValidationReport, what: str) -> None:

@@ -228,3 +228,37 @@ def test_a_payee_id_of_a_wrong_type_is_record_invalid(value: Any) -> None:
     assert outcome.exit_code == 1 and finding.count == 1
     assert "PaymentCenter: _id" in next(iter(finding.details.values()))
     assert_untouched(outcome, set())
+
+
+# --------------------------------------------------------------------------- ledger
+@pytest.mark.parametrize(("path", "value", "field_name"), [
+    (("benefit_amount",), float("nan"), "benefit_amount"),
+    (("benefit_amount",), "12.345", "benefit_amount"),
+    (("interest_amount",), None, "interest_amount"),
+    (("PaymentCenter_ID",), "101", "PaymentCenter_ID"),
+    (("final_ClaimCore_ID",), {"$ne": None}, "final_ClaimCore_ID"),
+    (("paid_date",), "2026-11-06", "paid_date"),
+    (("ClaimCore_IDs",), "C2001", "ClaimCore_IDs"),
+    (("ClaimCore_IDs",), [1, None], "ClaimCore_IDs.0"),
+])
+def test_a_malformed_ledger_entry_is_record_invalid_not_a_crash(path: tuple[Any, ...], value: Any,
+                                                                field_name: str) -> None:
+    """The ledger is the system of record: the entry is reported, never skipped, and the
+    chain it belongs to is blocked; the dry run still reports everything else."""
+    outcome = run(mutated(set_field("ClaimFinCore", "PE-PRIOR:C2001", path, value)))
+    assert_finding(outcome, "RECORD_INVALID", "PE-PRIOR:C2001", "ClaimFinCore", field_name)
+    assert outcome.chains["C2001"].status == "BLOCKED"
+    assert_untouched(outcome, {"C2001"})
+    final = run(outcome.store, "final")
+    assert final.exit_code == 1
+
+
+def test_a_ledger_entry_without_a_readable_parent_blocks_the_chains_it_lists() -> None:
+    documents = mutated(set_field("ClaimFinCore", "PE-PRIOR:C9001", ("ParentClaimCore_ID",),
+                                  ["C9001"]))
+    outcome = run(documents)
+    assert_finding(outcome, "RECORD_INVALID", "PE-PRIOR:C9001", "ParentClaimCore_ID")
+    # The chain's claims reference C9001, which the entry still lists.
+    assert outcome.chains["C9001"].status == "BLOCKED"
+    assert_untouched(outcome, {"C9001"})
+
