@@ -70,6 +70,21 @@ class ChainResolution:
     last_version_id: str | None
 
 
+def _shown(value: Any) -> str:
+    """A raw field value for a finding's detail: short text quoted, anything else its type.
+
+    Never ``repr`` of an arbitrary value: a deeply nested document would be slow to
+    render, and could exceed the recursion limit.
+    """
+    if value is None:
+        return "missing"
+    if isinstance(value, str):
+        return repr(value[:80])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    return f"<{type(value).__name__}>"
+
+
 def _raw_text(document: dict[str, Any], field: str) -> str | None:
     value = document.get(field)
     return value if isinstance(value, str) and value else None
@@ -125,7 +140,7 @@ class ClaimTransformer:
             label = claim_label(document)
             if _raw_text(document, "BenefitPlan_ID") not in self.context.benefit_plan_ids:
                 report.add(codes.BENEFIT_PLAN_EXCLUDED, label,
-                           f"BenefitPlan_ID {document.get('BenefitPlan_ID')!r}")
+                           f"BenefitPlan_ID {_shown(document.get('BenefitPlan_ID'))}")
                 excluded = True
             if keys is not None:
                 key = payee_key(self.context.pc_type, _raw_text(document, "TIN"),

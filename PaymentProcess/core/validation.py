@@ -183,7 +183,7 @@ def document_label(document: Any) -> str:
     """A printable, bounded ``_id`` of any stored document, even a malformed one."""
     value = document.get("_id") if isinstance(document, dict) else None
     if isinstance(value, str | int) and not isinstance(value, bool):
-        return str(value)[:64]
+        return str(value)  # bounded by the report (printable)
     return f"<{type(value).__name__} _id>"
 
 

@@ -262,3 +262,61 @@ def test_a_ledger_entry_without_a_readable_parent_blocks_the_chains_it_lists() -
     assert outcome.chains["C9001"].status == "BLOCKED"
     assert_untouched(outcome, {"C9001"})
 
+
+
+# --------------------------------------------------------------------------- findings
+def saved_stats(outcome: Outcome) -> dict[str, Any]:
+    assert outcome.stats is not None
+    return outcome.store.db.PaymentEventStats.find_one({"_id": outcome.stats.run_id})
+
+
+def test_very_long_strings_are_truncated_in_findings() -> None:
+    outcome = run(mutated(claim("C1001", ("BenefitPlan_ID",), "B" * 100_000),
+                          claim("C4001", ("FrequencyCode",), "9" * 150),
+                          claim("C5001", ("ClaimCore_ID",), "Z" * 10_000),
+                          claim("C7001", ("service_lines", 0, "allowed"), "1" * 100_000)))
+    assert outcome.exit_code == 1
+    for finding in outcome.findings.values():
+        assert all(len(sample) <= 64 for sample in finding.samples)
+        assert all(len(detail) <= 300 for detail in finding.details.values())
+    assert "BENEFIT_PLAN_EXCLUDED" in outcome.findings
+    assert_finding(outcome, "FREQ_INVALID", "C4001", "FrequencyCode")
+    assert_finding(outcome, "CLAIM_INVALID", "Z" * 61 + "...", "ClaimCore_ID")
+    assert_finding(outcome, "BAD_AMOUNT", "C7001", "service_lines.0.allowed")
+    assert_untouched(outcome, {"C1001", "C4001", "C5001", "C7001"})
+
+
+@pytest.mark.parametrize("claim_id", ["C\x00X", "C\x1b[2JX", "C\nPAID 1000000.00", "C.1",
+                                      "$where", "C\u202eX"])
+def test_ids_with_control_characters_or_key_syntax_are_reported_safely(claim_id: str) -> None:
+    """A NUL in a sample used to reach a BSON key of the stats (InvalidDocument, exit 4)."""
+    outcome = run(mutated(claim("C1001", ("ClaimCore_ID",), claim_id),
+                          claim("C1001", ("service_lines", 0, "copay"), "x")))
+    assert outcome.exit_code == 1
+    stored = saved_stats(outcome)
+    for finding in stored["findings"]:
+        for sample in finding["samples"]:
+            assert sample.isprintable()
+        for key in finding.get("details", {}):
+            assert "." not in key and not key.startswith("$") and key.isprintable()
+    assert_untouched(outcome, {"C1001"})
+
+
+def test_the_counts_of_garbage_values_stay_bounded() -> None:
+    documents = golden()
+    template = doc(documents, "ClaimWSCore", "C1001")
+    for number in range(300):
+        extra = copy.deepcopy(template)
+        claim_id = f"G{number:04d}"
+        extra.update(_id=claim_id, ClaimCore_ID=claim_id, ParentClaimCore_ID=claim_id,
+                     FrequencyCode=f"F.{number}", ClaimType=f"$T{number}")
+        documents["ClaimWSCore"].append(extra)
+    outcome = run(documents)
+    assert outcome.findings["CLAIM_INVALID"].count == 300  # the ClaimType
+    by_frequency = outcome.findings["CLAIMS_BY_FREQUENCY"]
+    assert len(by_frequency.counts) <= 50 and by_frequency.counts["<other>"] > 0
+    assert by_frequency.count == sum(BASELINE.findings["CLAIMS_BY_FREQUENCY"].counts.values()) + 300
+    stored = saved_stats(outcome)
+    for finding in stored["findings"]:
+        assert all("." not in key and not key.startswith("$") for key in finding.get("counts", {}))
+    assert_untouched(outcome, set())

@@ -102,6 +102,6 @@ def claim_label(doc: Any) -> str:
         for field in ("ClaimCore_ID", "_id"):
             value = doc.get(field)
             if isinstance(value, str | int) and not isinstance(value, bool):
-                return str(value)[:64]
+                return str(value)  # bounded by the report (printable)
     return "<unidentified>"
 
