@@ -33,8 +33,15 @@ def _date(value: Any) -> date:
 
 
 def _text(value: Any) -> str:
+    """Identifiers: non-empty, at most 200 characters, no control characters.
+
+    Control and format characters (NUL, newline, ESC, bidi overrides) have no place in
+    an identifier and would reach keys, file names and terminals.
+    """
     if not isinstance(value, str) or not value or len(value) > MAX_TEXT:
         raise PydanticCustomError("bad_text", "not a non-empty string of at most 200 characters")
+    if not value.isprintable():
+        raise PydanticCustomError("bad_text", "contains control characters")
     return value
 
 
