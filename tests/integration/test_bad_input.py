@@ -320,3 +320,13 @@ def test_the_counts_of_garbage_values_stay_bounded() -> None:
     for finding in stored["findings"]:
         assert all("." not in key and not key.startswith("$") for key in finding.get("counts", {}))
     assert_untouched(outcome, set())
+
+
+# --------------------------------------------------------------------------- event id
+@pytest.mark.parametrize("event_id", [{"$gt": ""}, ["PE-G1"], "", "PE G1", "$PE", "-PE",
+                                      "PE-G1\n", "PE-\u0661", "P" * 101, None, 7])
+def test_the_library_refuses_an_event_id_that_is_not_plain_text(event_id: Any) -> None:
+    """The CLI checks the id; the config loader checks it again before any query."""
+    outcome = run(golden(), event=event_id)
+    assert outcome.exit_code == 2
+    assert "invalid payment event id" in (outcome.error or "")

@@ -14,6 +14,7 @@ from PaymentProcess.data.models.event import (
     InclusionCriteria,
     InterestRules,
     PaymentEvent,
+    is_event_id,
 )
 from PaymentProcess.data.repositories.collections import (
     FUNDING_SOURCE,
@@ -59,7 +60,14 @@ class ConfigLoader:
         self.db = db
 
     def load_payment_event(self, payment_event_id: str) -> tuple[dict[str, Any], PaymentEvent]:
-        """The event (raw and validated); unknown event is a usage error (exit 2)."""
+        """The event (raw and validated); unknown event is a usage error (exit 2).
+
+        The id is checked before it reaches the store: only a plain string matching
+        ``EVENT_ID_PATTERN`` is ever used in a query, never a document or an operator.
+        """
+        if not is_event_id(payment_event_id):
+            raise ConfigurationError("invalid payment event id: 1-100 letters, digits, '.', "
+                                     "'_', ':' or '-', starting with a letter or digit")
         raw = self.db[PAYMENT_EVENT].find_one({"_id": payment_event_id})
         if raw is None:
             raise ConfigurationError(f"unknown payment event {payment_event_id!r}")

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
 from PaymentProcess.data.models.common import DOCUMENT_CONFIG, DateField, Money, Text
 from PaymentProcess.data.models.payment_center import PaymentCenterType
+
+EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+"""A payment event id: 1-100 ASCII letters, digits, ``.``, ``_``, ``:`` or ``-``.
+
+It can never be a query operator, contain a ``$`` or a ``.`` path separator at its
+start, or carry control characters; the command line and the config loader check it.
+"""
+
+
+def is_event_id(value: Any) -> bool:
+    """True when ``value`` is a string matching :data:`EVENT_ID_PATTERN`."""
+    return isinstance(value, str) and EVENT_ID_PATTERN.fullmatch(value) is not None
 
 
 class RunMode(StrEnum):
