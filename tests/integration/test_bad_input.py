@@ -322,7 +322,71 @@ def test_the_counts_of_garbage_values_stay_bounded() -> None:
     assert_untouched(outcome, set())
 
 
-# --------------------------------------------------------------------------- event id
+# --------------------------------------------------------------------------- configuration
+CONFIG_CASES = [
+    ("PaymentEvent", EVENT, ("due_date",), None, "due_date"),
+    ("PaymentEvent", EVENT, ("pc_type",), "VENDOR", "pc_type"),
+    ("PaymentEvent", EVENT, ("business",), "TX", "business"),
+    ("PaymentEvent", EVENT, ("inclusion_criteria_id",), {"$ne": None}, "inclusion_criteria_id"),
+    ("PaymentEvent", EVENT, ("min_payment_amount",), float("inf"), "min_payment_amount"),
+    ("PaymentEvent", EVENT, ("payment_reduction_pct",), "101", "payment_reduction_pct"),
+    ("PaymentEvent", EVENT, ("payment_reduction_pct",), "2.005", "payment_reduction_pct"),
+    ("PaymentEvent", EVENT, ("stage",), "PAID", "stage"),
+    ("PaymentEvent", EVENT, ("dry_run",), "yes", "dry_run"),
+    ("PaymentEvent", EVENT, ("final_run",), None, "final_run"),
+    ("PaymentEvent", EVENT, ("dry_run",), {"run_id": "r", "fingerprint": "f",
+                                           "critical_findings": "0"}, "critical_findings"),
+    ("InclusionCriteria", "IC-G", ("benefit_plan_ids",), None, "benefit_plan_ids"),
+    ("InclusionCriteria", "IC-G", ("benefit_plan_ids",), ["BP-100", {"x": 1}], "benefit_plan_ids"),
+    ("InclusionCriteria", "IC-G", ("payment_center_keys",), "PROVIDER:1:2", "payment_center_keys"),
+    ("FundingSource", "FS-G", ("check_range",), [1, 2], "check_range"),
+    ("FundingSource", "FS-G", ("check_range", "end"), 10, "check_range"),
+    ("FundingSource", "FS-G", ("check_range", "start"), 1.5, "check_range.start"),
+    ("FundingSource", "FS-G", ("eft_trace_prefix",), "E" * 50, "eft_trace_prefix"),
+    ("InterestRules", "IR-G", ("annual_rate_pct",), float("nan"), "annual_rate_pct"),
+    ("InterestRules", "IR-G", ("grace_days",), "30", "grace_days"),
+    ("InterestRules", "IR-G", ("grace_days",), True, "grace_days"),
+    ("InterestRules", "IR-G", ("min_interest",), "-1.00", "<document>"),
+    ("InterestRules", "IR-G", ("overrides",), {"state": "TX"}, "overrides"),
+    ("InterestRules", "IR-G", ("overrides", 0, "grace_days"), 10**9, "overrides.0.grace_days"),
+    ("Sequences", "check:FS-G", ("next",), "abc", "next"),
+    ("Sequences", "check:FS-G", ("next",), 500120.5, "next"),
+    ("Sequences", "eft:FS-G", ("next",), None, "next"),
+    ("Sequences", "PaymentCenter", ("allocations",), [{"event_id": "PE-X"}], "allocations.0"),
+]
+
+
+@pytest.mark.parametrize(("collection", "document_id", "path", "value", "field_name"),
+                         CONFIG_CASES)
+def test_malformed_configuration_is_config_invalid(collection: str, document_id: str,
+                                                   path: tuple[Any, ...], value: Any,
+                                                   field_name: str) -> None:
+    documents = mutated(set_field(collection, document_id, path, value))
+    outcome = run(documents)
+    assert_finding(outcome, "CONFIG_INVALID", EVENT, collection, repr(document_id), field_name)
+    assert not outcome.chains  # nothing is computed on a broken configuration
+    assert outcome.stats is not None and outcome.stats.status == "BLOCKED"
+    final = run(outcome.store, "final")
+    assert final.exit_code == 1
+    assert "Payments" not in final.store.db.list_collection_names()
+
+
+@pytest.mark.parametrize(("collection", "field_name"), [
+    ("InclusionCriteria", "is missing"), ("FundingSource", "is missing"),
+    ("InterestRules", "is missing")])
+def test_missing_configuration_is_config_invalid(collection: str, field_name: str) -> None:
+    documents = golden()
+    documents[collection] = []
+    outcome = run(documents)
+    assert_finding(outcome, "CONFIG_INVALID", EVENT, collection, field_name)
+
+
+def test_a_missing_sequence_is_not_a_defect() -> None:
+    documents = golden()
+    documents["Sequences"] = []
+    assert run(documents).exit_code == 0
+
+
 @pytest.mark.parametrize("event_id", [{"$gt": ""}, ["PE-G1"], "", "PE G1", "$PE", "-PE",
                                       "PE-G1\n", "PE-\u0661", "P" * 101, None, 7])
 def test_the_library_refuses_an_event_id_that_is_not_plain_text(event_id: Any) -> None:
