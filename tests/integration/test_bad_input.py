@@ -394,3 +394,47 @@ def test_the_library_refuses_an_event_id_that_is_not_plain_text(event_id: Any) -
     outcome = run(golden(), event=event_id)
     assert outcome.exit_code == 2
     assert "invalid payment event id" in (outcome.error or "")
+
+
+# --------------------------------------------------------------------------- informational fields
+@pytest.mark.parametrize(("path", "value", "field_name"), [
+    (("service_lines", 0, "units"), float("nan"), "service_lines.0.units"),
+    (("service_lines", 0, "units"), "abc", "service_lines.0.units"),
+    (("service_lines", 0, "units"), {"$numberDecimal": "1"}, "service_lines.0.units"),
+    (("service_lines", 0, "units"), -1, "service_lines.0.units"),
+    (("service_lines", 0, "units"), True, "service_lines.0.units"),
+    (("service_lines", 0, "units"), 10**7, "service_lines.0.units"),
+    (("service_lines", 0, "procedure_code"), "9" * 49, "service_lines.0.procedure_code"),
+    (("service_lines", 0, "procedure_code"), ["99213"], "service_lines.0.procedure_code"),
+    (("service_lines", 0, "line_no"), 2**63 - 1, "service_lines.0.line_no"),
+    (("service_lines", 0, "service_date"), "2026-08-20", "service_lines.0.service_date"),
+    (("provider",), "North Clinic", "provider"),
+    (("provider", "name"), {"first": "A"}, "provider"),
+    (("provider", "address"), ["1 Main St"], "provider"),
+    (("member", "address", "zip"), 75001, "member"),
+    (("member", "name"), "Pat\x00", "member"),
+    (("received_date",), "2026-09-01", "received_date"),
+    (("ClaimType",), None, "ClaimType"),
+    (("ClaimStatus",), "approved", "ClaimStatus"),
+])
+def test_malformed_informational_fields_are_claim_invalid(path: tuple[Any, ...], value: Any,
+                                                          field_name: str) -> None:
+    """Fields copied to PaymentInfo, new payees and the 835 must be clean too."""
+    outcome = run(mutated(claim("C1001", path, value)))
+    assert_finding(outcome, "CLAIM_INVALID", "C1001", field_name)
+    assert_untouched(outcome, {"C1001"})
+
+
+@pytest.mark.parametrize(("units", "stored"), [(2, 2), ("3", 3), (1.5, "1.5"), ("0.25", "0.25"),
+                                               (None, None)])
+def test_valid_units_are_stored_as_int_or_decimal128(units: Any, stored: Any) -> None:
+    documents = mutated(claim("C1001", ("service_lines", 0, "units"), units),
+                        claim("C1001", ("member", "extra"), {"nested": ["garbage"]}))
+    store = build_store(documents)
+    assert run(store).exit_code == 0
+    assert run(store, "final").exit_code == 0
+    info = store.db.PaymentInfo.find_one({"_id": "PE-G1:C1001"})
+    written = info["lines"][0]["units"]
+    assert (str(written) if isinstance(stored, str) else written) == stored
+    assert not isinstance(written, float)
+    assert set(info["member"]) == {"name", "address"}  # nothing but the contract's fields
