@@ -40,6 +40,7 @@ class RunOptions:
     validate_only: bool
     json: bool
     log_dir: str | None
+    remittance_dir: Path | None
 
 
 def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -93,6 +94,9 @@ def build_arg_parser() -> click.Command:
     @click.option("--validate-only", is_flag=True, help="Validate only: no calculation.")
     @click.option("--json", "json_output", is_flag=True,
                   help="Print the stats document as JSON instead of the summary.")
+    @click.option("--remittance-dir", envvar="PAYMENT_REMITTANCE_DIR",
+                  type=click.Path(file_okay=False),
+                  help="After a final run, write one X12 835 per payee here.")
     @click.option("--log-dir", envvar="PAYMENT_LOG_DIR", hidden=True)
     def command(**values: Any) -> dict[str, Any]:
         return values
@@ -126,6 +130,7 @@ def validate_args(values: dict[str, Any]) -> RunOptions:
         validate_only=values["validate_only"],
         json=values["json_output"],
         log_dir=values.get("log_dir") or None,
+        remittance_dir=Path(values["remittance_dir"]) if values.get("remittance_dir") else None,
     )
 
 

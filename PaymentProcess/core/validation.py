@@ -132,10 +132,12 @@ class Validation:
         try:
             return Claim.model_validate(document)
         except PydanticValidationError as exc:
-            label = claim_label(document)
+            first_problem: dict[FindingCode, str] = {}
             for error in exc.errors(include_url=False, include_input=False):
                 code = code_for_location(error["loc"], document)
-                report.add(code, label, f"{format_location(error['loc'])}: {error['msg']}")
+                first_problem.setdefault(code, f"{format_location(error['loc'])}: {error['msg']}")
+            for code, problem in first_problem.items():  # a claim counts once per code
+                report.add(code, claim_label(document), problem)
             return None
 
     def validate_claim(self, claim: Claim, report: ValidationReport) -> bool:

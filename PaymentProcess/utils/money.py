@@ -23,7 +23,7 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MAX_ABS_CENTS = 10**15  # |amount| < 10^13 currency units, in cents
 
-_DECIMAL_STRING = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_DECIMAL_STRING = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _EXPONENT_BIAS = 6176
 _COEFFICIENT_MASK = (1 << 49) - 1
 _POW10 = [10**n for n in range(40)]
@@ -40,6 +40,8 @@ def cents_to_decimal(cents: int) -> Decimal:
 
 def _from_coefficient(negative: bool, coefficient: int, exponent: int) -> Decimal:
     """Validate coefficient * 10**exponent as a whole number of cents below 10^13."""
+    if coefficient == 0:
+        return ZERO
     if exponent >= -2:
         shift = exponent + 2
         if shift > 17 or coefficient * _POW10[shift] >= MAX_ABS_CENTS:
