@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,35 @@ from typing import Any
 import structlog
 
 LOG_FILE_NAME = "paymentprocess.log"
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@\s]*)@",
-                          re.IGNORECASE)
-_PASSWORD_PARAM = re.compile(r"(?P<name>password=)[^&\s]*", re.IGNORECASE)
+MAX_REDACT_DEPTH = 20
 
 
 def redact(text: str) -> str:
-    """Replace the password of any URI (and ``password=`` parameters) with ``***``."""
-    text = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    return _PASSWORD_PARAM.sub(lambda m: f"{m['name']}***", text)
+    """Secrets in ``text`` replaced by ``***`` (URI passwords, ``password=`` values).
+
+    The one implementation is :func:`PaymentProcess.common.functions.redact_text`
+    (imported here at call time: ``common.functions`` imports this package).
+    """
+    from PaymentProcess.common.functions import redact_text
+
+    return redact_text(text)
+
+
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    """Redact strings anywhere in a log value: nested dicts, lists and tuples too."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth >= MAX_REDACT_DEPTH:
+        return "<nested too deep>"
+    if isinstance(value, dict):
+        return {key: _redact_value(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item, depth + 1) for item in value]
+    return value
 
 
 def _redact_values(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return {key: redact(value) if isinstance(value, str) else value
-            for key, value in event_dict.items()}
+    return {key: _redact_value(value) for key, value in event_dict.items()}
 
 
 def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | None = None) -> None:
@@ -50,8 +64,8 @@ def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | Non
     ]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _redact_values,
-                    renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    _redact_values, renderer],
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir:
