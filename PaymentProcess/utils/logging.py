@@ -7,6 +7,7 @@ from every value before rendering, so a secret can never reach a log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import os
@@ -17,6 +18,7 @@ from typing import Any
 import structlog
 
 LOG_FILE_NAME = "paymentprocess.log"
+LOG_FILE_MODE = 0o640
 MAX_REDACT_DEPTH = 20
 
 
@@ -48,6 +50,22 @@ def _redact_values(_logger: Any, _method: str, event_dict: dict[str, Any]) -> di
     return {key: _redact_value(value) for key, value in event_dict.items()}
 
 
+class PrivateWatchedFileHandler(logging.handlers.WatchedFileHandler):
+    """A ``WatchedFileHandler`` whose file is always created with mode 0640.
+
+    The plain handler opens with the process umask (typically 0644): after logrotate
+    moves the file, the file it reopens would be world-readable. Here every open,
+    the first and each reopen, creates the file 0640 and keeps it so.
+    """
+
+    def _open(self):  # noqa: ANN202 - signature of logging.FileHandler._open
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                             LOG_FILE_MODE)
+        with contextlib.suppress(OSError):  # a file we may not chmod is still usable
+            os.fchmod(descriptor, LOG_FILE_MODE)
+        return open(descriptor, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | None = None) -> None:
     """Send JSON lines to stderr and, with ``log_dir``, to ``<log_dir>/paymentprocess.log``.
 
@@ -71,10 +89,7 @@ def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | Non
     if log_dir:
         path = Path(log_dir) / LOG_FILE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.touch(mode=0o640)
-        os.chmod(path, 0o640)
-        handlers.append(logging.handlers.WatchedFileHandler(path, encoding="utf-8"))
+        handlers.append(PrivateWatchedFileHandler(path, encoding="utf-8"))
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -211,6 +211,23 @@ def test_an_existing_world_readable_log_file_is_tightened(tmp_path: Path) -> Non
     assert _mode(path) == 0o640
 
 
+def test_the_file_reopened_after_rotation_is_0640_too(tmp_path: Path) -> None:
+    """logrotate moves the file; the handler creates a new one, which must stay private."""
+    previous = os.umask(0o022)
+    try:
+        configure_logging("INFO", log_dir=str(tmp_path))
+        log = get_logger("test")
+        log.info("before rotation")
+        (tmp_path / LOG_FILE_NAME).rename(tmp_path / (LOG_FILE_NAME + ".1"))
+        log.info("after rotation")
+    finally:
+        os.umask(previous)
+    path = tmp_path / LOG_FILE_NAME
+    assert "after rotation" in path.read_text()
+    assert _mode(path) == 0o640
+    assert _mode(tmp_path / (LOG_FILE_NAME + ".1")) == 0o640
+
+
 def test_a_whole_uri_is_redacted_as_one() -> None:
     """A password with an unescaped space: the whole value is one URI, all of it hidden."""
     uri = "mongodb://payer:my S3cret pw@h/db"
