@@ -83,7 +83,7 @@ def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | Non
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                    _redact_values, renderer],
+                    structlog.processors.format_exc_info, _redact_values, renderer],
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir:

@@ -174,6 +174,25 @@ def test_a_run_never_prints_or_logs_the_password(monkeypatch: pytest.MonkeyPatch
         assert SECRET not in json.dumps(document, default=str)
 
 
+def test_a_crash_is_logged_with_its_traceback_redacted(monkeypatch: pytest.MonkeyPatch,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
+    def crash(options):  # noqa: ANN001, ANN202
+        raise RuntimeError(f"driver said: cannot authenticate to {options.db_uri}")
+
+    monkeypatch.setattr(main_module, "run", crash)
+    log_dir = tmp_path / "logs"
+    code = main_module.main(["-p", "PE-G1", "-m", "final", "--db-uri", URI, "--workers", "1",
+                             "--log-dir", str(log_dir)])
+    out, err = capsys.readouterr()
+    assert code == 4
+    log_text = (log_dir / LOG_FILE_NAME).read_text()
+    assert "RuntimeError" in log_text and "payer:***@" in log_text  # the traceback is kept...
+    for text in (out, err, log_text):
+        assert SECRET not in text  # ...without the secret
+    assert "paymentprocess: failed: RuntimeError" in err
+
+
 def test_a_usage_error_never_echoes_the_password(capsys: pytest.CaptureFixture[str]) -> None:
     code = main_module.main(["-p", "PE-G1", "-m", "dry-run", "--db-uri",
                              f"postgres://payer:{SECRET}@h/db"])
