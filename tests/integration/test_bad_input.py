@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import mongomock
@@ -438,3 +439,140 @@ def test_valid_units_are_stored_as_int_or_decimal128(units: Any, stored: Any) ->
     assert (str(written) if isinstance(stored, str) else written) == stored
     assert not isinstance(written, float)
     assert set(info["member"]) == {"name", "address"}  # nothing but the contract's fields
+
+
+# --------------------------------------------------------------------------- chains and sizes
+def version(claim_id: str, frequency: str, parent: str, reference: str | None = None,
+            allowed: str = "100.00") -> dict[str, Any]:
+    """A claim of a new chain, built from the golden C1001 (payee 101)."""
+    document = copy.deepcopy(doc(GOLDEN, "ClaimWSCore", "C1001"))
+    document.update(_id=claim_id, ClaimCore_ID=claim_id, FrequencyCode=frequency,
+                    ParentClaimCore_ID=parent, OriginalClaimCore_ID=None, VoidClaimCore_ID=None)
+    if frequency == "7":
+        document["OriginalClaimCore_ID"] = reference
+    elif frequency == "8":
+        document["VoidClaimCore_ID"] = reference
+    document["service_lines"] = document["service_lines"][:1]
+    document["service_lines"][0]["allowed"] = allowed
+    return document
+
+
+def with_claims(*claims: dict[str, Any]) -> Documents:
+    documents = golden()
+    documents["ClaimWSCore"].extend(claims)
+    return documents
+
+
+@pytest.mark.parametrize(("name", "claims", "flagged"), [
+    ("two 7s replacing each other, no original",
+     [version("L2", "7", "L1", "L3"), version("L3", "7", "L1", "L2")], {"L2", "L3"}),
+    ("an original and a loop beside it",
+     [version("L1", "1", "L1"), version("L2", "7", "L1", "L3"), version("L3", "7", "L1", "L2")],
+     {"L2", "L3"}),
+    ("a 7 replacing itself", [version("L1", "1", "L1"), version("L2", "7", "L1", "L2")], {"L2"}),
+    ("an 8 voiding itself", [version("L1", "1", "L1"), version("L2", "8", "L1", "L2")], {"L2"}),
+    ("a 7 replacing a void",
+     [version("L1", "1", "L1"), version("L2", "7", "L1", "L1"), version("L3", "7", "L1", "L2"),
+      version("L4", "8", "L1", "L3"), version("L5", "7", "L1", "L4")], {"L5"}),
+    ("two 7s on one version (fork)",
+     [version("L1", "1", "L1"), version("L2", "7", "L1", "L1"), version("L3", "7", "L1", "L1")],
+     {"L2", "L3"}),
+    ("two 8s on one version",
+     [version("L1", "1", "L1"), version("L2", "8", "L1", "L1"), version("L3", "8", "L1", "L1")],
+     {"L2", "L3"}),
+    ("a fork further down",
+     [version("L1", "1", "L1"), version("L2", "7", "L1", "L1"), version("L3", "7", "L1", "L2"),
+      version("L4", "7", "L1", "L2")], {"L3", "L4"}),
+    ("a 7 into another chain's paid claim",
+     [version("L1", "1", "L1"), version("L2", "7", "L1", "C2001")], {"L2"}),
+    ("a loop through the ledger's version in force",
+     [version("C2002", "7", "C2001", "C2003"), version("C2003", "7", "C2001", "C2002")],
+     {"C2002", "C2003"}),
+])
+def test_chains_that_loop_or_fork_end_in_void_linkage(name: str, claims: list[dict[str, Any]],
+                                                      flagged: set[str]) -> None:
+    documents = with_claims(*claims)
+    if any(c["_id"] == "C2002" for c in claims):  # replace the golden C2002 of chain C2001
+        documents["ClaimWSCore"] = [d for d in documents["ClaimWSCore"]
+                                    if d["_id"] != "C2002" or d in claims]
+    outcome = run(documents)
+    assert outcome.exit_code == 1, name
+    linkage = outcome.findings["VOID_LINKAGE"]
+    assert flagged <= set(linkage.samples), (name, linkage.samples, linkage.details)
+    parent = claims[0]["ParentClaimCore_ID"]
+    assert outcome.chains[parent].status == "BLOCKED"
+    assert_untouched(outcome, {parent})
+
+
+def test_a_long_chain_of_replacements_resolves_to_its_last_version() -> None:
+    claims = [version("L0000", "1", "L0000")]
+    claims += [version(f"L{i:04d}", "7", "L0000", f"L{i - 1:04d}", allowed=f"{i}.00")
+               for i in range(1, 1500)]
+    outcome = run(with_claims(*claims))
+    assert outcome.exit_code == 0, outcome.critical
+    chain = outcome.chains["L0000"]
+    # C1001's line: allowed - 30.00 coinsurance, less the 2 % reduction
+    assert chain.final_claim_id == "L1499"
+    assert chain.net == Decimal("1469.00") - Decimal("29.38")
+
+
+def test_a_claim_with_thousands_of_lines() -> None:
+    big = version("BIG1", "1", "BIG1")
+    line = big["service_lines"][0]
+    line.update(allowed="1.01", coinsurance="0.00", deductible="0.00", copay="0.00")
+    big["service_lines"] = [{**line, "line_no": n} for n in range(1, 2001)]
+    store = build_store(with_claims(big))
+    assert run(store).exit_code == 0
+    outcome = run(store, "final")
+    assert outcome.exit_code == 0
+    # 2000 x 1.01 = 2020.00, less the 2 % reduction of each line (0.02 each) = 1980.00
+    assert outcome.chains["BIG1"].net == Decimal("1980.00")
+    info = store.db.PaymentInfo.find_one({"_id": "PE-G1:BIG1"})
+    assert len(info["lines"]) == 2000
+
+
+def test_thousands_of_bad_lines_are_one_finding_per_claim() -> None:
+    big = version("BIG2", "1", "BIG2")
+    line = big["service_lines"][0]
+    big["service_lines"] = [{**line, "allowed": "1.001"} for _ in range(3000)]
+    outcome = run(with_claims(big))
+    finding = outcome.findings["BAD_AMOUNT"]
+    assert finding.count == 1 and finding.samples == ["BIG2"]
+    assert_untouched(outcome, set())
+
+
+@pytest.mark.parametrize("value", ["١٢٣٤٥٦٧٨٩٠", "１０００００００１２", "100000001２",
+                                   " 1000000012",
+                                   "1000000012\n", "10000000l2", "1e9", 1000000012.0])
+def test_npi_must_be_ten_ascii_digits(value: Any) -> None:
+    outcome = run(mutated(claim("C1001", ("NPI",), value)))
+    assert_finding(outcome, "NPI_INVALID", "C1001", "NPI")
+    assert_untouched(outcome, {"C1001"})
+
+
+@pytest.mark.parametrize("value", ["٧٤١٠٠٠٠٠١", "741-00-001", "74100000１", 741000001.0,
+                                   "7410000010"])
+def test_tin_must_be_nine_ascii_digits(value: Any) -> None:
+    outcome = run(mutated(claim("C1001", ("TIN",), value)))
+    assert_finding(outcome, "TIN_INVALID", "C1001", "TIN")
+    assert_untouched(outcome, {"C1001"})
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), "NaN", "Infinity",
+                                   "1e400", "10.005", 10**13, "10000000000000.00", "-1e13",
+                                   "１２.３０", "12.30.1", "", " ", True, None, [], {"$gt": 0},
+                                   "0x10", "1_000.00"])
+def test_bad_amounts(value: Any) -> None:
+    outcome = run(mutated(claim("C1001", ("service_lines", 1, "deductible"), value)))
+    assert_finding(outcome, "BAD_AMOUNT", "C1001", "service_lines.1.deductible")
+    assert_untouched(outcome, {"C1001"})
+
+
+@pytest.mark.parametrize("text", ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "1E+6000",
+                                  "1E-6000", "0.001", "9999999999999.995", "1E+13"])
+def test_bad_decimal128_amounts(text: str) -> None:
+    from bson.decimal128 import Decimal128
+
+    outcome = run(mutated(claim("C1001", ("service_lines", 0, "allowed"), Decimal128(text))))
+    assert_finding(outcome, "BAD_AMOUNT", "C1001", "service_lines.0.allowed")
+    assert_untouched(outcome, {"C1001"})
