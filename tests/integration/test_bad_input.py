@@ -10,13 +10,22 @@ the field (detail); the chains the mutation did not touch must keep their figure
 from __future__ import annotations
 
 import copy
+import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from datetime import datetime
+from decimal import Decimal, localcontext
 from typing import Any
 
 import mongomock
 import pytest
+from bson import Binary, Int64, MaxKey, MinKey, ObjectId
+from bson.decimal128 import Decimal128
+from bson.errors import InvalidDocument
+from hypothesis import HealthCheck, assume, given, note, settings
+from hypothesis import strategies as st
+from pymongo.errors import DuplicateKeyError
 
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
@@ -576,3 +585,393 @@ def test_bad_decimal128_amounts(text: str) -> None:
     outcome = run(mutated(claim("C1001", ("service_lines", 0, "allowed"), Decimal128(text))))
     assert_finding(outcome, "BAD_AMOUNT", "C1001", "service_lines.0.allowed")
     assert_untouched(outcome, {"C1001"})
+
+
+# --------------------------------------------------------------------------- property: mutations
+# Random mutations of the golden documents. For each, an independent oracle says which
+# finding the mutated value must produce (or None when the value is valid); the run must
+# end with exit 0 or 1, the dry run must predict the final run's exit code, and every
+# chain the mutation did not touch must keep its baseline figures.
+
+_JUNK_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(-(2**63), 2**63 - 1),
+    st.builds(Int64, st.integers(-(2**63), 2**63 - 1)), st.floats(),
+    st.text(max_size=12), st.text(alphabet="0123456789.-+eE ", max_size=16),
+    st.sampled_from(["", "1", "7", "8", "NaN", "Infinity", "1e400", "10.005", "12.30", "x" * 300,
+                     "١٢٣", "C1001", "C2001", "$gt", "a.b", "PE-G1", "\x00", "\u202e"]),
+    st.builds(Decimal128, st.sampled_from(
+        ["NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "1E+6000", "1E-6000", "0E-6176", "12.30",
+         "-1.00", "9999999999999.99", "10000000000000", "0.001", "1.10", "-0"])),
+    st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 12, 31)),
+    st.builds(ObjectId), st.binary(max_size=6).map(Binary), st.just(MinKey()), st.just(MaxKey()),
+)
+JUNK = st.recursive(_JUNK_SCALARS, lambda inner: st.one_of(
+    st.lists(inner, max_size=3),
+    st.dictionaries(st.text(alphabet="abcxyz_", max_size=4), inner, max_size=3)), max_leaves=6)
+AMOUNTS = st.one_of(
+    JUNK, st.integers(-(10**14), 10**14), st.decimals(places=2, allow_nan=False,
+                                                      allow_infinity=False).map(str),
+    st.decimals(places=3, min_value=-(10**14), max_value=10**14).map(Decimal128),
+    st.floats(min_value=-1e6, max_value=1e6).map(lambda f: round(f, 2)))
+
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
+
+
+def amount_oracle(value: Any) -> Decimal | None:
+    """Spec section 2, independently: the amount a stored value stands for, or None."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, Decimal128):
+        number = value.to_decimal()
+    elif isinstance(value, int):
+        number = Decimal(value)
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return None
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
+        text = value.strip()
+        if len(text) > 40 or not _DECIMAL_TEXT.fullmatch(text):
+            return None
+        number = Decimal(text)
+    else:
+        return None
+    if not number.is_finite() or abs(number) >= Decimal(10) ** 13:
+        return None
+    with localcontext() as context:
+        context.prec = 100
+        if (number * 100) % 1 != 0:
+            return None
+    return number
+
+
+def luhn_npi(text: str) -> bool:
+    digits = "80840" + text
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if position % 2 == 1:
+            value *= 2
+            value -= 9 if value > 9 else 0
+        total += value
+    return total % 10 == 0
+
+
+def identifier_oracle(name: str, value: Any, present: bool) -> str | None:
+    """ID_MISSING / NPI_INVALID / TIN_INVALID for a PROVIDER event, or None when valid."""
+    if not present or value is None or value == "":
+        return "ID_MISSING"
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return f"{name}_INVALID"
+    ascii_digits = value.isascii() and value.isdigit()
+    if name == "NPI":
+        return None if ascii_digits and len(value) == 10 and luhn_npi(value) else "NPI_INVALID"
+    return None if ascii_digits and len(value) == 9 else "TIN_INVALID"
+
+
+def party_oracle(value: Any) -> bool:
+    """provider/member: null, or {name?, address?: {line1?, line2?, city?, state?, zip?}}."""
+    def text(item: Any) -> bool:
+        return item is None or (isinstance(item, str) and len(item) <= 200 and item.isprintable())
+
+    if value is None:
+        return True
+    if not isinstance(value, dict) or not text(value.get("name")):
+        return False
+    address = value.get("address")
+    if address is None:
+        return True
+    return isinstance(address, dict) and all(
+        text(address.get(key)) for key in ("line1", "line2", "city", "state", "zip"))
+
+
+EVENT_CLAIMS = [d["_id"] for d in GOLDEN["ClaimWSCore"]
+                if d["PaymentEvent_ID"] == EVENT and d["BenefitPlan_ID"] != "BP-999"]
+CLAIM_PARENT = {d["_id"]: d["ParentClaimCore_ID"] for d in GOLDEN["ClaimWSCore"]}
+AMOUNT_NAMES = ("billed", "allowed", "deductible", "coinsurance", "copay", "cob_paid")
+
+
+@dataclass
+class Case:
+    """One random mutation and what it must produce."""
+
+    describe: str
+    mutate: Mutation
+    expect: set[str] | None  # acceptable critical codes (one must appear), None: valid value
+    sample: str | None
+    touched: set[str]
+    strict_exit: bool = True  # False: only "exit 0 or 1" can be said
+
+
+def strings_in(value: Any) -> list[str]:
+    """Every string inside a (nested) value."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    return []
+
+
+def _touched_by_value(value: Any) -> set[str]:
+    """Chains a new id value can reach: its own name, and the chain of a claim so named."""
+    if not isinstance(value, str):
+        return set()
+    return {value} | {CLAIM_PARENT[c] for c in CLAIM_PARENT if c == value}
+
+
+@st.composite
+def claim_cases(draw: st.DrawFn) -> Case:
+    claim_id = draw(st.sampled_from(EVENT_CLAIMS))
+    original = doc(GOLDEN, "ClaimWSCore", claim_id)
+    parent = original["ParentClaimCore_ID"]
+    kind = draw(st.sampled_from(["amount", "identifier", "frequency", "structure", "linkage"]))
+    delete = draw(st.integers(0, 5)) == 0
+    if kind == "amount":
+        line = draw(st.integers(0, len(original["service_lines"]) - 1))
+        name = draw(st.sampled_from(AMOUNT_NAMES))
+        value = draw(AMOUNTS)
+        path: tuple[Any, ...] = ("service_lines", line, name)
+        number = None if delete else amount_oracle(value)
+        expect = ({"BAD_AMOUNT"} if number is None
+                  else {"NEGATIVE_AMOUNT"} if number < 0 else None)
+        return Case(f"{claim_id}.{path} = {value!r} (delete={delete})",
+                    _change(delete, "ClaimWSCore", claim_id, path, value),
+                    expect, claim_id, {parent})
+    if kind == "identifier":
+        name = draw(st.sampled_from(["NPI", "TIN"]))
+        value = draw(st.one_of(JUNK, st.sampled_from(
+            ["1000000012", "1000000020", "1234567890", "741000001", "74100000", "١٢٣٤٥٦٧٨٩"])))
+        code = identifier_oracle(name, value, not delete)
+        if code is None and identifier_oracle("NPI" if name == "TIN" else "TIN",
+                                              original["TIN" if name == "NPI" else "NPI"],
+                                              True) is not None:
+            code = None  # (the other identifier of the golden claim is valid)
+        return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
+                    _change(delete, "ClaimWSCore", claim_id, (name,), value),
+                    None if code is None else {code}, claim_id, {parent})
+    if kind == "frequency":
+        value = draw(st.one_of(JUNK, st.sampled_from(["1", "7", "8", 1, 7, 8, "3", " 1"])))
+        text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+        if delete or text not in ("1", "7", "8"):
+            expect: set[str] | None = {"FREQ_INVALID"}
+        elif text == original["FrequencyCode"]:
+            expect = None
+        else:
+            expect = {"VOID_LINKAGE", "PARENT_NOT_PAID"}
+        return Case(f"{claim_id}.FrequencyCode = {value!r} (delete={delete})",
+                    _change(delete, "ClaimWSCore", claim_id,
+                                                       ("FrequencyCode",), value),
+                    expect, claim_id if expect != {"VOID_LINKAGE", "PARENT_NOT_PAID"} else None,
+                    {parent})
+    if kind == "structure":
+        name = draw(st.sampled_from(["ClaimType", "ClaimStatus", "received_date", "service_lines",
+                                     "provider", "member", "PaymentEvent_ID"]))
+        value = draw(st.one_of(JUNK, st.sampled_from(
+            ["PROFESSIONAL", "DENTAL", "APPROVED", "DENIED", [], datetime(2026, 1, 5)])))
+        valid = {
+            "ClaimType": value in ("PROFESSIONAL", "INSTITUTIONAL", "DENTAL"),
+            "ClaimStatus": value in ("APPROVED", "DENIED"),
+            "received_date": isinstance(value, datetime),
+            "service_lines": False,
+            "provider": party_oracle(value),
+            "member": party_oracle(value),
+            "PaymentEvent_ID": value == EVENT,
+        }[name]
+        if name == "service_lines":
+            expect = {"NO_LINES"} if (delete or value is None or value == []) else {
+                "CLAIM_INVALID", "BAD_AMOUNT"}
+        elif name in ("provider", "member") and delete:
+            expect = None
+        elif name == "PaymentEvent_ID":
+            expect = None if valid else set()  # the claim simply leaves the event
+        else:
+            expect = None if valid and not delete else {"CLAIM_INVALID"}
+        return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
+                    _change(delete, "ClaimWSCore", claim_id, (name,), value),
+                    expect, claim_id if expect else None, {parent},
+                    strict_exit=name not in ("PaymentEvent_ID", "ClaimStatus", "received_date"))
+    # linkage: the three ids that tie a chain together, or the claim's own id
+    name = draw(st.sampled_from(["ParentClaimCore_ID", "OriginalClaimCore_ID", "VoidClaimCore_ID",
+                                 "ClaimCore_ID"]))
+    value = draw(st.one_of(JUNK, st.sampled_from(sorted(CLAIM_PARENT) + ["C9999", "C2001"])))
+    # A 7 or 8 may be renamed freely; an original's id must stay its chain's parent id.
+    relevant = (name == "ParentClaimCore_ID"
+                or (name == "ClaimCore_ID" and original["FrequencyCode"] == "1")
+                or (name == "OriginalClaimCore_ID" and original["FrequencyCode"] == "7")
+                or (name == "VoidClaimCore_ID" and original["FrequencyCode"] == "8"))
+    unchanged = not delete and value == original.get(name)
+    wrong_type = not delete and value not in (None, "") and not (
+        isinstance(value, str) and value.isprintable() and len(value) <= 200) and not (
+        isinstance(value, int) and not isinstance(value, bool) and name != "ParentClaimCore_ID"
+        and name != "ClaimCore_ID")
+    if unchanged:
+        expect = None
+    elif name == "ClaimCore_ID" and (delete or wrong_type):
+        expect = {"CLAIM_INVALID"}
+    elif wrong_type:
+        expect = {"VOID_LINKAGE"}
+    elif relevant:
+        expect = {"VOID_LINKAGE", "PARENT_NOT_PAID", "DUPLICATE_CLAIM", "ALREADY_PAID",
+                  "CLAIM_INVALID"}
+    else:
+        expect = None
+    return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
+                _change(delete, "ClaimWSCore", claim_id, (name,), value),
+                expect, claim_id if expect in ({"CLAIM_INVALID"}, {"VOID_LINKAGE"}) else None,
+                {parent} | _touched_by_value(value) | _touched_by_value(str(value)),
+                strict_exit=not (expect is None and name == "ClaimCore_ID"))
+
+
+def _change(delete: bool, collection: str, document_id: Any, path: tuple[Any, ...],
+            value: Any) -> Mutation:
+    """Delete the field, or set it to ``value``."""
+    if delete:
+        return del_field(collection, document_id, path)
+    return set_field(collection, document_id, path, value)
+
+
+# (collection, _id, field, kind): every field of a configuration or record document the
+# event reads, with the kind of value it must hold.
+RECORD_FIELDS: list[tuple[str, Any, tuple[Any, ...], str]] = [
+    ("PaymentEvent", EVENT, ("pc_type",), "enum:PROVIDER,DMR"),
+    ("PaymentEvent", EVENT, ("business",), "document"),
+    ("PaymentEvent", EVENT, ("business", "state"), "text"),
+    ("PaymentEvent", EVENT, ("due_date",), "date"),
+    ("PaymentEvent", EVENT, ("inclusion_criteria_id",), "text"),
+    ("PaymentEvent", EVENT, ("funding_source_id",), "text"),
+    ("PaymentEvent", EVENT, ("interest_rules_id",), "text"),
+    ("PaymentEvent", EVENT, ("min_payment_amount",), "money"),
+    ("PaymentEvent", EVENT, ("payment_reduction_pct",), "money"),
+    ("PaymentEvent", EVENT, ("stage",), "enum:NEW,DRY_RUN,FINAL_RUNNING,FINAL"),
+    ("InclusionCriteria", "IC-G", ("benefit_plan_ids",), "list"),
+    ("FundingSource", "FS-G", ("check_range",), "document"),
+    ("FundingSource", "FS-G", ("check_range", "start"), "int"),
+    ("FundingSource", "FS-G", ("eft_trace_prefix",), "prefix"),
+    ("InterestRules", "IR-G", ("annual_rate_pct",), "money"),
+    ("InterestRules", "IR-G", ("grace_days",), "int"),
+    ("InterestRules", "IR-G", ("min_interest",), "money"),
+    ("InterestRules", "IR-G", ("overrides",), "list"),
+    ("Sequences", "check:FS-G", ("next",), "int"),
+    ("Sequences", "eft:FS-G", ("next",), "int"),
+    ("PaymentCenter", 101, ("payment_method",), "enum:CHECK,EFT"),
+    ("PaymentCenter", 102, ("status",), "enum:ACTIVE,HOLD"),
+    ("PaymentCenter", 103, ("type",), "enum:PROVIDER,DMR"),
+    ("OverUnder", "OU-1", ("remaining",), "money"),
+    ("OverUnder", "OU-2", ("total",), "money"),
+    ("OverUnder", "OU-5a", ("type",), "enum:OVER,UNDER"),
+    ("OverUnder", "OU-5b", ("created_date",), "date"),
+    ("OverUnder", "OU-1", ("created_event_id",), "text"),
+    ("OverUnder", "OU-2", ("applications",), "list"),
+    ("ClaimFinCore", "PE-PRIOR:C2001", ("benefit_amount",), "money"),
+    ("ClaimFinCore", "PE-PRIOR:C3001", ("PaymentCenter_ID",), "int"),
+    ("ClaimFinCore", "PE-PRIOR:C9001", ("paid_date",), "date"),
+    ("ClaimFinCore", "PE-PRIOR:C2001", ("final_ClaimCore_ID",), "text-or-null"),
+    ("ClaimFinCore", "PE-PRIOR:C3001", ("ClaimCore_IDs",), "list"),
+    ("ClaimFinCore", "PE-PRIOR:C9001", ("interest_amount",), "money"),
+]
+
+
+def kind_accepts(kind: str, value: Any) -> bool | None:
+    """Whether a field of ``kind`` accepts ``value`` (None: cannot tell simply)."""
+    if kind == "money":
+        return amount_oracle(value) is not None and None  # range rules: cannot tell simply
+    if kind == "int":
+        return None if isinstance(value, int) and not isinstance(value, bool) else False
+    if kind == "date":
+        return isinstance(value, datetime)
+    if kind in ("text", "prefix"):
+        return None if isinstance(value, str) else False
+    if kind == "text-or-null":
+        return None if value is None or isinstance(value, str) else False
+    if kind.startswith("enum:"):
+        return value in kind[5:].split(",")
+    if kind in ("document", "list"):
+        return None if isinstance(value, dict | list) else False
+    raise AssertionError(kind)
+
+
+@st.composite
+def record_cases(draw: st.DrawFn) -> Case:
+    collection, document_id, path, kind = draw(st.sampled_from(RECORD_FIELDS))
+    value = draw(AMOUNTS if kind == "money" else JUNK)
+    accepts = kind_accepts(kind, value)
+    if collection in ("PaymentCenter", "OverUnder", "ClaimFinCore"):
+        code = "RECORD_INVALID"
+    else:
+        code = "CONFIG_INVALID"
+    touched = set(BASELINE.chains) if code == "CONFIG_INVALID" else set()
+    if collection == "ClaimFinCore":  # its chain, and any chain whose claim it now lists
+        touched = {document_id.split(":", 1)[1]}.union(
+            *(_touched_by_value(text) for text in strings_in(value)))
+    if collection == "PaymentEvent" and path == ("stage",) and accepts:
+        touched = set(BASELINE.chains)  # a valid stage may refuse the dry run (exit 3)
+    sample = EVENT if code == "CONFIG_INVALID" else str(document_id)
+    return Case(f"{collection} {document_id!r}.{path} = {value!r}",
+                set_field(collection, document_id, path, value),
+                {code} if accepts is False else None if accepts else set(),
+                sample if accepts is False else None, touched, strict_exit=accepts is False)
+
+
+def examples(default: int) -> settings:
+    """Modest, derandomized example counts for CI; BADINPUT_EXAMPLES=N explores N at random."""
+    count = os.environ.get("BADINPUT_EXAMPLES")
+    return settings(max_examples=int(count) if count else default, deadline=None,
+                    derandomize=count is None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def assert_case(case: Case) -> None:
+    try:
+        documents = mutated(case.mutate)
+        store = build_store(documents)
+    except (InvalidDocument, OverflowError, DuplicateKeyError, TypeError, KeyError):
+        assume(False)  # not a document a store can hold
+        return
+    dry = run(store)
+    note(f"{case.describe}: dry exit {dry.exit_code}, critical {sorted(dry.critical)}")
+    assert dry.exit_code in (0, 1, 3), dry.error
+    if dry.exit_code == 3:  # a stage mutation (FINAL, FINAL_RUNNING): refused, nothing read
+        return
+    if case.expect:
+        assert dry.exit_code == 1
+        assert case.expect & dry.critical, (case.describe, dry.critical)
+        if case.sample is not None:
+            samples = {s for code in case.expect & dry.critical
+                       for s in dry.findings[code].samples}
+            assert case.sample in samples, (case.describe, samples)
+    elif case.expect is None and case.strict_exit:
+        assert dry.exit_code == 0, (case.describe, dry.critical,
+                                    {c: dry.findings[c].details for c in dry.critical})
+    if dry.chains:
+        assert_untouched(dry, case.touched)
+    final = run(store, "final")
+    note(f"final exit {final.exit_code}: {final.error}")
+    assert final.exit_code == dry.exit_code, final.error
+    if final.exit_code == 1:
+        assert "Payments" not in store.db.list_collection_names()
+
+
+@examples(200)
+@given(claim_cases())
+def test_property_a_mutated_claim_gives_its_finding_and_nothing_else_moves(case: Case) -> None:
+    assert_case(case)
+
+
+@examples(150)
+@given(record_cases())
+def test_property_a_mutated_configuration_or_record_gives_its_finding(case: Case) -> None:
+    assert_case(case)
+
+
+@examples(60)
+@given(st.lists(st.one_of(claim_cases(), record_cases()), min_size=2, max_size=4))
+def test_property_several_mutations_never_crash(cases: list[Case]) -> None:
+    """Several defects at once: every expected code is there, exit 0 or 1, never a crash."""
+    combined = Case("; ".join(c.describe for c in cases),
+                    lambda documents: [c.mutate(documents) for c in cases],
+                    None, None, set().union(*(c.touched for c in cases)), strict_exit=False)
+    assert_case(combined)
