@@ -10,17 +10,19 @@ the field (detail); the chains the mutation did not touch must keep their figure
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, localcontext
+from pathlib import Path
 from typing import Any
 
 import mongomock
 import pytest
-from bson import Binary, Int64, MaxKey, MinKey, ObjectId
+from bson import Binary, Int64, MaxKey, MinKey, ObjectId, json_util
 from bson.decimal128 import Decimal128
 from bson.errors import InvalidDocument
 from hypothesis import HealthCheck, assume, given, note, settings
@@ -975,3 +977,80 @@ def test_property_several_mutations_never_crash(cases: list[Case]) -> None:
                     lambda documents: [c.mutate(documents) for c in cases],
                     None, None, set().union(*(c.touched for c in cases)), strict_exit=False)
     assert_case(combined)
+
+
+# --------------------------------------------------------------------------- the command line
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., tuple]]:
+    """Run ``main.main`` in-process on a store directory holding mutated golden documents."""
+    from PaymentProcess.common.functions import close_connection
+    from PaymentProcess.main import main
+
+    for name in ("PAYMENT_DB_URI", "PAYMENT_EVENT_ID", "PAYMENT_LOG_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+
+    def invoke(documents: Documents, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple:
+        directory = tmp_path / "store"
+        if not directory.exists():
+            directory.mkdir()
+            for name, docs in documents.items():
+                (directory / f"{name}.jsonl").write_text("".join(
+                    json_util.dumps(d, json_options=json_util.CANONICAL_JSON_OPTIONS) + "\n"
+                    for d in docs))
+        code = main([*args, "--db-uri", f"mongomock://{directory}", "--workers", "1"])
+        out, err = capsys.readouterr()
+        assert "Traceback" not in out + err
+        return code, out, err
+
+    yield invoke
+    close_connection()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in handlers:
+        root.addHandler(handler)
+
+
+def test_cli_bad_claims_exit_1_with_findings_and_block_the_final_run(
+        cli: Callable[..., tuple], capsys: pytest.CaptureFixture[str]) -> None:
+    documents = mutated(claim("C1001", ("service_lines", 0, "allowed"), float("nan")),
+                        claim("C4001", ("ParentClaimCore_ID",), {"$ne": None}),
+                        set_field("ClaimFinCore", "PE-PRIOR:C2001", ("benefit_amount",), "x"),
+                        set_field("OverUnder", "OU-1", ("status",), "open"))
+    code, out, _ = cli(documents, "-p", EVENT, "-m", "dry-run", capsys=capsys)
+    assert code == 1
+    for code_name, sample in (("BAD_AMOUNT", "C1001"), ("VOID_LINKAGE", "C4001"),
+                              ("RECORD_INVALID", "PE-PRIOR:C2001"), ("RECORD_INVALID", "OU-1")):
+        line = next(line for line in out.splitlines() if line.strip().startswith(code_name))
+        assert sample in line, (code_name, line)
+    code, _, err = cli(documents, "-p", EVENT, "-m", "final", capsys=capsys)
+    assert code == 1 and "critical findings" in err
+
+
+def test_cli_configuration_defect_exits_1(cli: Callable[..., tuple],
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    documents = mutated(set_field("FundingSource", "FS-G", ("check_range",), "all of them"))
+    code, out, _ = cli(documents, "-p", EVENT, "-m", "dry-run", "--json", capsys=capsys)
+    assert code == 1
+    stats = json_util.loads(out)
+    [finding] = [f for f in stats["findings"] if f["code"] == "CONFIG_INVALID"]
+    assert "FundingSource 'FS-G': check_range" in finding["details"][EVENT]
+
+
+@pytest.mark.parametrize("event_id", ['{"$gt": ""}', "PE-G1' || '1'=='1", "$where", "PE G1",
+                                      "PE-G1\n", "-PE", "P" * 101, "PE-١"])
+def test_cli_refuses_an_event_id_that_could_reach_the_store_unquoted(
+        cli: Callable[..., tuple], capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, event_id: str) -> None:
+    code, _, err = cli(golden(), "-p", event_id, "-m", "dry-run", capsys=capsys)
+    assert code == 2 and "payment-event-id" in err
+    monkeypatch.setenv("PAYMENT_EVENT_ID", event_id)  # the environment is checked the same way
+    code, _, err = cli(golden(), "-m", "dry-run", capsys=capsys)
+    assert code == 2 and "payment-event-id" in err
+
+
+def test_cli_unknown_event_exits_2(cli: Callable[..., tuple],
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(golden(), "-p", "PE-NOPE", "-m", "dry-run", capsys=capsys)
+    assert code == 2 and "unknown payment event 'PE-NOPE'" in err
