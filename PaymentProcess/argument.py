@@ -7,7 +7,6 @@ named by ``--config-path``/``PAYMENT_CONFIG_PATH``, and the built-in defaults.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,13 @@ import click
 import yaml
 
 from PaymentProcess.common.functions import get_default_workers, resolve_db_uri
-from PaymentProcess.data.models.event import RunMode
+from PaymentProcess.data.models.event import RunMode, is_event_id
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.utils.error_handling import ConfigurationError
 
 DEFAULT_BATCH_SIZE = 1000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 CONFIG_KEYS = {"workers", "batch_size", "log_level", "pc_type", "log_dir"}
-EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +71,7 @@ def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | 
 
 
 def _check_event_id(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
-    if not EVENT_ID_PATTERN.fullmatch(value):
+    if not is_event_id(value):
         raise click.BadParameter(
             "must be 1-100 letters, digits, '.', '_', ':' or '-', starting with a letter or digit")
     return value

@@ -106,6 +106,30 @@ def redact_uri(uri: str) -> str:
     return _redact(uri)[0]
 
 
+# A URI in free text: the scheme, then userinfo "user:password@" where the password may
+# hold anything but a newline or "@" (an unescaped space or control character too), then
+# everything up to the next whitespace. Hides more than the URI rather than less.
+_URI_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?:[^\s@/]*:[^\n@]*@)?\S*")
+_PASSWORD_IN_TEXT = re.compile(r"(?i)(\b[a-z0-9_]*password=)([^&;\s]*)")
+
+
+def redact_text(text: str) -> str:
+    """Free text (a log value, an error message) with every secret replaced by ``***``.
+
+    Each URI in ``text`` (up to the next whitespace) is redacted as by :func:`redact_uri`,
+    and any ``...password=value`` outside a URI too. This is the one implementation of
+    redaction: ``utils.logging.redact`` and every redacted field use it. Never raises.
+    """
+    if "://" in text:
+        if _SCHEME.match(text) and "\n" not in text:  # the whole text is one URI
+            text = redact_uri(text)
+        else:
+            text = _URI_IN_TEXT.sub(lambda match: redact_uri(match.group(0)), text)
+    if "assword=" in text.lower():
+        text = _PASSWORD_IN_TEXT.sub(lambda match: match.group(1) + "***", text)
+    return text
+
+
 def _short_reason(exc: BaseException, uri: str) -> str:
     """The first useful part of ``exc``'s message, with every secret of ``uri`` removed."""
     reason = " ".join(str(exc).split()) or type(exc).__name__

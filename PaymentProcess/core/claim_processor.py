@@ -31,9 +31,34 @@ from PaymentProcess.data.models.stats import ValidationReport
 from PaymentProcess.utils.money import ZERO
 
 
+@dataclass(frozen=True, slots=True)
+class MalformedParent:
+    """Stands for a ``ParentClaimCore_ID`` that is not a string (a list, a document...).
+
+    It is hashable, so the chain can be looked up and passed around like any other,
+    and it is not a ``str``, so the chain is blocked (the claim model reports the field).
+    """
+
+    label: str
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def _parent_key(document: dict[str, Any]) -> Any:
+    value = document.get("ParentClaimCore_ID")
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return MalformedParent(f"<{type(value).__name__}>")
+
+
 def group_by_parent(documents: Iterable[dict[str, Any]]) -> Iterator[tuple[Any, list[dict]]]:
-    """Group documents sorted by ParentClaimCore_ID into chains, in stream order."""
-    for parent_id, chain in groupby(documents, key=lambda doc: doc.get("ParentClaimCore_ID")):
+    """Group documents sorted by ParentClaimCore_ID into chains, in stream order.
+
+    The key is always hashable: a parent id of a wrong, unhashable type (a list, an
+    embedded document) becomes a :class:`MalformedParent`, whose chain is blocked.
+    """
+    for parent_id, chain in groupby(documents, key=_parent_key):
         yield parent_id, list(chain)
 
 
@@ -43,6 +68,21 @@ class ChainResolution:
 
     final_id: str | None
     last_version_id: str | None
+
+
+def _shown(value: Any) -> str:
+    """A raw field value for a finding's detail: short text quoted, anything else its type.
+
+    Never ``repr`` of an arbitrary value: a deeply nested document would be slow to
+    render, and could exceed the recursion limit.
+    """
+    if value is None:
+        return "missing"
+    if isinstance(value, str):
+        return repr(value[:80])
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return repr(value)
+    return f"<{type(value).__name__}>"
 
 
 def _raw_text(document: dict[str, Any], field: str) -> str | None:
@@ -68,7 +108,32 @@ class ClaimTransformer:
         report = ValidationReport()
         results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
                    for chain in batch.chains]
+        if batch.invalid_ledger:
+            results = self._block_invalid_ledger(batch, results, report)
         return results, report
+
+    def _block_invalid_ledger(self, batch: BatchInput, results: list[ChainResult],
+                              report: ValidationReport) -> list[ChainResult]:
+        """A malformed ledger entry is RECORD_INVALID and blocks the chains it concerns.
+
+        The ledger is the system of record, so the entry is never skipped: a chain it
+        belongs to, or whose claims it lists, cannot be computed (its prior sum and
+        version in force are unknown).
+        """
+        concerned: set[int] = set()
+        for record in batch.invalid_ledger:
+            report.add(codes.RECORD_INVALID, record.label, record.detail)
+            for index, chain in enumerate(batch.chains):
+                mentioned = {value for document in chain.documents
+                             for name in ("ClaimCore_ID", "OriginalClaimCore_ID",
+                                          "VoidClaimCore_ID")
+                             if isinstance(value := document.get(name), str)}
+                if (record.parent_id is not None and chain.parent_id == record.parent_id) or (
+                        mentioned & record.claim_ids):
+                    concerned.add(index)
+        return [ChainResult(result.parent_id, ChainStatus.BLOCKED, result.claim_count)
+                if index in concerned and result.status is ChainStatus.INCLUDED else result
+                for index, result in enumerate(results)]
 
     def exclusion(self, documents: Iterable[dict[str, Any]], report: ValidationReport) -> bool:
         """Spec 4.3: a claim outside the plans or payees of the criteria excludes its chain."""
@@ -78,7 +143,7 @@ class ClaimTransformer:
             label = claim_label(document)
             if _raw_text(document, "BenefitPlan_ID") not in self.context.benefit_plan_ids:
                 report.add(codes.BENEFIT_PLAN_EXCLUDED, label,
-                           f"BenefitPlan_ID {document.get('BenefitPlan_ID')!r}")
+                           f"BenefitPlan_ID {_shown(document.get('BenefitPlan_ID'))}")
                 excluded = True
             if keys is not None:
                 key = payee_key(self.context.pc_type, _raw_text(document, "TIN"),

@@ -61,7 +61,8 @@ class PaymentCenterManager:
                    cache: PaymentCenterCache, sources: dict[str, dict[str, Any]]) -> None:
         """Dry run: copy existing payees and create the missing ones in PaymentCenterWS only."""
         copies = [{**doc, "PaymentCenter_ID": doc["_id"], "is_new": False}
-                  for doc in summary.documents if doc.get("key") in summary.existing]
+                  for doc in summary.documents
+                  if isinstance(doc.get("key"), str) and doc["key"] in summary.existing]
         copies += [{**records.new_payee(key, None, self.pc_type, sources[key]),
                     "PaymentCenter_ID": cache.get(key), "is_new": True}
                    for key in summary.missing_keys]

@@ -269,6 +269,9 @@ class PaymentProcessor:
             analysis.open_records = self.repos.events.restore(event_id, coll.OVER_UNDER)
         else:
             analysis.open_records = self.repos.payments.open_over_under(payee_ids)
+        for record_id, problem in codes.invalid_documents(OverUnderRecord, coll.OVER_UNDER,
+                                                          analysis.open_records):
+            analysis.report.add(codes.RECORD_INVALID, record_id, problem)
         analysis.counts["payees"] = len(analysis.totals_by_key)
         analysis.counts["new_payees"] = len(analysis.payees.missing_keys)
 
@@ -279,9 +282,7 @@ class PaymentProcessor:
             try:
                 record = OverUnderRecord.model_validate(document)
             except PydanticValidationError:
-                analysis.report.add(codes.RECORD_INVALID, str(document.get("_id"))[:64],
-                                    "OverUnder document malformed")
-                continue
+                continue  # RECORD_INVALID, reported by process_payment_centers
             records_by_payee.setdefault(record.PaymentCenter_ID, []).append(record)
         event = analysis.config.event
         analysis.settlements = []
@@ -405,9 +406,6 @@ class PaymentProcessor:
                         mentioned.add(value)
         entries, malformed = self.repos.claims.fetch_fin(payment_event_id, chain_ids,
                                                          sorted(mentioned))
-        for entry_id in malformed:
-            raise PaymentProcessError(f"ledger entry {entry_id} is malformed: "
-                                      "the ledger must be repaired before this event can run")
         states, owners = ledger_states(entries)
         if fingerprint is not None:
             chain_set = set(chain_ids)
@@ -419,6 +417,7 @@ class PaymentProcessor:
                                     states.get(parent_id, LedgerState()))
                          for parent_id, documents in chains),
             ledger_claim_chains=owners,
+            invalid_ledger=codes.invalid_ledger_entries(malformed),
         )
 
     def _aggregate(self, analysis: CycleAnalysis, chain: ChainResult,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from PaymentProcess.data.models.claim import AMOUNT_FIELDS, Claim, FrequencyCode, claim_label
+from PaymentProcess.data.models.over_under import LedgerEntry
+from PaymentProcess.data.models.payment import InvalidRecord
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.data.models.stats import FindingCode, Severity, ValidationReport
 from PaymentProcess.utils.error_handling import CriticalValidationError
@@ -59,6 +63,37 @@ CLAIMS_BY_FREQUENCY = FindingCode(
 )
 
 _VALID_FREQUENCIES = frozenset(code.value for code in FrequencyCode)
+_FIELD_CODES = {
+    "FrequencyCode": FREQ_INVALID,
+    "NPI": NPI_INVALID,
+    "TIN": TIN_INVALID,
+    "ParentClaimCore_ID": VOID_LINKAGE,
+    "OriginalClaimCore_ID": VOID_LINKAGE,
+    "VoidClaimCore_ID": VOID_LINKAGE,
+}
+MAX_LOCATION = 120
+
+
+def format_location(location: tuple[Any, ...]) -> str:
+    """``service_lines.0.allowed``: a pydantic error location, bounded in length."""
+    text = ".".join(str(part) for part in location) or "<document>"
+    return text if len(text) <= MAX_LOCATION else text[: MAX_LOCATION - 3] + "..."
+
+
+def code_for_location(location: tuple[Any, ...], document: dict[str, Any]) -> FindingCode:
+    """The spec's finding for a claim field that failed the model.
+
+    An amount of a line is ``BAD_AMOUNT``; the frequency code, NPI, TIN and linkage
+    fields keep their own codes whatever their type; a missing or null
+    ``service_lines`` is ``NO_LINES``; anything else is ``CLAIM_INVALID``.
+    """
+    if len(location) == 3 and location[0] == "service_lines" and location[2] in AMOUNT_FIELDS:
+        return BAD_AMOUNT
+    if len(location) == 1 and location[0] in _FIELD_CODES:
+        return _FIELD_CODES[location[0]]
+    if location == ("service_lines",) and document.get("service_lines") is None:
+        return NO_LINES
+    return CLAIM_INVALID
 
 
 def npi_is_valid(npi: str) -> bool:
@@ -88,20 +123,19 @@ class Validation:
         self.pc_type = pc_type
 
     def parse_claim(self, document: dict[str, Any], report: ValidationReport) -> Claim | None:
-        """Validate a raw document into a :class:`Claim`; each defect becomes a finding."""
+        """Validate a raw document into a :class:`Claim`; each defect becomes a finding.
+
+        A field the business rules judge keeps its own code even when its type is wrong
+        (:func:`code_for_location`); any other structural defect is ``CLAIM_INVALID``.
+        The detail names the field; the value itself is never echoed.
+        """
         try:
             return Claim.model_validate(document)
         except PydanticValidationError as exc:
             first_problem: dict[FindingCode, str] = {}
             for error in exc.errors(include_url=False, include_input=False):
-                location = ".".join(str(part) for part in error["loc"])
-                is_amount = (
-                    len(error["loc"]) == 3
-                    and error["loc"][0] == "service_lines"
-                    and error["loc"][2] in AMOUNT_FIELDS
-                )
-                code = BAD_AMOUNT if is_amount else CLAIM_INVALID
-                first_problem.setdefault(code, f"{location}: {error['msg']}")
+                code = code_for_location(error["loc"], document)
+                first_problem.setdefault(code, f"{format_location(error['loc'])}: {error['msg']}")
             for code, problem in first_problem.items():  # a claim counts once per code
                 report.add(code, claim_label(document), problem)
             return None
@@ -145,6 +179,49 @@ class Validation:
             report.add(TIN_INVALID, label, f"TIN {claim.TIN[:20]!r}")
             ok = False
         return ok
+
+
+def document_label(document: Any) -> str:
+    """A printable, bounded ``_id`` of any stored document, even a malformed one."""
+    value = document.get("_id") if isinstance(document, dict) else None
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        return str(value)  # bounded by the report (printable)
+    return f"<{type(value).__name__} _id>"
+
+
+def describe_errors(collection: str, exc: PydanticValidationError, limit: int = 3) -> str:
+    """``OverUnder: remaining: bad amount: ...; status: ...``: the fields that failed."""
+    errors = exc.errors(include_url=False, include_input=False)
+    parts = [f"{format_location(e['loc'])}: {e['msg']}" for e in errors[:limit]]
+    if len(errors) > limit:
+        parts.append(f"and {len(errors) - limit} more")
+    return f"{collection}: " + "; ".join(parts)
+
+
+def invalid_documents(model: type[BaseModel], collection: str,
+                      documents: Iterable[dict[str, Any]]) -> Iterator[tuple[str, str]]:
+    """``(label, detail)`` of every document that fails ``model`` (for ``RECORD_INVALID``)."""
+    for document in documents:
+        try:
+            model.model_validate(document)
+        except PydanticValidationError as exc:
+            yield document_label(document), describe_errors(collection, exc)
+
+
+def invalid_ledger_entries(documents: Iterable[dict[str, Any]]) -> tuple[InvalidRecord, ...]:
+    """Ledger entries that fail :class:`LedgerEntry`, with the chain and claims they name."""
+    invalid = []
+    for document in documents:
+        for label, detail in invalid_documents(LedgerEntry, "ClaimFinCore", [document]):
+            parent = document.get("ParentClaimCore_ID")
+            listed = document.get("ClaimCore_IDs")
+            ids = {c for c in listed if isinstance(c, str)} if isinstance(listed, list) else set()
+            if isinstance(document.get("final_ClaimCore_ID"), str):
+                ids.add(document["final_ClaimCore_ID"])
+            invalid.append(InvalidRecord(label, detail,
+                                         parent if isinstance(parent, str) else None,
+                                         frozenset(ids)))
+    return tuple(invalid)
 
 
 def raise_if_blocking(report: ValidationReport, what: str) -> None:

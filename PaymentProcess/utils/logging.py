@@ -7,10 +7,10 @@ from every value before rendering, so a secret can never reach a log.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,20 +18,52 @@ from typing import Any
 import structlog
 
 LOG_FILE_NAME = "paymentprocess.log"
-_CREDENTIALS = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<secret>[^@\s]*)@",
-                          re.IGNORECASE)
-_PASSWORD_PARAM = re.compile(r"(?P<name>password=)[^&\s]*", re.IGNORECASE)
+LOG_FILE_MODE = 0o640
+MAX_REDACT_DEPTH = 20
 
 
 def redact(text: str) -> str:
-    """Replace the password of any URI (and ``password=`` parameters) with ``***``."""
-    text = _CREDENTIALS.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
-    return _PASSWORD_PARAM.sub(lambda m: f"{m['name']}***", text)
+    """Secrets in ``text`` replaced by ``***`` (URI passwords, ``password=`` values).
+
+    The one implementation is :func:`PaymentProcess.common.functions.redact_text`
+    (imported here at call time: ``common.functions`` imports this package).
+    """
+    from PaymentProcess.common.functions import redact_text
+
+    return redact_text(text)
+
+
+def _redact_value(value: Any, depth: int = 0) -> Any:
+    """Redact strings anywhere in a log value: nested dicts, lists and tuples too."""
+    if isinstance(value, str):
+        return redact(value)
+    if depth >= MAX_REDACT_DEPTH:
+        return "<nested too deep>"
+    if isinstance(value, dict):
+        return {key: _redact_value(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_redact_value(item, depth + 1) for item in value]
+    return value
 
 
 def _redact_values(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return {key: redact(value) if isinstance(value, str) else value
-            for key, value in event_dict.items()}
+    return {key: _redact_value(value) for key, value in event_dict.items()}
+
+
+class PrivateWatchedFileHandler(logging.handlers.WatchedFileHandler):
+    """A ``WatchedFileHandler`` whose file is always created with mode 0640.
+
+    The plain handler opens with the process umask (typically 0644): after logrotate
+    moves the file, the file it reopens would be world-readable. Here every open,
+    the first and each reopen, creates the file 0640 and keeps it so.
+    """
+
+    def _open(self):  # noqa: ANN202 - signature of logging.FileHandler._open
+        descriptor = os.open(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+                             LOG_FILE_MODE)
+        with contextlib.suppress(OSError):  # a file we may not chmod is still usable
+            os.fchmod(descriptor, LOG_FILE_MODE)
+        return open(descriptor, self.mode, encoding=self.encoding, errors=self.errors)
 
 
 def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | None = None) -> None:
@@ -50,17 +82,14 @@ def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | Non
     ]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, _redact_values,
-                    renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, _redact_values, renderer],
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir:
         path = Path(log_dir) / LOG_FILE_NAME
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            path.touch(mode=0o640)
-        os.chmod(path, 0o640)
-        handlers.append(logging.handlers.WatchedFileHandler(path, encoding="utf-8"))
+        handlers.append(PrivateWatchedFileHandler(path, encoding="utf-8"))
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -18,7 +18,10 @@ from PaymentProcess.data.models.common import (
     DateField,
     Money,
     OptionalText,
+    Party,
+    ProcedureCode,
     Text,
+    Units,
 )
 
 AMOUNT_FIELDS = ("billed", "allowed", "deductible", "coinsurance", "copay", "cob_paid")
@@ -52,8 +55,8 @@ class ServiceLine(BaseModel):
 
     model_config = DOCUMENT_CONFIG
     line_no: Annotated[int, Field(ge=0, le=10**6)] | None = None
-    procedure_code: Annotated[str, Field(max_length=48)] | None = None
-    units: Any = None
+    procedure_code: ProcedureCode = None
+    units: Units = None
     service_date: DateField | None = None
     billed: Money
     allowed: Money
@@ -82,8 +85,8 @@ class Claim(BaseModel):
     NPI: OptionalText = None
     TIN: OptionalText = None
     MemberID: OptionalText = None
-    provider: dict[str, Any] | None = None
-    member: dict[str, Any] | None = None
+    provider: Party = None
+    member: Party = None
     service_lines: list[ServiceLine]
 
     @property
@@ -102,6 +105,6 @@ def claim_label(doc: Any) -> str:
         for field in ("ClaimCore_ID", "_id"):
             value = doc.get(field)
             if isinstance(value, str | int) and not isinstance(value, bool):
-                return str(value)[:64]
+                return str(value)  # bounded by the report (printable)
     return "<unidentified>"
 

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, model_validator
 
 from PaymentProcess.data.models.common import DOCUMENT_CONFIG, DateField, Money, Text
 from PaymentProcess.data.models.payment_center import PaymentCenterType
+
+EVENT_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,99}")
+"""A payment event id: 1-100 ASCII letters, digits, ``.``, ``_``, ``:`` or ``-``.
+
+It can never be a query operator, contain a ``$`` or a ``.`` path separator at its
+start, or carry control characters; the command line and the config loader check it.
+"""
+
+
+def is_event_id(value: Any) -> bool:
+    """True when ``value`` is a string matching :data:`EVENT_ID_PATTERN`."""
+    return isinstance(value, str) and EVENT_ID_PATTERN.fullmatch(value) is not None
 
 
 class RunMode(StrEnum):
@@ -37,6 +50,28 @@ class Business(BaseModel):
     state: Text
 
 
+class DryRunRecord(BaseModel):
+    """``PaymentEvent.dry_run``: written by the engine, read by the final run's admission."""
+
+    model_config = DOCUMENT_CONFIG
+    run_id: Text
+    fingerprint: Text
+    critical_findings: Annotated[int, Field(ge=0)]
+
+
+class FinalRunRecord(BaseModel):
+    """``PaymentEvent.final_run``: written by the engine, read by a resumed final run."""
+
+    model_config = DOCUMENT_CONFIG
+    run_id: Text
+    inputs_fingerprint: Text
+    backup_complete: bool = False
+    resumed_by: list[Text] = []
+
+
+ENGINE_OWNED_FIELDS = ("stage", "dry_run", "final_run")
+
+
 class PaymentEvent(BaseModel):
     """One payment cycle (``PaymentEvent`` collection)."""
 
@@ -53,6 +88,18 @@ class PaymentEvent(BaseModel):
     min_payment_amount: Money = Decimal("0.01")
     payment_reduction_pct: Money = Decimal("0.00")
     stage: Annotated[Stage, Field(strict=False)] = Stage.NEW
+    dry_run: DryRunRecord | None = None
+    final_run: FinalRunRecord | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _engine_fields_not_null(cls, data: Any) -> Any:
+        """The engine's own records are absent or documents, never an explicit null."""
+        if isinstance(data, dict):
+            for name in ENGINE_OWNED_FIELDS:
+                if name in data and data[name] is None:
+                    raise ValueError(f"{name} is null")
+        return data
 
     @model_validator(mode="after")
     def _check_ranges(self) -> PaymentEvent:
@@ -94,6 +141,24 @@ class FundingSource(BaseModel):
     name: str = ""
     check_range: CheckRange
     eft_trace_prefix: Annotated[str, Field(max_length=20)]
+
+
+class SequenceAllocation(BaseModel):
+    """A block of numbers given to one event (recorded so that a replay gets it again)."""
+
+    model_config = DOCUMENT_CONFIG
+    event_id: Text
+    start: Annotated[int, Field(ge=0, lt=2**63)]
+    count: Annotated[int, Field(ge=0, lt=2**63)]
+
+
+class NumberSequence(BaseModel):
+    """A ``Sequences`` document: check numbers, EFT traces or PaymentCenter ids."""
+
+    model_config = DOCUMENT_CONFIG
+    id: Text = Field(alias="_id")
+    next: Annotated[int, Field(ge=0, lt=2**63)]
+    allocations: list[SequenceAllocation] = []
 
 
 class InterestOverride(BaseModel):

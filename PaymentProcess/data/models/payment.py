@@ -90,11 +90,26 @@ class PaymentContext:
 
 
 @dataclass(frozen=True, slots=True)
+class InvalidRecord:
+    """A stored record that failed its model: the finding ``RECORD_INVALID``.
+
+    ``parent_id`` and ``claim_ids`` are what could still be read of a ledger entry,
+    so the chains it concerns can be blocked.
+    """
+
+    label: str
+    detail: str
+    parent_id: str | None = None
+    claim_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class BatchInput:
     """A batch of whole chains, with the ledger owners of every id they mention."""
 
     chains: tuple[ChainInput, ...]
     ledger_claim_chains: Mapping[str, str] = field(default_factory=dict)
+    invalid_ledger: tuple[InvalidRecord, ...] = ()
 
 
 class ChainStatus(StrEnum):

@@ -11,6 +11,31 @@ from typing import Any
 from PaymentProcess.utils.money import to_decimal128
 
 MAX_SAMPLES = 10
+MAX_SAMPLE_LENGTH = 64
+MAX_DETAIL_LENGTH = 300
+MAX_COUNT_KEYS = 50
+OTHER_KEY = "<other>"
+
+
+def printable(value: object, limit: int) -> str:
+    """``value`` as text safe for findings, logs and terminals, at most ``limit`` characters.
+
+    Control and other non-printable characters (NUL, ESC, newlines, bidi overrides) are
+    escaped as ``\\xNN``/``\\uNNNN``, so a document can neither break a BSON key nor
+    forge a line of the summary; long values end with ``...``.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) > 4 * limit:
+        text = text[: 4 * limit]
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def field_name(key: str) -> str:
+    """A findings key usable as a MongoDB field name: no ``.``, no leading ``$``."""
+    key = key.replace(".", "\uff0e") or "<empty>"
+    return "\uff04" + key[1:] if key.startswith("$") else key
 
 
 class Severity(StrEnum):
@@ -43,11 +68,25 @@ class Finding:
     counts: dict[str, int] = field(default_factory=dict)
 
     def keep_sample(self, sample: str, detail: str | None) -> None:
-        """Keep the first ten distinct sample ids, with what was wrong with each."""
-        if len(self.samples) < MAX_SAMPLES and sample not in self.samples:
+        """Keep the first ten distinct sample ids, with what was wrong with each.
+
+        Samples and details come from the documents: both are made printable and
+        bounded (:func:`printable`) before they are kept.
+        """
+        if len(self.samples) >= MAX_SAMPLES:
+            return
+        sample = printable(sample, MAX_SAMPLE_LENGTH)
+        if sample not in self.samples:
             self.samples.append(sample)
             if detail:
-                self.details[sample] = detail
+                self.details[sample] = printable(detail, MAX_DETAIL_LENGTH)
+
+    def count_key(self, key: str, amount: int) -> None:
+        """Add to one of the counts, keeping at most 50 distinct keys (then ``<other>``)."""
+        key = printable(key, 32)
+        if key not in self.counts and len(self.counts) >= MAX_COUNT_KEYS - 1:
+            key = OTHER_KEY
+        self.counts[key] = self.counts.get(key, 0) + amount
 
     def as_document(self) -> dict[str, Any]:
         """Store and JSON form."""
@@ -59,9 +98,9 @@ class Finding:
             "samples": list(self.samples),
         }
         if self.details:
-            doc["details"] = dict(self.details)
+            doc["details"] = {field_name(k): v for k, v in self.details.items()}
         if self.counts:
-            doc["counts"] = dict(sorted(self.counts.items()))
+            doc["counts"] = {field_name(k): v for k, v in sorted(self.counts.items())}
         return doc
 
 
@@ -85,7 +124,7 @@ class ValidationReport:
         if finding is None:
             finding = self.findings[code.code] = Finding(code.code, code.severity, code.message)
         for key, value in counts.items():
-            finding.counts[key] = finding.counts.get(key, 0) + value
+            finding.count_key(key, value)
         finding.count = sum(finding.counts.values())
 
     def merge(self, other: ValidationReport) -> None:
@@ -99,7 +138,7 @@ class ValidationReport:
             for sample in theirs.samples:
                 mine.keep_sample(sample, theirs.details.get(sample))
             for key, value in theirs.counts.items():
-                mine.counts[key] = mine.counts.get(key, 0) + value
+                mine.count_key(key, value)
 
     @property
     def blocked(self) -> bool:

@@ -63,7 +63,7 @@ class ClaimRepository:
 
         Entries written by ``payment_event_id`` itself are left out, so a resumed final
         run sees the ledger as it was before the run began. Returns the valid documents
-        and the ids of malformed ones.
+        and the malformed ones (reported as ``RECORD_INVALID``).
         """
         query = {
             "PaymentEvent_ID": {"$ne": payment_event_id},
@@ -76,7 +76,7 @@ class ClaimRepository:
                 LedgerEntry.model_validate(document)
                 valid.append(document)
             except PydanticValidationError:
-                malformed.append(str(document.get("_id"))[:64])
+                malformed.append(document)
         return valid, malformed
 
     def mark_paid(self, payment_event_id: str, document_ids: list[str]) -> None:

@@ -22,12 +22,12 @@ class PaymentCenterRepository:
     def find(self, keys: Iterable[str], ids: Iterable[int]) -> list[dict[str, Any]]:
         """Payee documents with any of these keys or ids, by _id."""
         keys, ids = sorted(set(keys)), sorted(set(ids))
-        found: dict[Any, dict[str, Any]] = {}
+        found: dict[str, dict[str, Any]] = {}
         for field, values in (("key", keys), ("_id", ids)):
             for chunk in batch_iterable(values, self.batch_size):
                 for document in self.db[PAYMENT_CENTER].find({field: {"$in": chunk}}):
-                    found[document.get("_id")] = document
-        return [found[k] for k in sorted(found, key=str)]
+                    found[repr(document.get("_id"))] = document  # an _id may be unhashable
+        return sorted(found.values(), key=lambda document: str(document.get("_id")))
 
     def max_id(self) -> int:
         """Largest PaymentCenter_ID in use (0 when there is none)."""

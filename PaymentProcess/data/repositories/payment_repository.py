@@ -57,11 +57,17 @@ class PaymentRepository:
         bulk_upsert(self.db[PAYMENT_ESTIMATE], estimates, batch_size=self.batch_size)
 
     def open_over_under(self, payee_ids: list[int]) -> list[dict[str, Any]]:
-        """OPEN O/U records of these payees."""
+        """Not-CLOSED O/U records of these payees (the caller rejects all but valid OPEN ones).
+
+        A record whose status is not ``CLOSED`` or whose payee id is the id as text is
+        read too, so that it is reported as malformed instead of being silently ignored
+        (an OVER nobody sees is never recouped).
+        """
         found: list[dict[str, Any]] = []
         for chunk in batch_iterable(sorted(set(payee_ids)), self.batch_size):
-            found += self.db[OVER_UNDER].find({"PaymentCenter_ID": {"$in": chunk},
-                                               "status": "OPEN"})
+            found += self.db[OVER_UNDER].find({
+                "PaymentCenter_ID": {"$in": chunk + [str(payee_id) for payee_id in chunk]},
+                "status": {"$ne": "CLOSED"}})
         return sorted(found, key=lambda d: str(d.get("_id")))
 
     def calc_and_upsert_over_under(
