@@ -6,7 +6,13 @@ from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 
-from PaymentProcess.data.models.claim import AMOUNT_FIELDS, Claim, FrequencyCode, claim_label
+from PaymentProcess.data.models.claim import (
+    AMOUNT_FIELDS,
+    Claim,
+    FrequencyCode,
+    claim_label,
+    construct_claim,
+)
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.data.models.stats import FindingCode, Severity, ValidationReport
 from PaymentProcess.utils.error_handling import CriticalValidationError
@@ -89,6 +95,9 @@ class Validation:
 
     def parse_claim(self, document: dict[str, Any], report: ValidationReport) -> Claim | None:
         """Validate a raw document into a :class:`Claim`; each defect becomes a finding."""
+        claim = construct_claim(document)  # the same Claim, without pydantic, when plain
+        if claim is not None:
+            return claim
         try:
             return Claim.model_validate(document)
         except PydanticValidationError as exc:
