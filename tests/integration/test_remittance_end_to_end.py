@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from bson import json_util
 
+from PaymentProcess.remittance import write_remittances
+from PaymentProcess.synthetic.generator import SyntheticOptions
 from tests.conftest import REPO, money, read_store, run_cli
+from tests.integration.test_synthetic_cycles import run_cycles
 from tests.unit.test_remittance_store import PAYER, assert_valid
 
 
@@ -68,3 +71,20 @@ def test_missing_payer_identity_leaves_the_payments_final(golden_dir: Path, tmp_
     store = read_store(golden_dir)
     assert next(e for e in store["PaymentEvent"] if e["_id"] == "PE-G1")["stage"] == "FINAL"
     assert len(store["Payments"]) == 3
+
+
+def test_synthetic_cycles_write_valid_835s(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    options = SyntheticOptions(claims=300, payees=12, cycles=2, seed=21)
+    store = run_cycles(options)
+    store.db.FundingSource.update_many({}, {"$set": {"payer": PAYER}})
+    for event_id in ("PE-SYN-0001", "PE-SYN-0002"):
+        out = tmp_path / event_id
+        files = write_remittances(store.db, event_id, out)
+        assert len(files) == store.db.PaymentSettlement.count_documents(
+            {"PaymentEvent_ID": event_id})
+        for file in files:
+            assert_valid(file, monkeypatch)
+        disbursed = sum(money(p["amount"])
+                        for p in store.db.Payments.find({"PaymentEvent_ID": event_id}))
+        assert sum(bpr02(f.read_text()) for f in files) == disbursed
