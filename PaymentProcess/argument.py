@@ -40,7 +40,7 @@ class RunOptions:
     validate_only: bool
     json: bool
     log_dir: str | None
-    remittance_dir: Path | None
+    remittance_dir: Path | None = None
 
 
 def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -52,12 +52,20 @@ def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | 
         content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise click.BadParameter(f"{path} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise click.BadParameter(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(content, dict) or not set(content) <= CONFIG_KEYS:
         unknown = sorted(set(content) - CONFIG_KEYS) if isinstance(content, dict) else ["<root>"]
         raise click.BadParameter(f"{path}: unknown keys {', '.join(map(str, unknown))} "
                                  f"(allowed: {', '.join(sorted(CONFIG_KEYS))})")
+    for key in ("workers", "batch_size"):
+        count = content.get(key)
+        if count is not None and (type(count) is not int or count < 1):
+            option = "--" + key.replace("_", "-")
+            raise click.BadParameter(f"{path}: {key} ({option}) must be a whole number of "
+                                     f"at least 1, not {count!r}")
     ctx.default_map = {**(ctx.default_map or {}), **content}
     return value
 

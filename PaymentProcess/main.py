@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from PaymentProcess.argument import RunOptions, parse_args
 from PaymentProcess.common.functions import close_connection, get_connection
@@ -56,7 +56,7 @@ def run(options: RunOptions) -> PaymentEventStats:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the engine; returns the exit code of spec section 11."""
-    load_dotenv(override=False)
+    load_dotenv(find_dotenv(usecwd=True), override=False)  # .env of the working directory
     try:
         options = parse_args(argv)
     except click.exceptions.Exit as exc:

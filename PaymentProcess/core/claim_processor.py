@@ -86,7 +86,10 @@ def _shown(value: Any) -> str:
 
 
 def _raw_text(document: dict[str, Any], field: str) -> str | None:
+    """An identifier as the Claim model reads it (numbers become text), before validation."""
     value = document.get(field)
+    if type(value) is int:
+        return str(value)
     return value if isinstance(value, str) and value else None
 
 

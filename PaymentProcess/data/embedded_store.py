@@ -28,10 +28,12 @@ from types import TracebackType
 from typing import Any
 
 import mongomock
-from bson import json_util
 from pymongo.errors import BulkWriteError, InvalidName
 
-from PaymentProcess.data import mongomock_patches  # noqa: F401  (applies the patches)
+from PaymentProcess.data import (
+    extended_json,
+    mongomock_patches,  # noqa: F401  (applies the patches)
+)
 from PaymentProcess.utils.error_handling import ConcurrencyError, ConfigurationError
 
 DATABASE_NAME = "payments"
@@ -205,8 +207,7 @@ class EmbeddedStore:
 
     def _dump(self, name: str) -> Iterable[str]:
         """Relaxed Extended JSON lines of every document of ``name``, in store order."""
-        options = json_util.RELAXED_JSON_OPTIONS
-        return (json_util.dumps(doc, json_options=options) + "\n" for doc in self.db[name].find({}))
+        return (extended_json.dumps(doc) + "\n" for doc in self.db[name].find({}))
 
     def close(self) -> None:
         """Release the directory lock and the client. Idempotent; does not checkpoint."""
@@ -231,7 +232,7 @@ def _read_jsonl(file: Path) -> tuple[list[dict[str, Any]], list[int]]:
                 text = raw.decode("utf-8").strip()
                 if not text:
                     continue
-                doc = json_util.loads(text)
+                doc = extended_json.loads(text)
                 if not isinstance(doc, dict):
                     raise ValueError(f"expected a document, got {type(doc).__name__}")
             except Exception as exc:  # json_util raises many types on bad input

@@ -8,7 +8,9 @@ that make a payment cycle quadratic in the number of claims:
   ``_id``s) scans the collection although documents are stored in a dict keyed by
   ``_id``;
 * ``$in`` rebuilds a list of "is this a regex" flags and searches the value list
-  linearly, for every document it tests.
+  linearly, for every document it tests;
+* every document returned is copied field by field with ``copy.copy`` even for
+  immutable values (strings, numbers, Decimal128, dates), most of a read's cost.
 
 The patches keep mongomock's semantics: candidates found by ``_id`` are still checked
 with mongomock's own filter, and ``$in`` falls back to the original for unhashable or
@@ -19,12 +21,16 @@ either. A real MongoDB is untouched by any of this.
 
 from __future__ import annotations
 
+import copy
 from collections import OrderedDict
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import mongomock.collection
 import mongomock.filtering
+from bson.decimal128 import Decimal128
+from bson.objectid import ObjectId
 
 _HASHABLE_IDS = (str, int)
 _original_iter_documents = mongomock.collection.Collection._iter_documents
@@ -43,6 +49,26 @@ def _cursor_next(self: mongomock.collection.Cursor) -> Any:
         raise StopIteration
     self._emitted += 1
     return results[index]
+
+
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, Decimal128, ObjectId})
+
+
+def _copy_field(value: Any, container: type) -> Any:
+    """mongomock's copy of a returned document, without copying immutable values."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is list:
+        return [_copy_field(item, container) for item in value]
+    if isinstance(value, dict):
+        new = container()
+        for key, item in value.items():
+            new[key] = _copy_field(item, container)
+        return new
+    if isinstance(value, list):
+        return [_copy_field(item, container) for item in value]
+    return copy.copy(value)
 
 
 def _plain_id(value: Any) -> bool:
@@ -106,5 +132,6 @@ def _in_op(doc_val: Any, search_val: Any) -> bool:
 mongomock.collection.Cursor.__next__ = _cursor_next
 mongomock.collection.Cursor.next = _cursor_next
 mongomock.collection.Collection._iter_documents = _iter_documents
+mongomock.collection._copy_field = _copy_field
 mongomock.filtering._filterer_inst._operator_map["$in"] = _in_op
 mongomock.filtering._filterer_inst._operator_map["$nin"] = lambda dv, sv: not _in_op(dv, sv)

@@ -18,7 +18,7 @@ from bson import Decimal128, Int64, ObjectId
 from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from PaymentProcess.data import embedded_store, mongomock_patches
+from PaymentProcess.data import mongomock_patches
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.utils.error_handling import ConcurrencyError, ConfigurationError
 
