@@ -180,11 +180,8 @@ def test_a_missing_amount_is_bad_amount(field: str) -> None:
         ({"ClaimType": "VISION"}, "ClaimType", "C7"),
         ({"ClaimStatus": "PENDING"}, "ClaimStatus", "C7"),
         ({"ClaimCore_ID": 12}, "ClaimCore_ID", "12"),
-        ({"ClaimCore_ID": "C" * 201}, "ClaimCore_ID", "C" * 64),
-        ({"ParentClaimCore_ID": None}, "ParentClaimCore_ID", "C7"),
+        ({"ClaimCore_ID": "C" * 201}, "ClaimCore_ID", "C" * 61 + "..."),
         ({"PaymentEvent_ID": ""}, "PaymentEvent_ID", "C7"),
-        ({"NPI": ["1000000012"]}, "NPI", "C7"),
-        ({"service_lines": None}, "service_lines", "C7"),
         ({"service_lines": {"0": {}}}, "service_lines", "C7"),
         ({"service_lines": ["line"]}, "service_lines.0", "C7"),
         ({"provider": "North Clinic"}, "provider", "C7"),
@@ -199,7 +196,23 @@ def test_structural_defects_are_claim_invalid(fields: dict[str, Any], where: str
     assert report.findings["CLAIM_INVALID"].details[label].startswith(f"{where}: ")
 
 
-@pytest.mark.parametrize("missing", ["_id", "received_date", "service_lines", "ClaimType"])
+@pytest.mark.parametrize(
+    ("fields", "code", "where"),
+    [
+        ({"ParentClaimCore_ID": None}, "VOID_LINKAGE", "ParentClaimCore_ID"),
+        ({"NPI": ["1000000012"]}, "NPI_INVALID", "NPI"),
+        ({"service_lines": None}, "NO_LINES", "service_lines"),
+    ],
+)
+def test_a_field_with_a_finding_of_its_own_keeps_it_whatever_its_type(
+        fields: dict[str, Any], code: str, where: str) -> None:
+    claim, report = parse(claim_doc("C7", **fields))
+    assert claim is None
+    assert codes_of(report) == {code: 1}
+    assert report.findings[code].details["C7"].startswith(f"{where}: ")
+
+
+@pytest.mark.parametrize("missing", ["_id", "received_date", "ClaimType"])
 def test_missing_structure_is_claim_invalid(missing: str) -> None:
     doc = claim_doc("C8")
     del doc[missing]
