@@ -62,6 +62,12 @@ def stored_amount(rng: random.Random, cents: int) -> Any:
     return f"{Decimal(cents).scaleb(-2):.2f}"
 
 
+def payee_key(pc_type: str, payee: tuple[str, str, str]) -> str:
+    """Spec 5: PROVIDER:<TIN>:<NPI>, or DMR:<MemberID>."""
+    tin, npi, member = payee
+    return f"PROVIDER:{tin}:{npi}" if pc_type == "PROVIDER" else f"DMR:{member}"
+
+
 @dataclass
 class Synthetic:
     """A generated store and the facts the reference needs."""
@@ -76,17 +82,18 @@ class Synthetic:
 
 def synthesize(rng: random.Random) -> Synthetic:
     """A valid random cycle: every chain judged clean, every payee and record well formed."""
-    keys = [(f"{700000000 + n:09d}", npi_for(100000000 + n)) for n in range(1, 8)]
-    key_of = {pair: f"PROVIDER:{pair[0]}:{pair[1]}" for pair in keys}
+    pc_type = "DMR" if rng.random() < 0.25 else "PROVIDER"
+    keys = [(f"{700000000 + n:09d}", npi_for(100000000 + n), f"M{n:04d}") for n in range(1, 8)]
+    key_of = {payee: payee_key(pc_type, payee) for payee in keys}
     existing = rng.sample(keys, rng.randint(1, 5))
     payees: dict[int, dict[str, Any]] = {}
-    for index, (tin, npi) in enumerate(sorted(existing)):
+    for index, (tin, npi, member) in enumerate(sorted(existing)):
         payee_id = 101 + index * rng.randint(1, 3)
         while payee_id in payees:
             payee_id += 1
         payees[payee_id] = {
-            "_id": payee_id, "key": key_of[(tin, npi)], "type": "PROVIDER",
-            "vendor_name": f"Vendor {tin}", "tax_id": tin, "npi": npi, "member_id": None,
+            "_id": payee_id, "key": key_of[(tin, npi, member)], "type": pc_type,
+            "vendor_name": f"Vendor {tin}", "tax_id": tin, "npi": npi, "member_id": member,
             "address": {"line1": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75001"},
             "payment_method": rng.choice(["CHECK", "EFT"]),
             "status": "HOLD" if rng.random() < 0.2 else "ACTIVE",
@@ -110,7 +117,7 @@ def synthesize(rng: random.Random) -> Synthetic:
 
     pct = rng.choice(["0", "1.5", "2.00", "2.25", "10"])
     event = {
-        "_id": EVENT, "name": "synthetic", "pc_type": "PROVIDER", "type": "REGULAR",
+        "_id": EVENT, "name": "synthetic", "pc_type": pc_type, "type": "REGULAR",
         "business": {"line_of_business": "COMMERCIAL", "state": rng.choice(["TX", "CA"])},
         "due_date": DUE, "inclusion_criteria_id": "IC", "funding_source_id": "FS",
         "interest_rules_id": "IR", "stage": "NEW",
@@ -142,7 +149,7 @@ def synthesize(rng: random.Random) -> Synthetic:
     excluded: set[str] = set()
 
     def new_claim(claim_id: str, parent: str, frequency: str, reference: str | None,
-                  pair: tuple[str, str], plan: str = "BP-1") -> dict[str, Any]:
+                  pair: tuple[str, str, str], plan: str = "BP-1") -> dict[str, Any]:
         lines = []
         for number in range(1, rng.randint(1, 3) + 1):
             allowed = rng.randint(0, 60000)
@@ -166,7 +173,7 @@ def synthesize(rng: random.Random) -> Synthetic:
             "patient_control_number": f"PCN-{claim_id}", "NPI": pair[1], "TIN": pair[0],
             "provider": {"name": f"Vendor {pair[0]}", "address": {
                 "line1": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75001"}},
-            "MemberID": f"M-{claim_id}", "member": {"name": f"Pat {claim_id}", "address": None},
+            "MemberID": pair[2], "member": {"name": f"Pat {claim_id}", "address": None},
             "service_lines": lines,
         }
 
@@ -340,12 +347,14 @@ class Reference:
                 interest = round_half_up(net * self.rate / 100 * late / 365)
                 if interest < self.min_interest:
                     interest = ZERO
+        pc_type = self.synthetic.event["pc_type"]
         if final is not None:
-            key = f"PROVIDER:{final['TIN']}:{final['NPI']}"
+            key = payee_key(pc_type, (final["TIN"], final["NPI"], final["MemberID"]))
         elif entries:
             key = self.synthetic.payees[entries[-1]["PaymentCenter_ID"]]["key"]
         else:  # a new chain opened and voided in this event: the voided version's payee
-            key = f"PROVIDER:{by_id[last]['TIN']}:{by_id[last]['NPI']}"
+            voided = by_id[last]
+            key = payee_key(pc_type, (voided["TIN"], voided["NPI"], voided["MemberID"]))
         return RefChain(parent, current, paid_now, prior, net, interest, key,
                         sorted(by_id))
 
@@ -566,8 +575,9 @@ def test_the_synthesizer_makes_every_kind_of_chain(seed: int) -> None:
         synthetic = synthesize(random.Random(seed * 1000 + n))
         for parent, claims in synthetic.chains.items():
             kinds |= {c["FrequencyCode"] for c in claims}
+            kinds.add(synthetic.event["pc_type"])
             if parent in synthetic.ledger:
                 kinds.add("history")
             if parent in synthetic.excluded:
                 kinds.add("excluded")
-    assert kinds == {"1", "7", "8", "history", "excluded"}
+    assert kinds == {"1", "7", "8", "history", "excluded", "PROVIDER", "DMR"}
