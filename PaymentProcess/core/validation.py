@@ -96,19 +96,23 @@ def code_for_location(location: tuple[Any, ...], document: dict[str, Any]) -> Fi
     return CLAIM_INVALID
 
 
-def npi_is_valid(npi: str) -> bool:
-    """10 digits whose last is the Luhn check digit of ``80840`` + the first nine."""
-    if len(npi) != 10 or not npi.isascii() or not npi.isdigit():
-        return False
+def npi_check_digit(first9: str) -> str:
+    """The Luhn check digit of ``80840`` + nine NPI digits (CMS's NPI check)."""
     total = 0
-    for position, char in enumerate(reversed("80840" + npi[:9])):
+    for position, char in enumerate(reversed("80840" + first9)):
         digit = int(char)
         if position % 2 == 0:
             digit *= 2
             if digit > 9:
                 digit -= 9
         total += digit
-    return (10 - total % 10) % 10 == int(npi[9])
+    return str((10 - total % 10) % 10)
+
+
+def npi_is_valid(npi: object) -> bool:
+    """A string of 10 ASCII digits whose last is the check digit of the first nine."""
+    return (isinstance(npi, str) and len(npi) == 10 and npi.isascii() and npi.isdigit()
+            and npi_check_digit(npi[:9]) == npi[9])
 
 
 def tin_is_valid(tin: str) -> bool:

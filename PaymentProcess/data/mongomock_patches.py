@@ -10,7 +10,21 @@ that make a payment cycle quadratic in the number of claims:
 * ``$in`` rebuilds a list of "is this a regex" flags and searches the value list
   linearly, for every document it tests;
 * every document returned is copied field by field with ``copy.copy`` even for
-  immutable values (strings, numbers, Decimal128, dates), most of a read's cost.
+  immutable values (strings, numbers, Decimal128, dates), most of a read's cost;
+* a filter on any other field (the claims of an event, the ledger entries of a batch's
+  chains) scans the whole collection, whatever the indexes: one query a batch makes a
+  cycle quadratic.
+
+Writes pay for ``copy.deepcopy`` (of every replacement document, and a snapshot of every
+updated one) and a recursive rewrite of every datetime, both of which reconstruct each
+Decimal128 and string through the generic copy protocol. The patched versions share
+immutable values and copy only dicts and lists, giving equal documents.
+
+For a filter on another field, a plain equality or ``$in`` of strings/integers on a top-level field
+(or a ``$or`` whose every branch has one) is answered from a hash index of that field,
+built on first use and kept up to date on every insert and update. The index is a
+*superset*: it may keep stale entries of updated or deleted documents, and every
+candidate is still checked by mongomock's own filter, in the collection's order.
 
 The patches keep mongomock's semantics: candidates found by ``_id`` are still checked
 with mongomock's own filter, and ``$in`` falls back to the original for unhashable or
@@ -25,10 +39,13 @@ import copy
 from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 import mongomock.collection
 import mongomock.filtering
+import mongomock.helpers
+import mongomock.store
 from bson.decimal128 import Decimal128
 from bson.objectid import ObjectId
 
@@ -88,11 +105,127 @@ def _ids_of(selector: Any) -> list[Any] | None:
     return None
 
 
+class _FieldIndex:
+    """Hash indexes (field -> value -> ids) of one collection's documents, and their order."""
+
+    __slots__ = ("documents", "fields", "position", "next_position")
+
+    def __init__(self, documents: OrderedDict) -> None:
+        self.documents = documents  # the dict indexed; ``drop`` replaces it
+        self.fields: dict[str, dict[Any, set[Any]]] = {}
+        self.position: dict[Any, int] = {}
+        self.next_position = 0
+        for key in documents:
+            self.placed(key)
+
+    def placed(self, key: Any) -> None:
+        """Record the place of a document inserted at the end of the collection."""
+        self.position[key] = self.next_position
+        self.next_position += 1
+
+    def add(self, key: Any, document: dict, names: Iterable[str] | None = None) -> None:
+        """Index the document's current values (old values stay: the index is a superset)."""
+        for name in self.fields if names is None else names:
+            value = document.get(name, _ABSENT)
+            if value is _ABSENT:
+                continue
+            index = self.fields[name]
+            for item in value if type(value) is list else (value,):
+                if type(item) in _UNHASHABLE:  # documents and lists: never a plain value
+                    continue
+                try:
+                    index.setdefault(item, set()).add(key)
+                except TypeError:  # another unhashable value
+                    continue
+
+    def field(self, name: str) -> dict[Any, set[Any]]:
+        index = self.fields.get(name)
+        if index is None:
+            index = self.fields[name] = {}
+            for key, document in self.documents.items():
+                self.add(key, document, (name,))
+        return index
+
+
+_ABSENT = object()
+_UNHASHABLE = frozenset({dict, list, OrderedDict})
+
+
+def _field_index(store: Any, create: bool) -> _FieldIndex | None:
+    index = getattr(store, "_pp_index", None)
+    if index is not None and index.documents is store._documents:
+        return index
+    if not create:
+        return None
+    index = _FieldIndex(store._documents)
+    store._pp_index = index
+    return index
+
+
+def _plain_values(condition: Any) -> list[Any] | None:
+    """The values a field condition is an equality or ``$in`` of, when all plain."""
+    if _plain_id(condition):
+        return [condition]
+    if (type(condition) is dict and len(condition) == 1 and "$in" in condition
+            and isinstance(condition["$in"], list | tuple)
+            and all(map(_plain_id, condition["$in"]))):
+        return list(condition["$in"])
+    return None
+
+
+def _indexable(selector: Any) -> list[tuple[str, list[Any]]] | None:
+    """(field, values) pairs whose matches are a superset of the selector's, or None."""
+    if type(selector) is not dict:
+        return None
+    for name, condition in selector.items():
+        if name.startswith("$") or "." in name or name == "_id":
+            continue
+        values = _plain_values(condition)
+        if values is not None:
+            return [(name, values)]
+    branches = selector.get("$or")
+    if isinstance(branches, list) and branches:
+        pairs: list[tuple[str, list[Any]]] = []
+        for branch in branches:
+            found = _indexable(branch)
+            if found is None:
+                return None
+            pairs += found
+        return pairs
+    return None
+
+
+def _indexed_candidates(collection: mongomock.collection.Collection,
+                        selector: Any) -> list[dict] | None:
+    pairs = _indexable(selector)
+    if pairs is None:
+        return None
+    store = collection._store
+    store._remove_expired_documents()
+    index = _field_index(store, create=True)
+    keys: set[Any] = set()
+    for name, values in pairs:
+        by_value = index.field(name)
+        for value in values:
+            found = by_value.get(value)
+            if found:
+                keys |= found
+    documents = store._documents
+    position = index.position
+    return [documents[k] for k in sorted((k for k in keys if k in documents),
+                                         key=position.__getitem__)]
+
+
 def _iter_documents(self: mongomock.collection.Collection, selector: Any) -> Iterable[dict]:
-    """Look documents up by ``_id`` instead of scanning when the filter pins ``_id``."""
+    """Look documents up by ``_id`` or a field index instead of scanning, when possible."""
     ids = _ids_of(selector)
     if ids is None:
-        return _original_iter_documents(self, selector)
+        candidates = _indexed_candidates(self, selector)
+        if candidates is None:
+            return _original_iter_documents(self, selector)
+        if not candidates:  # validate the filter as mongomock would on the first document
+            mongomock.filtering.filter_applies(selector, {})
+        return (d for d in candidates if mongomock.filtering.filter_applies(selector, d))
     documents = self._store._documents
     candidates = [documents[i] for i in ids if i in documents]
     return (d for d in candidates if mongomock.filtering.filter_applies(selector, d))
@@ -129,6 +262,69 @@ def _in_op(doc_val: Any, search_val: Any) -> bool:
     return _original_in_op(doc_val, search_val)
 
 
+_original_setitem = mongomock.store.CollectionStore.__setitem__
+_original_ensure_uniques = mongomock.collection.Collection._ensure_uniques
+
+
+def _setitem(self: Any, key: Any, value: dict) -> None:
+    """Every insert (and rollback) goes through here: keep the field index current."""
+    index = _field_index(self, create=False)
+    if index is not None:
+        new = key not in self._documents
+        _original_setitem(self, key, value)
+        if new:
+            index.placed(key)
+        index.add(key, value)
+        return
+    _original_setitem(self, key, value)
+
+
+def _ensure_uniques(self: mongomock.collection.Collection, new_data: dict) -> None:
+    """Called after every insert and every in-place update: index the new values."""
+    index = _field_index(self._store, create=False)
+    if index is not None and "_id" in new_data:
+        key = new_data["_id"]
+        if type(key) is dict:
+            key = mongomock.helpers.hashdict(key)
+        index.add(key, new_data)
+    _original_ensure_uniques(self, new_data)
+
+
+_original_patch_datetime = mongomock.helpers.patch_datetime_awareness_in_document
+_NO_DATETIME = frozenset({str, int, float, bool, type(None), bytes, Decimal128, ObjectId})
+
+
+def _deepcopy(value: Any, memo: dict | None = None) -> Any:
+    """``copy.deepcopy`` of a stored document: dicts and lists copied, immutables shared."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict:
+        return {key: _deepcopy(item) for key, item in value.items()}
+    if kind is list:
+        return [_deepcopy(item) for item in value]
+    return copy.deepcopy(value, memo)
+
+
+def _patch_datetime(value: Any) -> Any:
+    """mongomock's datetime normalisation (naive UTC, milliseconds), without the generic walk."""
+    kind = type(value)
+    if kind in _NO_DATETIME:
+        return value
+    if kind is dict:
+        return {key: _patch_datetime(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_patch_datetime(item) for item in value]
+    if kind is datetime and value.tzinfo is None:
+        return value if value.microsecond % 1000 == 0 else value.replace(
+            microsecond=value.microsecond // 1000 * 1000)
+    return _original_patch_datetime(value)
+
+
+mongomock.collection.copy = SimpleNamespace(copy=copy.copy, deepcopy=_deepcopy)
+mongomock.helpers.patch_datetime_awareness_in_document = _patch_datetime
+mongomock.store.CollectionStore.__setitem__ = _setitem
+mongomock.collection.Collection._ensure_uniques = _ensure_uniques
 mongomock.collection.Cursor.__next__ = _cursor_next
 mongomock.collection.Cursor.next = _cursor_next
 mongomock.collection.Collection._iter_documents = _iter_documents

@@ -9,7 +9,6 @@ from PaymentProcess.synthetic.generator import (
     generate,
 )
 from PaymentProcess.synthetic.malformed import CRITICAL_CODES, critical_codes
-from PaymentProcess.synthetic.parties import npi_is_valid
 
 __all__ = [
     "CRITICAL_CODES",
@@ -20,5 +19,4 @@ __all__ = [
     "critical_codes",
     "event_id",
     "generate",
-    "npi_is_valid",
 ]

@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from PaymentProcess.core.validation import npi_check_digit
+
 _FIRST = ("Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan",
           "Kendall", "Logan", "Morgan", "Parker", "Quinn", "Riley", "Rowan", "Taylor")
 _LAST = ("Adams", "Baker", "Chen", "Diaz", "Evans", "Garcia", "Hughes", "Ibarra", "Jones",
@@ -22,31 +24,6 @@ _STREETS = ("Main St", "Oak Ave", "Elm St", "Park Blvd", "Lake Dr", "Pine Rd", "
 _CITIES = (("Dallas", "TX", "75001"), ("Austin", "TX", "78701"), ("Houston", "TX", "77002"),
            ("Miami", "FL", "33101"), ("Tampa", "FL", "33602"), ("Albany", "NY", "12207"),
            ("Fresno", "CA", "93721"), ("Atlanta", "GA", "30303"))
-
-
-def npi_check_digit(first9: str) -> str:
-    """Return the check digit that makes ``first9`` + digit a valid NPI (Luhn, prefix 80840)."""
-    total = 0
-    # Right to left over "80840" + first9; the check digit will sit to the right, so the
-    # rightmost payload digit is doubled.
-    for position, char in enumerate(reversed("80840" + first9)):
-        digit = int(char)
-        if position % 2 == 0:
-            digit *= 2
-            if digit > 9:
-                digit -= 9
-        total += digit
-    return str((10 - total % 10) % 10)
-
-
-def npi_is_valid(npi: object) -> bool:
-    """True when ``npi`` is a 10-digit string passing the Luhn check with prefix 80840."""
-    return (
-        isinstance(npi, str)
-        and len(npi) == 10
-        and npi.isdigit()
-        and npi_check_digit(npi[:9]) == npi[9]
-    )
 
 
 def make_npi(number: int) -> str:

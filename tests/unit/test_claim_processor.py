@@ -414,7 +414,7 @@ def test_chain_without_a_text_parent_is_blocked() -> None:
     result, report = evaluate(documents, parent=None)
     assert result.status is ChainStatus.BLOCKED
     assert result.parent_id == "None"
-    assert findings(report) == {"CLAIM_INVALID": ["C1"]}
+    assert findings(report) == {"VOID_LINKAGE": ["C1"]}  # a malformed link field is linkage
 
 
 def test_no_lines_blocks() -> None:  # golden C9107

@@ -303,10 +303,6 @@ def test_dry_run_reports_a_malformed_payee(capsys: pytest.CaptureFixture[str],
     assert "RECORD_INVALID" in {f["code"] for f in stats["findings"]}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: PaymentProcessor.settle adds RECORD_INVALID for a "
-                   "malformed OverUnder record to analysis.report after analyze() has merged "
-                   "it into stats.report: the finding is lost, the run exits 0 and the final "
-                   "run pays without the record (payee 101 gets 147.82 instead of 97.82)")
 def test_dry_run_reports_a_malformed_over_under_record(capsys: pytest.CaptureFixture[str],
                                                        golden_dir: Path) -> None:
     corrupt(golden_dir, "OverUnder", '"_id": "OU-1", "PaymentCenter_ID": 101, "type": "OVER"',

@@ -447,3 +447,31 @@ def test_store_and_text_forms() -> None:
     assert str(cents_to_decimal(15734)) == "157.34"
     assert str(cents_to_decimal(-1)) == "-0.01"
     assert str(cents_to_decimal(0)) == "0.00"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(min_size=16, max_size=16))
+def test_cached_decode_gives_the_first_answer_again(bid: bytes) -> None:
+    from PaymentProcess.utils import money
+
+    first, again = outcome(Decimal128.from_bid(bid)), outcome(Decimal128.from_bid(bid))
+    money._DECIMAL128_CACHE.clear()
+    assert first == again == outcome(Decimal128.from_bid(bid))
+
+
+def test_decimal128_cache_stays_bounded() -> None:
+    from PaymentProcess.utils import money
+
+    for cents in range(money._DECIMAL128_CACHE_SIZE + 10):
+        assert parse_amount(to_decimal128(cents_to_decimal(cents))) == cents_to_decimal(cents)
+    assert len(money._DECIMAL128_CACHE) <= money._DECIMAL128_CACHE_SIZE
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.one_of(st.integers(-10**15 + 1, 10**15 - 1).map(cents_to_decimal),
+                 st.decimals(allow_nan=False, allow_infinity=False, places=2,
+                             min_value=-10**13, max_value=10**13),
+                 st.sampled_from([Decimal("-0.00"), Decimal("0"), Decimal("-0"),
+                                  Decimal("1E+2"), Decimal("0.005"), Decimal("-0.004")])))
+def test_to_decimal128_encodes_the_same_bytes_as_bson(amount: Decimal) -> None:
+    assert to_decimal128(amount).bid == Decimal128(amount.quantize(Decimal("0.01"))).bid

@@ -128,7 +128,7 @@ def test_payment_info_of_every_settled_claim() -> None:
         "ParentClaimCore_ID": "C9001", "FrequencyCode": "7", "ClaimType": "PROFESSIONAL",
         "ClaimStatus": "APPROVED", "OriginalClaimCore_ID": "C9001", "VoidClaimCore_ID": None,
         "PaymentCenter_ID": 101, "payee_key": KEY, "patient_control_number": "PCN-C9003",
-        "MemberID": "M9003", "member": {"name": "Pat C9003"},
+        "MemberID": "M9003", "member": {"name": "Pat C9003", "address": None},
         "received_date": datetime(2026, 11, 1), "in_force": True,
         "claim_billed": Decimal128("120.00"), "claim_allowed": Decimal128("100.00"),
         "claim_reduction": Decimal128("1.96"), "claim_paid": Decimal128("96.04"),

@@ -173,7 +173,7 @@ def test_rollup_sums_the_lines() -> None:
     assert payment.payee_key == "PROVIDER:741000001:1000000012"
     assert payment.received_date == date(2026, 9, 1)
     assert payment.patient_control_number == "PCN-C1001"
-    assert payment.member == {"name": "Pat"}
+    assert payment.member == {"name": "Pat", "address": None}  # validated party, every field
 
 
 def test_rollup_flags_any_over_allowed_line() -> None:

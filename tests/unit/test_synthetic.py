@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from PaymentProcess.core.validation import npi_is_valid
 from PaymentProcess.synthetic import (
     CRITICAL_CODES,
     FIRST_DUE_DATE,
@@ -34,7 +35,7 @@ from PaymentProcess.synthetic.claims import (
     SCENARIO_KINDS,
     money,
 )
-from PaymentProcess.synthetic.parties import make_npi, npi_is_valid
+from PaymentProcess.synthetic.parties import make_npi
 from PaymentProcess.utils.error_handling import ConfigurationError
 
 COLLECTIONS = (

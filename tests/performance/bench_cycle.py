@@ -1,0 +1,281 @@
+"""Cycle benchmark: dry run and final run of synthetic cycles on the in-memory embedded store.
+
+Run on demand, never in the default test run::
+
+    python -m tests.performance.bench_cycle --claims 10000 100000 300000
+    make bench          # pytest tests/performance -m performance -s (10,000 claims)
+
+For each size it generates a fresh in-memory store (``mongomock://``, the embedded store
+without a directory) and reports, for the dry run and then the final run of the same
+event: the engine's phase timings, claims and service lines per second, the peak RSS
+above the RSS before the run (sampled every 20 ms; it includes what the run adds to the
+in-memory store), and the **I/O floor**: the time the same store takes to do the run's
+reads and writes directly through the driver, with nothing computed:
+
+* reads: the event's claims with the engine's filter and sort, streamed in
+  ``batch_size`` batches, and one ledger query a batch (the engine's ``$or`` of the
+  batch's chains and claim ids) — read once, although a final run reads them twice;
+* writes (final run): one ledger entry a chain and one PaymentInfo a claim (the claim's
+  lines with eight amounts), as unordered bulk upserts of ``batch_size`` into scratch
+  collections, and one ``update_many`` a batch setting two fields on its claims (a
+  scratch field, removed afterwards outside the timing). The dry run writes a few
+  documents a payee: its floor is the reads.
+
+It also times the compute phase alone: the batches (claim documents as the store returns
+them, Decimal128 amounts, with their ledger state) are read first, then judged and
+computed by ``evaluate_batch`` inline (1 worker) and through the process pool (2 workers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import resource
+import sys
+import threading
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+from pymongo import ASCENDING, ReplaceOne
+
+from PaymentProcess.common.functions import Store
+from PaymentProcess.core.claim_processor import evaluate_batch, group_by_parent
+from PaymentProcess.core.payment_processor import (
+    PaymentProcessor,
+    Repositories,
+    RunSettings,
+)
+from PaymentProcess.data.config.config_loader import ConfigLoader
+from PaymentProcess.data.embedded_store import EmbeddedStore
+from PaymentProcess.data.models.payment import PaymentContext
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository
+from PaymentProcess.processing.parallel.multiprocessing import run_claim_batch_level
+from PaymentProcess.synthetic.generator import SyntheticOptions, generate
+from PaymentProcess.utils.logging import configure_logging
+
+BATCH_SIZE = 1000
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _rss() -> int:
+    with open("/proc/self/statm") as handle:
+        return int(handle.read().split()[1]) * _PAGE
+
+
+class PeakRss:
+    """Peak resident memory of this process while the block runs, sampled every 20 ms."""
+
+    def __enter__(self) -> PeakRss:
+        gc.collect()
+        self.start = self.peak = _rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, _rss())
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss())
+
+    @property
+    def above_start_mb(self) -> float:
+        return (self.peak - self.start) / 2**20
+
+
+def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = action()
+    return time.perf_counter() - started, result
+
+
+def _processor(store: Store, workers: int = 1) -> PaymentProcessor:
+    settings = RunSettings(db_uri=store.uri, workers=workers, batch_size=BATCH_SIZE)
+    return PaymentProcessor(ConfigLoader(store.db), Repositories.for_store(store, BATCH_SIZE),
+                            settings, store)
+
+
+def io_floor(store: Store, event_id: str, write: bool) -> dict[str, Any]:
+    """The run's reads (and a final run's writes) done directly with the driver."""
+    db = store.db
+    claims = ClaimRepository(db)
+    counts = {"claims": 0, "lines": 0, "chains": 0}
+    started = time.perf_counter()
+    cursor = db.ClaimWSCore.find(
+        ClaimRepository.event_filter(event_id, False),
+        sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)], batch_size=BATCH_SIZE)
+    batch: list[dict[str, Any]] = []
+
+    def flush() -> None:
+        chains = sorted({d["ParentClaimCore_ID"] for d in batch})
+        ids = sorted({d.get(n) for d in batch for n in ("ClaimCore_ID", "OriginalClaimCore_ID",
+                                                       "VoidClaimCore_ID") if d.get(n)})
+        claims.fetch_fin(event_id, chains, ids)
+        counts["claims"] += len(batch)
+        counts["chains"] += len(chains)
+        counts["lines"] += sum(len(d.get("service_lines") or ()) for d in batch)
+        if write:
+            ledger = [{"_id": f"{event_id}:{p}", "ParentClaimCore_ID": p,
+                       "PaymentEvent_ID": event_id,
+                       "ClaimCore_IDs": [d["ClaimCore_ID"] for d in batch
+                                         if d["ParentClaimCore_ID"] == p][:3],
+                       "benefit_amount": batch[0]["service_lines"][0]["allowed"]}
+                      for p in chains]
+            infos = [{"_id": f"{event_id}:{d['ClaimCore_ID']}", "ClaimCore_ID": d["ClaimCore_ID"],
+                      "PaymentEvent_ID": event_id, "claim_paid": line0["allowed"],
+                      "lines": [{**{k: line[k] for k in ("billed", "allowed", "deductible",
+                                                         "coinsurance", "copay", "cob_paid")},
+                                 "reduction": line["copay"], "paid": line["allowed"]}
+                                for line in d["service_lines"]]}
+                     for d in batch for line0 in d["service_lines"][:1]]
+            db.BenchFloorLedger.bulk_write([ReplaceOne({"_id": e["_id"]}, e, upsert=True)
+                                            for e in ledger], ordered=False)
+            db.BenchFloorInfo.bulk_write([ReplaceOne({"_id": e["_id"]}, e, upsert=True)
+                                          for e in infos], ordered=False)
+            db.ClaimWSCore.update_many({"_id": {"$in": [d["_id"] for d in batch]}},
+                                       {"$set": {"BenchFloor": "PAID",
+                                                 "BenchFloorEvent": event_id}})
+        batch.clear()
+
+    previous = None
+    for document in cursor:
+        parent = document.get("ParentClaimCore_ID")
+        if len(batch) >= BATCH_SIZE and parent != previous:
+            flush()
+        batch.append(document)
+        previous = parent
+    if batch:
+        flush()
+    seconds = time.perf_counter() - started
+    if write:
+        db.BenchFloorLedger.drop()
+        db.BenchFloorInfo.drop()
+        db.ClaimWSCore.update_many({"BenchFloor": "PAID"},
+                                   {"$unset": {"BenchFloor": "", "BenchFloorEvent": ""}})
+    return {"seconds": seconds, **counts}
+
+
+def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...]) -> dict[str, Any]:
+    """Judge and compute every batch from documents already read, for 1 and 2 workers."""
+    processor = _processor(store)
+    config = processor.config_loader.load(event_id)
+    context = processor._context(config)
+    duplicates = processor.repos.claims.duplicate_claim_ids(event_id, False)
+    context = PaymentContext(**{name: getattr(context, name) for name in context.__slots__
+                                if name != "duplicate_claim_ids"},
+                             duplicate_claim_ids=duplicates)
+    documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
+    batches = list(processor._batches(group_by_parent(documents), event_id, None))
+    lines = sum(len(d.get("service_lines") or ()) for b in batches for c in b.chains
+                for d in c.documents)
+    result: dict[str, Any] = {"lines": lines, "batches": len(batches)}
+    reference = None
+    for workers in workers_list:
+        seconds, outcome = _timed(lambda w=workers: [
+            r for r, _ in run_claim_batch_level(batches, partial(evaluate_batch, context), w)])
+        if reference is None:
+            reference = outcome
+        assert outcome == reference, "results differ between worker counts"
+        result[f"workers_{workers}"] = {"seconds": seconds, "lines_per_second": lines / seconds}
+    return result
+
+
+def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3) -> dict[str, Any]:
+    """Generate a cycle of ``claims`` claims and measure dry run, final run and compute."""
+    embedded = EmbeddedStore(None)
+    store = Store("mongomock://", embedded.db, embedded)
+    payees = max(50, claims // 200)
+    gen_seconds, summary = _timed(
+        lambda: generate(store.db, SyntheticOptions(claims=claims, payees=payees, seed=seed)))
+    event_id = summary.event_ids[0]
+    report: dict[str, Any] = {"claims": claims, "payees": payees, "generate_seconds": gen_seconds}
+    report["compute"] = compute_only(store, event_id, workers_list)
+    lines = report["compute"]["lines"]
+    report["floor_dry"] = io_floor(store, event_id, write=False)
+    for mode, run in (("dry_run", lambda: _processor(store).run_dry_run(event_id)),
+                      ("final_run", lambda: _processor(store).run_final_run(event_id))):
+        if mode == "final_run":
+            report["floor_final"] = io_floor(store, event_id, write=True)
+        gc.collect()
+        with PeakRss() as memory:
+            seconds, stats = _timed(run)
+        assert stats.status == "SUCCEEDED", stats.report.as_documents()
+        floor = report["floor_dry" if mode == "dry_run" else "floor_final"]["seconds"]
+        report[mode] = {
+            "seconds": seconds, "phases": {k: round(v, 3) for k, v in stats.timings.items()},
+            "claims_per_second": claims / seconds, "lines_per_second": lines / seconds,
+            "peak_rss_above_start_mb": memory.above_start_mb,
+            "io_floor_seconds": floor, "engine_over_floor": seconds / floor,
+        }
+    embedded.close()
+    return report
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on."""
+    with open("/proc/meminfo") as handle:
+        total_kb = int(handle.readline().split()[1])
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            model = next((line.split(":", 1)[1].strip() for line in handle
+                          if line.startswith("model name")), "")
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": model, "memory_gb": round(total_kb / 2**20, 1),
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A few human-readable lines for one size."""
+    out = [f"== {report['claims']:,} claims, {report['payees']} payees, "
+           f"{report['compute']['lines']:,} service lines "
+           f"(generated in {report['generate_seconds']:.1f} s)"]
+    for mode in ("dry_run", "final_run"):
+        r = report[mode]
+        phases = ", ".join(f"{k} {v:.2f}s" for k, v in r["phases"].items())
+        out.append(f"{mode:9}: {r['seconds']:7.2f} s  ({phases})  {r['claims_per_second']:,.0f} "
+                   f"claims/s  {r['lines_per_second']:,.0f} lines/s  peak RSS +"
+                   f"{r['peak_rss_above_start_mb']:,.0f} MB  I/O floor {r['io_floor_seconds']:.2f}"
+                   f" s  engine/floor {r['engine_over_floor']:.2f}")
+    compute = report["compute"]
+    for key, value in compute.items():
+        if key.startswith("workers_"):
+            out.append(f"compute, {key.split('_')[1]} worker(s): {value['seconds']:.2f} s  "
+                       f"{value['lines_per_second']:,.0f} lines/s")
+    if "workers_1" in compute and "workers_2" in compute:
+        out.append(f"2 workers / 1 worker speed-up: "
+                   f"{compute['workers_1']['seconds'] / compute['workers_2']['seconds']:.2f}x")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--json", help="also append each size's report to this JSON-lines file")
+    args = parser.parse_args(argv)
+    configure_logging("WARNING")
+    print(json.dumps(machine()))
+    for claims in args.claims:
+        report = bench(claims, tuple(args.workers))
+        print(format_report(report), flush=True)
+        if args.json:
+            with open(args.json, "a") as handle:
+                handle.write(json.dumps({"machine": machine(), **report}) + "\n")
+    max_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"max RSS of the process: {max_rss_mb:,.0f} MB", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
