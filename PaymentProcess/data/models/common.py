@@ -104,24 +104,22 @@ ADDRESS_FIELDS = ("line1", "line2", "city", "state", "zip")
 def _party(value: Any) -> dict[str, Any] | None:
     """``provider``/``member``: ``{name, address: {line1, line2, city, state, zip}}``.
 
-    Only these fields are kept, as given (they are copied to new payees and to
-    PaymentInfo); each is absent, null or printable text, so no nested garbage reaches
-    a record.
+    Only these fields are kept (they are copied to new payees and to PaymentInfo);
+    each is absent, null or printable text, so no nested garbage reaches a record.
     """
     if value is None:
         return None
     if not isinstance(value, dict):
         raise PydanticCustomError("bad_party", "not a document")
-    party: dict[str, Any] = {}
-    if "name" in value:
-        party["name"] = _free_text(value["name"], MAX_TEXT, "name")
-    if "address" in value:
-        address = value["address"]
-        if address is not None and not isinstance(address, dict):
+    party: dict[str, Any] = {"name": _free_text(value.get("name"), MAX_TEXT, "name")}
+    address = value.get("address")
+    if address is not None:
+        if not isinstance(address, dict):
             raise PydanticCustomError("bad_party", "address is not a document")
-        party["address"] = None if address is None else {
-            key: _free_text(address[key], MAX_TEXT, f"address.{key}")
-            for key in ADDRESS_FIELDS if key in address}
+        party["address"] = {key: _free_text(address.get(key), MAX_TEXT, f"address.{key}")
+                            for key in ADDRESS_FIELDS if key in address}
+    else:
+        party["address"] = None
     return party
 
 
