@@ -423,8 +423,8 @@ def test_the_library_refuses_an_event_id_that_is_not_plain_text(event_id: Any) -
     (("provider",), "North Clinic", "provider"),
     (("provider", "name"), {"first": "A"}, "provider"),
     (("provider", "address"), ["1 Main St"], "provider"),
-    (("member", "address", "zip"), 75001, "member"),
-    (("member", "name"), "Pat\x00", "member"),
+    (("member", "address", "zip"), 75001, "member: address.zip"),
+    (("member", "name"), "Pat\x00", "member: name"),
     (("received_date",), "2026-09-01", "received_date"),
     (("ClaimType",), None, "ClaimType"),
     (("ClaimStatus",), "approved", "ClaimStatus"),
@@ -450,6 +450,52 @@ def test_valid_units_are_stored_as_int_or_decimal128(units: Any, stored: Any) ->
     assert (str(written) if isinstance(stored, str) else written) == stored
     assert not isinstance(written, float)
     assert set(info["member"]) == {"name", "address"}  # nothing but the contract's fields
+
+
+@pytest.mark.parametrize(("value", "code", "field_name"), [
+    (None, "NO_LINES", ""), ([], "NO_LINES", ""), ("99213", "CLAIM_INVALID", "service_lines"),
+    ({"0": {}}, "CLAIM_INVALID", "service_lines"), ([1, "x", None], "CLAIM_INVALID",
+                                                    "service_lines.0"),
+    ([[{"allowed": "1.00"}]], "CLAIM_INVALID", "service_lines.0"),
+    ([{}], "BAD_AMOUNT", "service_lines.0.billed"),
+])
+def test_service_lines_of_every_shape(value: Any, code: str, field_name: str) -> None:
+    outcome = run(mutated(claim("C1001", ("service_lines",), value)))
+    assert_finding(outcome, code, "C1001", field_name)
+    assert_untouched(outcome, {"C1001"})
+
+
+def test_missing_service_lines_are_no_lines() -> None:
+    outcome = run(mutated(del_field("ClaimWSCore", "C1001", ("service_lines",))))
+    assert_finding(outcome, "NO_LINES", "C1001")
+
+
+def nested(depth: int, leaf: Any = "x") -> Any:
+    value = leaf
+    for level in range(depth):
+        value = {"a": value} if level % 2 else [value]
+    return value
+
+
+@pytest.mark.parametrize("depth", [20, 100, 300])
+@pytest.mark.parametrize(("path", "code"), [
+    (("ParentClaimCore_ID",), "VOID_LINKAGE"), (("NPI",), "NPI_INVALID"),
+    (("FrequencyCode",), "FREQ_INVALID"), (("service_lines", 0, "copay"), "BAD_AMOUNT"),
+    (("service_lines", 0, "units"), "CLAIM_INVALID"), (("member", "name"), "CLAIM_INVALID"),
+    (("received_date",), "CLAIM_INVALID"),
+])
+def test_deeply_nested_garbage_is_a_finding(depth: int, path: tuple[Any, ...], code: str) -> None:
+    """MongoDB stores at most 100 levels; deeper still must not reach the recursion limit."""
+    outcome = run(mutated(claim("C1001", path, nested(depth))))
+    assert_finding(outcome, code, "C1001", *map(str, path))
+    assert_untouched(outcome, {"C1001"})
+
+
+def test_deeply_nested_garbage_in_an_excluding_field_is_only_an_exclusion() -> None:
+    outcome = run(mutated(claim("C1001", ("BenefitPlan_ID",), nested(300))))
+    assert outcome.exit_code == 0
+    assert outcome.findings["BENEFIT_PLAN_EXCLUDED"].details["C1001"] == "BenefitPlan_ID <dict>"
+    assert outcome.chains["C1001"].status == "EXCLUDED"
 
 
 # --------------------------------------------------------------------------- chains and sizes

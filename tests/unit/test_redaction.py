@@ -108,7 +108,9 @@ def test_a_uri_password_never_survives_redaction(user: str, password: str, encod
     f"mongodb://payer:{quote_plus(SECRET + '@/?')}@127.0.0.1:1/p?serverSelectionTimeoutMS=200",
     f"mongodb://payer:{SECRET}@host:notaport/payments",
     f"mongodb://payer:{SECRET}:x@host/payments",
-    f"mongodb://payer:{SECRET}@127.0.0.1:1/payments?tls=maybe&serverSelectionTimeoutMS=200",
+    f"mongodb://payer:{SECRET}@[::1/payments",
+    f"mongodb://payer:{SECRET}@host:99999999/payments",
+    f"mongodb+srv://payer:{SECRET}@host:27017/payments",
     f"mongodb://127.0.0.1:1/db?authMechanismProperties=AWS_SESSION_TOKEN:{SECRET}"
     "&serverSelectionTimeoutMS=200",
 ])

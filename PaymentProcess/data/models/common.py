@@ -88,12 +88,13 @@ def _units(value: Any) -> int | Decimal128 | None:
     return int(number) if number == number.to_integral_value() else Decimal128(number)
 
 
-def _free_text(value: Any, limit: int) -> str | None:
+def _free_text(value: Any, limit: int, where: str = "") -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or len(value) > limit or not value.isprintable():
         raise PydanticCustomError(
-            "bad_text", "not a printable string of at most {limit} characters", {"limit": limit})
+            "bad_text", "{where}not a printable string of at most {limit} characters",
+            {"limit": limit, "where": f"{where}: " if where else ""})
     return value
 
 
@@ -110,12 +111,12 @@ def _party(value: Any) -> dict[str, Any] | None:
         return None
     if not isinstance(value, dict):
         raise PydanticCustomError("bad_party", "not a document")
-    party: dict[str, Any] = {"name": _free_text(value.get("name"), MAX_TEXT)}
+    party: dict[str, Any] = {"name": _free_text(value.get("name"), MAX_TEXT, "name")}
     address = value.get("address")
     if address is not None:
         if not isinstance(address, dict):
             raise PydanticCustomError("bad_party", "address is not a document")
-        party["address"] = {key: _free_text(address.get(key), MAX_TEXT)
+        party["address"] = {key: _free_text(address.get(key), MAX_TEXT, f"address.{key}")
                             for key in ADDRESS_FIELDS if key in address}
     else:
         party["address"] = None
