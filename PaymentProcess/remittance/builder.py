@@ -307,7 +307,9 @@ def _service(line: Document, denied: bool, qualifier: str, where: str) -> Servic
     kept = tuple(a for a in adjustments if a.amount != ZERO)
     if billed - sum((a.amount for a in kept), ZERO) != paid:
         raise RemittanceError(f"{where}: stored paid {paid} does not follow from its amounts")
-    units = line.get("units", 1)
+    units = line.get("units")
+    if units is None:  # the engine stores lines without units as they came: one unit
+        units = 1
     return ServicePayment(
         qualifier=qualifier,
         procedure_code=line["procedure_code"],

@@ -482,3 +482,12 @@ def test_cli_exit_codes(db, tmp_path, monkeypatch):
     assert result.exit_code == 3
     assert "not FINAL" in result.output
     assert _cli(db, monkeypatch, "-p", EVENT, "--out", str(tmp_path)).exit_code == 2
+
+
+def test_a_line_without_units_is_one_unit(db, tmp_path, monkeypatch):
+    db.PaymentInfo.update_one({"_id": "PE-G1:C1001"}, {"$set": {"lines.0.units": None}})
+    path = write_remittances(db, EVENT, tmp_path)[0]
+    assert path.name == file_name(EVENT, 101)
+    assert_valid(path, monkeypatch)
+    svc = [s for s in path.read_text().split("~") if s.strip().startswith("SVC*")]
+    assert svc[0].strip().split("*")[5] == "1"
