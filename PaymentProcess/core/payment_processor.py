@@ -199,6 +199,7 @@ class PaymentProcessor:
         stats.finished_at = now_utc()
         self.repos.events.save_stats(stats.as_document())
         if not self.repos.events.finish_final(payment_event_id, stats.run_id, stats.finished_at):
+            self.repos.events.discard_final_stats(payment_event_id, stats.run_id, others=False)
             raise ConcurrencyError(f"payment event {payment_event_id} was taken over by another "
                                    "run before it could be marked FINAL")
         self._checkpoint("finished", [coll.PAYMENT_EVENT_STATS, coll.PAYMENT_EVENT])
@@ -323,6 +324,9 @@ class PaymentProcessor:
             previous = raw_event.get("final_run", {}).get("run_id")
             if not self.repos.events.take_over_final(payment_event_id, previous, stats.run_id):
                 raise ConcurrencyError(f"another run took over payment event {payment_event_id}")
+            # An attempt that died after saving its stats but before marking the event
+            # FINAL left a SUCCEEDED stats document: the event has one final run's stats.
+            self.repos.events.discard_final_stats(payment_event_id, stats.run_id, others=True)
             log.info("final run resumed", previous_run_id=previous)
             return True
         dry_run = raw_event.get("dry_run")

@@ -91,3 +91,16 @@ class EventRepository:
     def save_stats(self, stats: dict[str, Any]) -> None:
         """Insert the run's ``PaymentEventStats`` document."""
         self.db[PAYMENT_EVENT_STATS].replace_one({"_id": stats["_id"]}, stats, upsert=True)
+
+    def discard_final_stats(self, payment_event_id: str, run_id: str, others: bool) -> None:
+        """Drop SUCCEEDED final-run stats that did not end in FINAL (replayable).
+
+        ``others``: every such document of the event except ``run_id``'s (a resumed run,
+        once it holds the event, removes what attempts that died between saving their
+        stats and marking the event FINAL left); else only ``run_id``'s own (a run that
+        lost the event to a resumed run).
+        """
+        selector = {"$ne": run_id} if others else run_id
+        self.db[PAYMENT_EVENT_STATS].delete_many({
+            "_id": selector, "PaymentEvent_ID": payment_event_id, "stage": "FINAL",
+            "status": "SUCCEEDED"})
