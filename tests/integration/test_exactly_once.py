@@ -345,3 +345,101 @@ def test_embedded_store_crash_inside_every_write(monkeypatch: pytest.MonkeyPatch
         finally:
             store.close()
     assert not failures, "\n".join(map(str, failures))
+
+
+# ---------------------------------------------------------------------------- frozen inputs
+RECORD_COLLECTIONS = ("ClaimFinCore", "PaymentInfo", "Payments", "PaymentSettlement",
+                      "PaymentCenter", "OverUnder", "Sequences", "ClaimWSCore")
+
+
+def of_record(collections: Collections) -> Collections:
+    return {k: v for k, v in collections.items() if k in RECORD_COLLECTIONS}
+
+
+def crashed_at(start: Collections, checkpoint: str) -> object:
+    store = memory_store(start)
+    hook, _ = crash_on_hook(CHECKPOINTS.index(checkpoint))
+    with pytest.raises(Crash):
+        processor(store, hook=hook).run_final_run(EVENT)
+    return store
+
+
+@pytest.mark.parametrize("checkpoint", ["backup", "payees", "batch", "ledger"])
+def test_payees_and_balances_changed_after_the_freeze_do_not_change_the_result(
+        start: Collections, reference: Collections, checkpoint: str) -> None:
+    """The resumed run computes from the frozen payees and O/U records, not the live ones."""
+    store = crashed_at(start, checkpoint)
+    store.db.PaymentCenter.update_one({"_id": 102}, {"$set": {"payment_method": "CHECK"}})
+    store.db.PaymentCenter.update_one({"_id": 103}, {"$set": {"status": "ACTIVE"}})
+    store.db.OverUnder.insert_one({**reference_record(reference, "OU-2"), "_id": "OU-late",
+                                   "remaining": reference_record(start, "OU-2")["remaining"]})
+    complete(store)
+    got = db_collections(store)
+    for payee in got["PaymentCenter"]:
+        if payee["_id"] in (102, 103):  # the edits themselves stay, they just were not used
+            payee.update(next(p for p in reference["PaymentCenter"] if p["_id"] == payee["_id"]))
+    got["OverUnder"] = [r for r in got["OverUnder"] if r["_id"] != "OU-late"]
+    assert_same_store(got, reference)
+
+
+def reference_record(collections: Collections, record_id: str) -> dict:
+    return dict(next(r for r in collections["OverUnder"] if r["_id"] == record_id))
+
+
+@pytest.mark.parametrize("checkpoint", ["payees", "numbers", "batch", "settlement"])
+def test_resume_refuses_when_the_configuration_changed(start: Collections,
+                                                       reference: Collections,
+                                                       checkpoint: str) -> None:
+    """Interest rules, funding source, criteria and the event are inputs too."""
+    store = crashed_at(start, checkpoint)
+    store.db.InterestRules.update_one({}, {"$set": {"grace_days": 0}})
+    before = db_collections(store)
+    with pytest.raises(StageError, match="changed") as refused:
+        processor(store, resume=True).run_final_run(EVENT)
+    assert refused.value.exit_code == 3
+    assert of_record(db_collections(store)) == of_record(before)
+    assert stage(store) == "FINAL_RUNNING"
+    store.db.InterestRules.replace_one({"_id": before["InterestRules"][0]["_id"]},
+                                       start["InterestRules"][0])
+    complete(store)
+    assert_same_store(db_collections(store), reference)
+
+
+def test_inputs_changed_before_the_freeze_release_the_event(start: Collections,
+                                                            reference: Collections) -> None:
+    """Died before its inputs were frozen, so nothing was paid; the inputs changed since:
+    the resumed run cannot reproduce the run, pays nothing and gives the event back to
+    DRY_RUN (exit 3), so the change goes through a dry run and its review."""
+    store = crashed_at(start, "begin")
+    assert store.db.PaymentEvent.find_one({"_id": EVENT})["final_run"]["backup_complete"] is False
+    store.db.PaymentCenter.update_one({"_id": 103}, {"$set": {"status": "ACTIVE"}})
+    before = db_collections(store)
+    with pytest.raises(StageError, match="dry run") as refused:
+        processor(store, resume=True).run_final_run(EVENT)
+    assert refused.value.exit_code == 3
+    assert of_record(db_collections(store)) == of_record(before)
+    assert stage(store) == "DRY_RUN"
+    with pytest.raises(StageError, match="dry run"):  # the dry run no longer matches
+        processor(store).run_final_run(EVENT)
+    store.db.PaymentCenter.update_one({"_id": 103}, {"$set": {"status": "HOLD"}})
+    complete(store)  # put back: the reviewed dry run matches again
+    assert_same_store(db_collections(store), reference)
+
+
+def test_a_run_taken_over_before_its_freeze_stops(start: Collections) -> None:
+    """The live run whose event was resumed (and given back) by another stops at its freeze
+    and never writes anything of record."""
+    store = memory_store(start)
+
+    def operator_resumes(name: str) -> None:
+        if name == "begin":
+            store.db.PaymentCenter.update_one({"_id": 103}, {"$set": {"status": "ACTIVE"}})
+            with pytest.raises(StageError):
+                processor(store, resume=True).run_final_run(EVENT)
+
+    with pytest.raises(ConcurrencyError):
+        processor(store, hook=operator_resumes).run_final_run(EVENT)
+    assert stage(store) == "DRY_RUN"
+    got, want = of_record(db_collections(store)), of_record(start)
+    assert len(got.pop("PaymentCenter")) == len(want.pop("PaymentCenter"))  # none created
+    assert got == want
