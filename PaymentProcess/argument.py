@@ -42,6 +42,7 @@ class RunOptions:
     validate_only: bool
     json: bool
     log_dir: str | None
+    remittance_dir: Path | None = None
 
 
 def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -53,12 +54,20 @@ def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | 
         content = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise click.BadParameter(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise click.BadParameter(f"{path} is not UTF-8 text") from None
     except yaml.YAMLError as exc:
         raise click.BadParameter(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None
     if not isinstance(content, dict) or not set(content) <= CONFIG_KEYS:
         unknown = sorted(set(content) - CONFIG_KEYS) if isinstance(content, dict) else ["<root>"]
         raise click.BadParameter(f"{path}: unknown keys {', '.join(map(str, unknown))} "
                                  f"(allowed: {', '.join(sorted(CONFIG_KEYS))})")
+    for key in ("workers", "batch_size"):
+        count = content.get(key)
+        if count is not None and (type(count) is not int or count < 1):
+            option = "--" + key.replace("_", "-")
+            raise click.BadParameter(f"{path}: {key} ({option}) must be a whole number of "
+                                     f"at least 1, not {count!r}")
     ctx.default_map = {**(ctx.default_map or {}), **content}
     return value
 
@@ -95,6 +104,9 @@ def build_arg_parser() -> click.Command:
     @click.option("--validate-only", is_flag=True, help="Validate only: no calculation.")
     @click.option("--json", "json_output", is_flag=True,
                   help="Print the stats document as JSON instead of the summary.")
+    @click.option("--remittance-dir", envvar="PAYMENT_REMITTANCE_DIR",
+                  type=click.Path(file_okay=False),
+                  help="After a final run, write one X12 835 per payee here.")
     @click.option("--log-dir", envvar="PAYMENT_LOG_DIR", hidden=True)
     def command(**values: Any) -> dict[str, Any]:
         return values
@@ -128,6 +140,7 @@ def validate_args(values: dict[str, Any]) -> RunOptions:
         validate_only=values["validate_only"],
         json=values["json_output"],
         log_dir=values.get("log_dir") or None,
+        remittance_dir=Path(values["remittance_dir"]) if values.get("remittance_dir") else None,
     )
 
 

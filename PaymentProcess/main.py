@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from dotenv import load_dotenv
+from dotenv import find_dotenv, load_dotenv
 
 from PaymentProcess.argument import RunOptions, parse_args
 from PaymentProcess.common.functions import close_connection, get_connection
@@ -13,7 +13,12 @@ from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.event import RunMode
 from PaymentProcess.data.models.stats import PaymentEventStats
-from PaymentProcess.data.repositories.collections import ensure_indexes
+from PaymentProcess.data.repositories.collections import (
+    REMITTANCE_FILE,
+    SEQUENCES,
+    ensure_indexes,
+)
+from PaymentProcess.remittance.writer import write_remittances
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import bind_run, configure_logging, get_logger, redact
 from PaymentProcess.utils.report import render_json, render_summary
@@ -34,12 +39,24 @@ def run(options: RunOptions) -> PaymentEventStats:
         return processor.run_validate_only(options.payment_event_id)
     if options.mode is RunMode.DRY_RUN:
         return processor.run_dry_run(options.payment_event_id)
-    return processor.run_final_run(options.payment_event_id)
+    stats = processor.run_final_run(options.payment_event_id)
+    if options.remittance_dir is not None and stats.status == "SUCCEEDED":
+        try:
+            paths = write_remittances(store.db, options.payment_event_id,
+                                      options.remittance_dir)
+        except PaymentProcessError as exc:
+            exc.args = (f"the payments of {options.payment_event_id} are FINAL, but its 835 files "
+                        f"were not written: {exc}; write them with python -m "
+                        "PaymentProcess.remittance",)
+            raise
+        store.checkpoint([REMITTANCE_FILE, SEQUENCES])
+        stats.written.append(f"{len(paths)} X12 835 files in {options.remittance_dir}")
+    return stats
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the engine; returns the exit code of spec section 11."""
-    load_dotenv(override=False)
+    load_dotenv(find_dotenv(usecwd=True), override=False)  # .env of the working directory
     try:
         options = parse_args(argv)
     except click.exceptions.Exit as exc:
@@ -49,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     configure_logging(options.log_level, log_dir=options.log_dir)
     bind_run(payment_event_id=options.payment_event_id, mode=options.mode.value)
+    log.info("starting", db=redact(options.db_uri), workers=options.workers,
+             batch_size=options.batch_size)
     try:
         stats = run(options)
     except PaymentProcessError as exc:
@@ -63,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         close_connection()
     print(render_json(stats) if options.json else render_summary(stats))
+    log.info("run finished", status=stats.status, exit_code=stats.exit_code,
+             disbursed=str(stats.totals.disbursed), counts=stats.counts)
     return stats.exit_code
 
 

@@ -46,7 +46,10 @@ class ChainResolution:
 
 
 def _raw_text(document: dict[str, Any], field: str) -> str | None:
+    """An identifier as the Claim model reads it (numbers become text), before validation."""
     value = document.get(field)
+    if type(value) is int:
+        return str(value)
     return value if isinstance(value, str) and value else None
 
 

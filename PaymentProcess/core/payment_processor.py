@@ -59,8 +59,9 @@ from PaymentProcess.utils.error_handling import (
     SequenceNumberError,
     StageError,
 )
-from PaymentProcess.utils.logging import get_logger
+from PaymentProcess.utils.logging import bind_run, get_logger
 from PaymentProcess.utils.money import ZERO
+from PaymentProcess.utils.progress import progress
 
 log = get_logger(__name__)
 
@@ -205,9 +206,12 @@ class PaymentProcessor:
 
     # ------------------------------------------------------------------ phases
     def initialize_stats(self, payment_event_id: str, stage: str) -> PaymentEventStats:
-        """A new run's stats record."""
-        return PaymentEventStats(run_id=new_run_id(payment_event_id, stage),
-                                 payment_event_id=payment_event_id, stage=stage,
+        """A new run's stats record; its id goes on every following log line."""
+        run_id = new_run_id(payment_event_id, stage)
+        bind_run(payment_event_id=payment_event_id, run_id=run_id, stage=stage)
+        log.info("run started", workers=self.settings.workers,
+                 batch_size=self.settings.batch_size, store=self.store.uri)
+        return PaymentEventStats(run_id=run_id, payment_event_id=payment_event_id, stage=stage,
                                  started_at=now_utc(), store=self.store.uri)
 
     def load_config(self, payment_event_id: str, stats: PaymentEventStats) -> EventConfig | None:
@@ -223,12 +227,20 @@ class PaymentProcessor:
                 frozen: bool) -> CycleAnalysis:
         """Pass 1: judge and compute every chain, load payees and O/U, aggregate per payee."""
         analysis = CycleAnalysis(config, self._context(config))
+        bind_run(phase="claims")
         started = time.perf_counter()
-        for results, report in self._evaluate(analysis, resuming):
-            analysis.report.merge(report)
-            for chain in results:
-                self._aggregate(analysis, chain, stats)
+        with progress("reading and computing") as advance:
+            for results, report in self._evaluate(analysis, resuming):
+                analysis.report.merge(report)
+                for chain in results:
+                    self._aggregate(analysis, chain, stats)
+                advance(sum(chain.claim_count for chain in results))
         stats.timings["claims"] = time.perf_counter() - started
+        log.info("phase finished", seconds=round(stats.timings["claims"], 3),
+                 claims=analysis.counts.get("claims", 0),
+                 chains_included=analysis.counts.get("chains_included", 0),
+                 chains_excluded=analysis.counts.get("chains_excluded", 0),
+                 chains_blocked=analysis.counts.get("chains_blocked", 0))
         self._timed(stats, "payees", lambda: self.process_payment_centers(analysis, frozen))
         stats.report.merge(analysis.report)
         stats.counts.update(analysis.counts)
@@ -530,6 +542,8 @@ class PaymentProcessor:
         self.repos.payments.persist_settlements(settlements)
         self._checkpoint("settlement", [coll.OVER_UNDER, coll.PAYMENTS, coll.PAYMENT_SETTLEMENT])
         self._summarize_settlements(analysis, stats)
+        log.info("settled", payees=len(settlements), payments=len(payments),
+                 ou_applications=len(applications), ou_created=len(new_records))
         stats.counts["ou_created"] = len(new_records)
         stats.counts["ou_closed"] = sum(1 for a in applications if a["status"] == "CLOSED")
 
@@ -573,24 +587,26 @@ class PaymentProcessor:
         check = {key: (t.pos, t.neg) for key, t in analysis.totals_by_key.items()}
         seen: dict[str, list] = {}
         replay = CycleAnalysis(analysis.config, analysis.context)
-        for results, _ in self._evaluate(replay, resuming=True, fingerprint=False):
-            ledger, infos, settled = [], [], []
-            for chain in results:
-                if chain.status is not ChainStatus.INCLUDED:
-                    continue
-                key = chain.payee_key or analysis.payees.key_by_id[chain.payee_id]
-                payee_id = cache[key]
-                pos_neg = seen.setdefault(key, [ZERO, ZERO])
-                pos_neg[0] += chain.net + chain.interest if chain.net > 0 else ZERO
-                pos_neg[1] += -chain.net if chain.net < 0 else ZERO
-                ledger.append(records.ledger_entry(event.id, chain, payee_id, event.due_date))
-                infos += [records.payment_info(event.id, chain, claim, payee_id)
-                          for claim in chain.claims]
-                settled += [claim.document_id for claim in chain.claims]
-            self.repos.payments.persist_claim_aggregate(ledger)
-            self.repos.payments.persist_service_line(infos)
-            self.repos.claims.mark_paid(event.id, settled)
-            self._hook("batch")
+        with progress("writing", analysis.counts.get("claims_settled")) as advance:
+            for results, _ in self._evaluate(replay, resuming=True, fingerprint=False):
+                ledger, infos, settled = [], [], []
+                for chain in results:
+                    if chain.status is not ChainStatus.INCLUDED:
+                        continue
+                    key = chain.payee_key or analysis.payees.key_by_id[chain.payee_id]
+                    payee_id = cache[key]
+                    pos_neg = seen.setdefault(key, [ZERO, ZERO])
+                    pos_neg[0] += chain.net + chain.interest if chain.net > 0 else ZERO
+                    pos_neg[1] += -chain.net if chain.net < 0 else ZERO
+                    ledger.append(records.ledger_entry(event.id, chain, payee_id, event.due_date))
+                    infos += [records.payment_info(event.id, chain, claim, payee_id)
+                              for claim in chain.claims]
+                    settled += [claim.document_id for claim in chain.claims]
+                self.repos.payments.persist_claim_aggregate(ledger)
+                self.repos.payments.persist_service_line(infos)
+                self.repos.claims.mark_paid(event.id, settled)
+                advance(len(settled))
+                self._hook("batch")
         if {k: tuple(v) for k, v in seen.items()} != check:
             raise PaymentProcessError("the claims changed while the final run was writing; "
                                       "the run stopped and can be resumed with --resume")
@@ -613,11 +629,14 @@ class PaymentProcessor:
         stats.counts["disbursements_by_method"] = by_method
 
     def _timed(self, stats: PaymentEventStats, phase: str, action: Callable[[], Any]) -> Any:
+        bind_run(phase=phase)
         started = time.perf_counter()
         try:
             return action()
         finally:
-            stats.timings[phase] = stats.timings.get(phase, 0.0) + time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            stats.timings[phase] = stats.timings.get(phase, 0.0) + elapsed
+            log.info("phase finished", seconds=round(elapsed, 3))
 
     def _checkpoint(self, name: str, collections: list[str]) -> None:
         self.store.checkpoint(collections)

@@ -92,7 +92,7 @@ class Validation:
         try:
             return Claim.model_validate(document)
         except PydanticValidationError as exc:
-            label = claim_label(document)
+            first_problem: dict[FindingCode, str] = {}
             for error in exc.errors(include_url=False, include_input=False):
                 location = ".".join(str(part) for part in error["loc"])
                 is_amount = (
@@ -101,7 +101,9 @@ class Validation:
                     and error["loc"][2] in AMOUNT_FIELDS
                 )
                 code = BAD_AMOUNT if is_amount else CLAIM_INVALID
-                report.add(code, label, f"{location}: {error['msg']}")
+                first_problem.setdefault(code, f"{location}: {error['msg']}")
+            for code, problem in first_problem.items():  # a claim counts once per code
+                report.add(code, claim_label(document), problem)
             return None
 
     def validate_claim(self, claim: Claim, report: ValidationReport) -> bool:

@@ -13,8 +13,8 @@ old version, the directory is fsynced and ``.staging/`` removed. Opening a direc
 an interrupted checkpoint forward when ``COMMIT`` exists and discards ``.staging/``
 otherwise, so a process killed at any moment leaves the last completed checkpoint.
 
-Importing this module patches ``mongomock.collection.Cursor.__next__`` (see
-:func:`_cursor_next`) so that iterating a cursor is linear instead of quadratic.
+Importing this module applies :mod:`PaymentProcess.data.mongomock_patches`, which keep
+cursor iteration, lookups by ``_id`` and ``$in`` linear on mongomock.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from types import TracebackType
 from typing import Any
 
 import mongomock
-import mongomock.collection
-from bson import json_util
 from pymongo.errors import BulkWriteError, InvalidName
 
+from PaymentProcess.data import (
+    extended_json,
+    mongomock_patches,  # noqa: F401  (applies the patches)
+)
 from PaymentProcess.utils.error_handling import ConcurrencyError, ConfigurationError
 
 DATABASE_NAME = "payments"
@@ -41,25 +43,6 @@ STAGING_NAME = ".staging"
 COMMIT_NAME = "COMMIT"
 
 
-def _cursor_next(self: mongomock.collection.Cursor) -> Any:
-    """Linear replacement for mongomock 4.3.0's ``Cursor.__next__``.
-
-    The original re-slices ``results[skip:]`` (and ``[:limit]``) for every document it
-    returns, so iterating n documents costs O(n^2). This indexes ``skip + emitted`` into
-    the results mongomock already computed and caches, and stops at ``limit``.
-    """
-    if self._limit and self._emitted >= abs(self._limit):
-        raise StopIteration
-    results = self._compute_results(with_limit_and_skip=False)
-    index = self._skip + self._emitted
-    if index >= len(results):
-        raise StopIteration
-    self._emitted += 1
-    return results[index]
-
-
-mongomock.collection.Cursor.__next__ = _cursor_next
-mongomock.collection.Cursor.next = _cursor_next
 
 
 def _fsync_dir(path: Path) -> None:
@@ -224,8 +207,7 @@ class EmbeddedStore:
 
     def _dump(self, name: str) -> Iterable[str]:
         """Relaxed Extended JSON lines of every document of ``name``, in store order."""
-        options = json_util.RELAXED_JSON_OPTIONS
-        return (json_util.dumps(doc, json_options=options) + "\n" for doc in self.db[name].find({}))
+        return (extended_json.dumps(doc) + "\n" for doc in self.db[name].find({}))
 
     def close(self) -> None:
         """Release the directory lock and the client. Idempotent; does not checkpoint."""
@@ -250,7 +232,7 @@ def _read_jsonl(file: Path) -> tuple[list[dict[str, Any]], list[int]]:
                 text = raw.decode("utf-8").strip()
                 if not text:
                     continue
-                doc = json_util.loads(text)
+                doc = extended_json.loads(text)
                 if not isinstance(doc, dict):
                     raise ValueError(f"expected a document, got {type(doc).__name__}")
             except Exception as exc:  # json_util raises many types on bad input

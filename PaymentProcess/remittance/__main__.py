@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
 from PaymentProcess.remittance.writer import write_remittances
 from PaymentProcess.utils.error_handling import PaymentProcessError
 
@@ -32,7 +33,7 @@ def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
     try:
         store = get_connection(db_uri)
         paths = write_remittances(store.db, payment_event_id, out_dir)
-        store.checkpoint(["RemittanceFile", "Sequences"])
+        store.checkpoint([REMITTANCE_FILE, SEQUENCES])
     except PaymentProcessError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)

@@ -18,6 +18,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from PaymentProcess.data.repositories.collections import REMITTANCE_FILE
 from PaymentProcess.remittance.builder import build_remittance, load_payer
 from PaymentProcess.remittance.model import Payer, Remittance, RemittanceError, imbalances
 from PaymentProcess.remittance.x835 import render
@@ -64,9 +65,9 @@ def file_name(payment_event_id: str, payment_center_id: int) -> str:
 
 def _write(db: Any, remittance: Remittance, out_dir: Path) -> Path:
     key = f"{remittance.payment_event_id}:{remittance.payment_center_id}"
-    record = db.RemittanceFile.find_one({"_id": key})
+    record = db[REMITTANCE_FILE].find_one({"_id": key})
     if record is None:
-        record = db.RemittanceFile.find_one_and_update(
+        record = db[REMITTANCE_FILE].find_one_and_update(
             {"_id": key},
             {
                 "$setOnInsert": {
@@ -81,7 +82,7 @@ def _write(db: Any, remittance: Remittance, out_dir: Path) -> Path:
     data = render(remittance, record["control_number"])
     digest = hashlib.sha256(data).hexdigest()
     if record.get("sha256") is None:
-        db.RemittanceFile.update_one({"_id": key, "sha256": None}, {"$set": {"sha256": digest}})
+        db[REMITTANCE_FILE].update_one({"_id": key, "sha256": None}, {"$set": {"sha256": digest}})
     elif record["sha256"] != digest:
         raise RemittanceError(
             f"the 835 of {key} no longer matches the file first written with control number "

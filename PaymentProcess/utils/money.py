@@ -23,7 +23,7 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 MAX_ABS_CENTS = 10**15  # |amount| < 10^13 currency units, in cents
 
-_DECIMAL_STRING = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+_DECIMAL_STRING = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _EXPONENT_BIAS = 6176
 _COEFFICIENT_MASK = (1 << 49) - 1
 _POW10 = [10**n for n in range(40)]
@@ -40,6 +40,8 @@ def cents_to_decimal(cents: int) -> Decimal:
 
 def _from_coefficient(negative: bool, coefficient: int, exponent: int) -> Decimal:
     """Validate coefficient * 10**exponent as a whole number of cents below 10^13."""
+    if coefficient == 0:
+        return ZERO
     if exponent >= -2:
         shift = exponent + 2
         if shift > 17 or coefficient * _POW10[shift] >= MAX_ABS_CENTS:
@@ -55,14 +57,55 @@ def _from_coefficient(negative: bool, coefficient: int, exponent: int) -> Decima
     return cents_to_decimal(-cents if negative else cents)
 
 
-def _parse_decimal128(value: Decimal128) -> Decimal:
+def bid_parts(value: Decimal128) -> tuple[bool, int, int] | None:
+    """(negative, coefficient, exponent) of a Decimal128 read from its BID encoding.
+
+    None for infinities, NaN and the rare large-coefficient form, which callers hand to
+    the slow, general ``to_decimal()``.
+    """
     bid = value.bid
     high = int.from_bytes(bid[8:], "little")
-    if (high >> 61) & 0b11 == 0b11:  # infinity, NaN or the rare large-coefficient form
-        return _parse_decimal(value.to_decimal())
+    if (high >> 61) & 0b11 == 0b11:
+        return None
     coefficient = ((high & _COEFFICIENT_MASK) << 64) | int.from_bytes(bid[:8], "little")
-    exponent = ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
-    return _from_coefficient(bool(high >> 63), coefficient, exponent)
+    return bool(high >> 63), coefficient, ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
+
+
+def decimal128_text(value: Decimal128) -> str:
+    """``str(value)`` without building a Decimal, for the common plain-notation values."""
+    parts = bid_parts(value)
+    if parts is None or not -6 <= parts[2] <= 0:
+        return str(value)
+    negative, coefficient, exponent = parts
+    digits = str(coefficient)
+    if exponent:
+        digits = digits.rjust(1 - exponent, "0")
+        digits = f"{digits[:exponent]}.{digits[exponent:]}"
+    return f"-{digits}" if negative else digits
+
+
+_PLAIN_DECIMAL = re.compile(r"(-?)(\d{1,19})(?:\.(\d{1,6}))?", re.ASCII)
+
+
+def decimal128_from_text(text: str) -> Decimal128:
+    """``Decimal128(text)`` built straight from the BID fields for plain decimals."""
+    match = _PLAIN_DECIMAL.fullmatch(text)
+    if match is None:
+        return Decimal128(text)
+    sign, whole, fraction = match.groups()
+    fraction = fraction or ""
+    coefficient = int(whole + fraction)
+    if coefficient >= 1 << 64:
+        return Decimal128(text)
+    high = (len(sign) << 63) | ((_EXPONENT_BIAS - len(fraction)) << 49)
+    return Decimal128.from_bid(coefficient.to_bytes(8, "little") + high.to_bytes(8, "little"))
+
+
+def _parse_decimal128(value: Decimal128) -> Decimal:
+    parts = bid_parts(value)
+    if parts is None:
+        return _parse_decimal(value.to_decimal())
+    return _from_coefficient(*parts)
 
 
 def _parse_decimal(value: Decimal) -> Decimal:

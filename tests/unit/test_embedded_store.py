@@ -18,7 +18,7 @@ from bson import Decimal128, Int64, ObjectId
 from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from PaymentProcess.data import embedded_store
+from PaymentProcess.data import mongomock_patches
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.utils.error_handling import ConcurrencyError, ConfigurationError
 
@@ -406,7 +406,7 @@ def test_a_second_process_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_cursor_patch_is_installed() -> None:
-    assert mongomock.collection.Cursor.__next__ is embedded_store._cursor_next
+    assert mongomock.collection.Cursor.__next__ is mongomock_patches._cursor_next
 
 
 def test_skip_limit_and_sort_still_give_the_right_documents() -> None:

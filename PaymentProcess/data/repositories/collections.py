@@ -21,6 +21,7 @@ PAYMENT_ESTIMATE = "PaymentEstimate"
 PAYMENT_SETTLEMENT = "PaymentSettlement"
 PAYMENT_EVENT_STATS = "PaymentEventStats"
 RUN_BACKUP = "RunBackup"
+REMITTANCE_FILE = "RemittanceFile"
 
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
     CLAIM_WS: [([("PaymentEvent_ID", ASCENDING), ("ParentClaimCore_ID", ASCENDING),

@@ -1,0 +1,70 @@
+"""The golden cycle's final run, through the CLI, writes 835s that both validators accept."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from bson import json_util
+
+from tests.conftest import REPO, money, read_store, run_cli
+from tests.unit.test_remittance_store import PAYER, assert_valid
+
+
+def add_payer(store_dir: Path) -> None:
+    """The golden funding source has no payer identity; an operator would configure one."""
+    path = store_dir / "FundingSource.jsonl"
+    [funding] = [json_util.loads(line) for line in path.read_text().splitlines()]
+    path.write_text(json_util.dumps({**funding, "payer": PAYER}) + "\n")
+
+
+def bpr02(text: str) -> Decimal:
+    return Decimal(re.search(r"^BPR\*[A-Z]\*([0-9.]+)\*", text, re.M).group(1))
+
+
+def test_final_run_writes_valid_balanced_835s(golden_dir: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    add_payer(golden_dir)
+    uri = f"mongomock://{golden_dir}"
+    out = tmp_path / "835"
+    assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--remittance-dir", str(out))
+    assert final.returncode == 0, final.stderr
+    assert "7 X12 835 files" in final.stdout
+    files = sorted(out.glob("*.835"))
+    assert [f.name for f in files] == [f"PE-G1_{pc}.835" for pc in
+                                       (101, 102, 103, 105, 106, 107, 200)]
+    for file in files:
+        assert_valid(file, monkeypatch)
+    store = read_store(golden_dir)
+    disbursed = sum(money(p["amount"]) for p in store["Payments"])
+    assert sum(bpr02(f.read_text()) for f in files) == disbursed == Decimal("384.88")
+    check_101 = (out / "PE-G1_101.835").read_text()
+    assert "TRN*1*500120*" in check_101 and bpr02(check_101) == Decimal("97.82")
+    assert len(store["RemittanceFile"]) == 7
+
+    first = {f.name: f.read_bytes() for f in files}
+    again = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri)
+    assert again.returncode == 3
+    rerun = subprocess.run(
+        [sys.executable, "-m", "PaymentProcess.remittance", "-p", "PE-G1", "--db-uri", uri,
+         "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert {f.name: f.read_bytes() for f in sorted(out.glob("*.835"))} == first
+
+
+def test_missing_payer_identity_leaves_the_payments_final(golden_dir: Path, tmp_path: Path) -> None:
+    uri = f"mongomock://{golden_dir}"
+    assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri,
+                    "--remittance-dir", str(tmp_path / "835"))
+    assert final.returncode == 2
+    assert "PE-G1 are FINAL, but its 835 files were not written" in final.stderr
+    assert "Traceback" not in final.stderr
+    store = read_store(golden_dir)
+    assert next(e for e in store["PaymentEvent"] if e["_id"] == "PE-G1")["stage"] == "FINAL"
+    assert len(store["Payments"]) == 3

@@ -1,0 +1,101 @@
+"""Consecutive synthetic cycles: each final run's ledger and O/U feed the next (issue 3)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mongomock
+import pytest
+
+from PaymentProcess.common.functions import Store
+from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
+from PaymentProcess.data.config.config_loader import ConfigLoader
+from PaymentProcess.synthetic.generator import SyntheticOptions, generate
+from PaymentProcess.utils.error_handling import CriticalValidationError
+from tests.conftest import REPO, run_cli
+from tests.integration.cycle_checks import assert_cycle_invariants, comparable_store
+
+
+def run_cycles(options: SyntheticOptions, workers: int = 1, batch_size: int = 1000) -> Store:
+    client = mongomock.MongoClient()
+    store = Store("mongomock://", client.payments, client)
+    summary = generate(store.db, options)
+    for event_id in summary.event_ids:
+        settings = RunSettings(db_uri=store.uri, workers=workers, batch_size=batch_size)
+        processor = PaymentProcessor(ConfigLoader(store.db),
+                                     Repositories.for_store(store, batch_size), settings, store)
+        dry = processor.run_dry_run(event_id)
+        assert dry.exit_code == 0, dry.report.as_documents()
+        final = processor.run_final_run(event_id)
+        assert final.status == "SUCCEEDED"
+        assert final.totals == dry.totals
+        assert_cycle_invariants(store.db, event_id)
+    return store
+
+
+@pytest.fixture(scope="module")
+def three_cycles() -> Store:
+    return run_cycles(SyntheticOptions(claims=600, payees=25, cycles=3, seed=11))
+
+
+def test_each_cycle_feeds_the_next(three_cycles: Store) -> None:
+    db = three_cycles.db
+    events = ["PE-SYN-0001", "PE-SYN-0002", "PE-SYN-0003"]
+    assert [e["stage"] for e in db.PaymentEvent.find({"_id": {"$in": events}},
+                                                     sort=[("_id", 1)])] == ["FINAL"] * 3
+    later = db.ClaimFinCore.find({"PaymentEvent_ID": {"$in": events[1:]}})
+    replaced = [e for e in later
+                if db.ClaimFinCore.count_documents({"ParentClaimCore_ID": e["ParentClaimCore_ID"],
+                                                    "PaymentEvent_ID": {"$in": events[:1]}})]
+    assert replaced, "later cycles replace or void chains paid by earlier ones"
+    applied = {a["event_id"] for r in db.OverUnder.find() for a in r["applications"]}
+    assert applied & set(events)
+    numbers = [p["number"] for p in db.Payments.find({"method": "CHECK"})]
+    assert len(numbers) == len(set(numbers))
+
+
+def test_results_do_not_depend_on_workers_or_batch_size(three_cycles: Store) -> None:
+    options = SyntheticOptions(claims=600, payees=25, cycles=3, seed=11)
+    baseline = comparable_store(three_cycles.db)
+    assert comparable_store(run_cycles(options, workers=2, batch_size=1000).db) == baseline
+    assert comparable_store(run_cycles(options, workers=1, batch_size=37).db) == baseline
+
+
+def test_dmr_cycle() -> None:
+    store = run_cycles(SyntheticOptions(claims=300, payees=20, pc_type="DMR", cycles=1, seed=3))
+    keys = [d["key"] for d in store.db.PaymentCenter.find()]
+    assert keys and all(k.startswith("DMR:") for k in keys)
+
+
+def test_bad_claims_are_reported_and_block_the_final_run() -> None:
+    client = mongomock.MongoClient()
+    store = Store("mongomock://", client.payments, client)
+    summary = generate(store.db, SyntheticOptions(claims=400, payees=15, seed=5, bad_rate=0.05))
+    processor = PaymentProcessor(ConfigLoader(store.db), Repositories.for_store(store, 1000),
+                                 RunSettings(db_uri=store.uri), store)
+    event_id = summary.event_ids[0]
+    dry = processor.run_dry_run(event_id)
+    assert dry.exit_code == 1
+    for code in summary.bad_claims:
+        finding = dry.report.findings.get(code)
+        assert finding is not None and finding.count >= 1, code
+    with pytest.raises(CriticalValidationError, match="critical findings"):
+        processor.run_final_run(event_id)
+    assert store.db.Payments.count_documents({}) == 0
+
+
+def test_cli_demo_cycle_on_the_embedded_store(tmp_path: Path) -> None:
+    uri = f"mongomock://{tmp_path / 'store'}"
+    made = subprocess.run([sys.executable, "-m", "PaymentProcess.synthetic", "--db-uri", uri,
+                           "--claims", "400", "--payees", "12", "--cycles", "2", "--seed", "2"],
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr
+    for event_id in ("PE-SYN-0001", "PE-SYN-0002"):
+        dry = run_cli("-p", event_id, "-m", "dry-run", "--db-uri", uri)
+        assert dry.returncode == 0, dry.stderr
+        final = run_cli("-p", event_id, "-m", "final", "--db-uri", uri, "--workers", "2")
+        assert final.returncode == 0, final.stderr
+        assert "FINAL of " + event_id + ": SUCCEEDED" in final.stdout
+    assert "PROVIDER:" in final.stdout

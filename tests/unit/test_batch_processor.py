@@ -1,0 +1,84 @@
+"""Batching helpers: chunking and the idempotent bulk upsert."""
+
+from __future__ import annotations
+
+from itertools import count
+
+import mongomock
+import pytest
+
+from PaymentProcess.processing.optimization.batch_processor import (
+    UpsertResult,
+    batch_iterable,
+    bulk_upsert,
+)
+
+
+@pytest.mark.parametrize(
+    ("items", "size", "expected"),
+    [
+        ([], 3, []),
+        ([1], 1, [[1]]),
+        ([1, 2, 3], 1, [[1], [2], [3]]),
+        ([1, 2, 3], 3, [[1, 2, 3]]),
+        ([1, 2, 3], 2, [[1, 2], [3]]),
+        ([1, 2, 3, 4], 2, [[1, 2], [3, 4]]),
+        ([1, 2, 3], 10, [[1, 2, 3]]),
+        (list(range(7)), 3, [[0, 1, 2], [3, 4, 5], [6]]),
+    ],
+)
+def test_batch_boundaries(items: list[int], size: int, expected: list[list[int]]) -> None:
+    assert list(batch_iterable(items, size)) == expected
+    assert list(batch_iterable(iter(items), size)) == expected
+
+
+def test_batches_are_taken_lazily() -> None:
+    source = count()
+    batches = batch_iterable(source, 3)
+    assert next(batches) == [0, 1, 2]
+    assert next(source) == 3  # nothing read beyond the first batch
+    assert next(batches) == [4, 5, 6]
+
+
+@pytest.mark.parametrize("size", [0, -1])
+def test_batch_size_must_be_positive(size: int) -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        list(batch_iterable([1, 2], size))
+
+
+def documents(version: int) -> list[dict]:
+    return [{"_id": f"PE-1:C{i}", "amount": i * version, "v": version} for i in range(1, 6)]
+
+
+def test_bulk_upsert_twice_leaves_the_same_documents() -> None:
+    coll = mongomock.MongoClient().db.PaymentInfo
+    first = bulk_upsert(coll, documents(1), batch_size=2)
+    assert first == UpsertResult(matched=0, upserted=5)
+    snapshot = list(coll.find(sort=[("_id", 1)]))
+    second = bulk_upsert(coll, documents(1), batch_size=2)
+    assert second == UpsertResult(matched=5, upserted=0)
+    assert list(coll.find(sort=[("_id", 1)])) == snapshot
+    assert coll.count_documents({}) == 5
+
+
+def test_bulk_upsert_replaces_whole_documents() -> None:
+    coll = mongomock.MongoClient().db.Payments
+    bulk_upsert(coll, [{"_id": "a", "x": 1, "old": True}, {"_id": "b", "x": 2}])
+    result = bulk_upsert(coll, [{"_id": "a", "x": 10}, {"_id": "c", "x": 3}], batch_size=1)
+    assert result == UpsertResult(matched=1, upserted=1)
+    assert list(coll.find(sort=[("_id", 1)])) == [{"_id": "a", "x": 10}, {"_id": "b", "x": 2},
+                                                  {"_id": "c", "x": 3}]
+
+
+def test_bulk_upsert_of_nothing() -> None:
+    coll = mongomock.MongoClient().db.Payments
+    assert bulk_upsert(coll, []) == UpsertResult(matched=0, upserted=0)
+    assert coll.count_documents({}) == 0
+
+
+def test_bulk_upsert_counts_across_many_batches() -> None:
+    coll = mongomock.MongoClient().db.ClaimFinCore
+    docs = [{"_id": f"PE:C{i:04d}", "n": i} for i in range(25)]
+    assert bulk_upsert(coll, docs[:12], batch_size=10) == UpsertResult(0, 12)
+    assert bulk_upsert(coll, docs, batch_size=10) == UpsertResult(12, 13)
+    assert coll.count_documents({}) == 25
