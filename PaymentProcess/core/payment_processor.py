@@ -172,14 +172,12 @@ class PaymentProcessor:
         resuming = self._admit_final(payment_event_id, config.event.stage, raw_event, stats)
         frozen = resuming and bool(raw_event.get("final_run", {}).get("backup_complete"))
         analysis = self.analyze(config, stats, resuming=resuming, frozen=frozen)
+        if resuming:
+            self._check_resumable(payment_event_id, raw_event, analysis, frozen, stats.run_id)
         if stats.report.blocked:
             return self._blocked(stats)
 
-        if resuming:
-            if analysis.fingerprint.inputs_digest() != raw_event["final_run"]["inputs_fingerprint"]:
-                raise StageError(f"the claims or ledger of {payment_event_id} changed while its "
-                                 "final run was interrupted; restore them before resuming")
-        else:
+        if not resuming:
             self.settle(analysis, self._project_new_payees(analysis))
             self._check_numbers(analysis, stats)
             if stats.report.blocked:
@@ -200,6 +198,7 @@ class PaymentProcessor:
         stats.finished_at = now_utc()
         self.repos.events.save_stats(stats.as_document())
         if not self.repos.events.finish_final(payment_event_id, stats.run_id, stats.finished_at):
+            self.repos.events.discard_final_stats(payment_event_id, stats.run_id, others=False)
             raise ConcurrencyError(f"payment event {payment_event_id} was taken over by another "
                                    "run before it could be marked FINAL")
         self._checkpoint("finished", [coll.PAYMENT_EVENT_STATS, coll.PAYMENT_EVENT])
@@ -300,8 +299,38 @@ class PaymentProcessor:
         """Freeze the payees and O/U records the run computes from, before any write."""
         self.repos.events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents)
         self.repos.events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records)
-        self.repos.events.set_final_run_field(payment_event_id, run_id, "backup_complete", True)
+        if not self.repos.events.set_final_run_field(payment_event_id, run_id,
+                                                     "backup_complete", True):
+            # A resumed run took the event over (the operator thought this run dead):
+            # stop before the first write of record and leave the event to it.
+            raise ConcurrencyError(f"payment event {payment_event_id} was taken over by another "
+                                   "run before this one froze its inputs: nothing was paid")
         self._checkpoint("backup", [coll.RUN_BACKUP, coll.PAYMENT_EVENT])
+
+    def _check_resumable(self, payment_event_id: str, raw_event: dict[str, Any],
+                         analysis: CycleAnalysis, frozen: bool, run_id: str) -> None:
+        """A resumed run computes from exactly the inputs the final run began with.
+
+        Those are the inputs of the dry run it matched: claims, ledger, configuration,
+        and the payees and O/U records (the frozen copies once ``backup_complete``).
+        When they differ and were never frozen, nothing of record was written yet: the
+        event goes back to DRY_RUN for a new dry run and review. When they were frozen,
+        writes of record may exist: the event stays FINAL_RUNNING until they are restored.
+        """
+        fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
+        if fingerprint == raw_event.get("dry_run", {}).get("fingerprint"):
+            return
+        if frozen:
+            raise StageError(f"the claims, ledger or configuration of {payment_event_id} "
+                             "changed while its final run was interrupted; restore them, "
+                             "then resume")
+        if not self.repos.events.release_final(payment_event_id, run_id):
+            raise ConcurrencyError(f"another run took over payment event {payment_event_id}")
+        self._checkpoint("released", [coll.PAYMENT_EVENT])
+        log.warning("final run released", reason="inputs changed before they were frozen")
+        raise StageError(f"the inputs of {payment_event_id} changed after its final run began "
+                         "and before it froze them; nothing was paid and the event is back "
+                         "to DRY_RUN: run the dry run again, then the final run")
 
     # ------------------------------------------------------------------ helpers
     def _context(self, config: EventConfig) -> PaymentContext:
@@ -336,6 +365,9 @@ class PaymentProcessor:
             previous = raw_event.get("final_run", {}).get("run_id")
             if not self.repos.events.take_over_final(payment_event_id, previous, stats.run_id):
                 raise ConcurrencyError(f"another run took over payment event {payment_event_id}")
+            # An attempt that died after saving its stats but before marking the event
+            # FINAL left a SUCCEEDED stats document: the event has one final run's stats.
+            self.repos.events.discard_final_stats(payment_event_id, stats.run_id, others=True)
             log.info("final run resumed", previous_run_id=previous)
             return True
         dry_run = raw_event.get("dry_run")

@@ -55,12 +55,30 @@ class EventRepository:
         return result.matched_count == 1
 
     def set_final_run_field(self, payment_event_id: str, run_id: str, field: str,
-                            value: Any) -> None:
-        """Record progress of the running final run (e.g. ``backup_complete``)."""
-        self.db[PAYMENT_EVENT].update_one(
-            {"_id": payment_event_id, "final_run.run_id": run_id},
+                            value: Any) -> bool:
+        """Record progress of the running final run (e.g. ``backup_complete``).
+
+        False when ``run_id`` no longer holds the event (a resumed run took it over).
+        """
+        result = self.db[PAYMENT_EVENT].update_one(
+            {"_id": payment_event_id, "stage": Stage.FINAL_RUNNING.value,
+             "final_run.run_id": run_id},
             {"$set": {f"final_run.{field}": value}},
         )
+        return result.matched_count == 1
+
+    def release_final(self, payment_event_id: str, run_id: str) -> bool:
+        """FINAL_RUNNING -> DRY_RUN, only while the inputs are not frozen (nothing was paid).
+
+        For a resumed run that finds the inputs changed after the final run began and
+        before it froze them: it cannot reproduce that run, and nothing of record exists.
+        """
+        result = self.db[PAYMENT_EVENT].update_one(
+            {"_id": payment_event_id, "stage": Stage.FINAL_RUNNING.value,
+             "final_run.run_id": run_id, "final_run.backup_complete": False},
+            {"$set": {"stage": Stage.DRY_RUN.value}, "$unset": {"final_run": ""}},
+        )
+        return result.matched_count == 1
 
     def finish_final(self, payment_event_id: str, run_id: str, finished_at: Any) -> bool:
         """FINAL_RUNNING -> FINAL: the event is paid and can never be paid again."""
@@ -73,14 +91,20 @@ class EventRepository:
 
     def backup(self, payment_event_id: str, collection: str,
                documents: list[dict[str, Any]]) -> None:
-        """Freeze input documents of the final run (``RunBackup``), replayably."""
-        bulk_upsert(
-            self.db[RUN_BACKUP],
-            [{"_id": f"{payment_event_id}:{collection}:{doc['_id']}",
-              "PaymentEvent_ID": payment_event_id, "collection": collection, "document": doc}
-             for doc in documents],
-            batch_size=self.batch_size,
-        )
+        """Freeze input documents of the final run (``RunBackup``), replayably.
+
+        Afterwards the event's frozen ``collection`` holds exactly ``documents``: copies
+        left by an earlier attempt that froze other inputs (and was given back to
+        DRY_RUN) are removed, after the writes, so that two runs freezing the same
+        inputs at once cannot remove each other's copies.
+        """
+        frozen = [{"_id": f"{payment_event_id}:{collection}:{doc['_id']}",
+                   "PaymentEvent_ID": payment_event_id, "collection": collection,
+                   "document": doc} for doc in documents]
+        bulk_upsert(self.db[RUN_BACKUP], frozen, batch_size=self.batch_size)
+        self.db[RUN_BACKUP].delete_many({"PaymentEvent_ID": payment_event_id,
+                                         "collection": collection,
+                                         "_id": {"$nin": [doc["_id"] for doc in frozen]}})
 
     def restore(self, payment_event_id: str, collection: str) -> list[dict[str, Any]]:
         """The frozen documents of one collection, as they were before the final run."""
@@ -91,3 +115,16 @@ class EventRepository:
     def save_stats(self, stats: dict[str, Any]) -> None:
         """Insert the run's ``PaymentEventStats`` document."""
         self.db[PAYMENT_EVENT_STATS].replace_one({"_id": stats["_id"]}, stats, upsert=True)
+
+    def discard_final_stats(self, payment_event_id: str, run_id: str, others: bool) -> None:
+        """Drop SUCCEEDED final-run stats that did not end in FINAL (replayable).
+
+        ``others``: every such document of the event except ``run_id``'s (a resumed run,
+        once it holds the event, removes what attempts that died between saving their
+        stats and marking the event FINAL left); else only ``run_id``'s own (a run that
+        lost the event to a resumed run).
+        """
+        selector = {"$ne": run_id} if others else run_id
+        self.db[PAYMENT_EVENT_STATS].delete_many({
+            "_id": selector, "PaymentEvent_ID": payment_event_id, "stage": "FINAL",
+            "status": "SUCCEEDED"})
