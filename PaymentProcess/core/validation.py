@@ -13,7 +13,6 @@ from PaymentProcess.data.models.over_under import LedgerEntry
 from PaymentProcess.data.models.payment import InvalidRecord
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.data.models.stats import FindingCode, Severity, ValidationReport
-from PaymentProcess.utils.error_handling import CriticalValidationError
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
 
@@ -226,11 +225,3 @@ def invalid_ledger_entries(documents: Iterable[dict[str, Any]]) -> tuple[Invalid
                                          parent if isinstance(parent, str) else None,
                                          frozenset(ids)))
     return tuple(invalid)
-
-
-def raise_if_blocking(report: ValidationReport, what: str) -> None:
-    """Stop a final run before any write when a finding is critical."""
-    if report.blocked:
-        codes = ", ".join(f.code for f in report.by_severity(Severity.CRITICAL))
-        raise CriticalValidationError(f"{what} blocked by critical findings: {codes}")
-

@@ -14,13 +14,11 @@ from PaymentProcess.core import validation as codes
 from PaymentProcess.core.validation import (
     Validation,
     npi_is_valid,
-    raise_if_blocking,
     tin_is_valid,
 )
 from PaymentProcess.data.models.claim import Claim
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.data.models.stats import Severity, ValidationReport
-from PaymentProcess.utils.error_handling import CriticalValidationError
 
 PROVIDER = Validation(PaymentCenterType.PROVIDER)
 DMR = Validation(PaymentCenterType.DMR)
@@ -423,11 +421,9 @@ def test_only_critical_findings_block() -> None:
     report.add(codes.PC_MISMATCH, "C1")
     report.add_counts(codes.CLAIMS_BY_TYPE, Counter({"PROFESSIONAL": 2}))
     assert not report.blocked
-    raise_if_blocking(report, "final run")
     report.add(codes.TIN_INVALID, "C2")
     assert report.blocked
-    with pytest.raises(CriticalValidationError, match="final run blocked .*TIN_INVALID"):
-        raise_if_blocking(report, "final run")
+    assert [f.code for f in report.by_severity(codes.CRITICAL)] == ["TIN_INVALID"]
 
 
 def test_merge_keeps_this_report_samples_first() -> None:
