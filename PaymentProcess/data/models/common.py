@@ -55,7 +55,8 @@ def _optional_text(value: Any) -> str | None:
     return _text(value)
 
 
-MAX_UNITS = Decimal(10**6)
+UNITS_LIMIT = 10**6
+MAX_UNITS = Decimal(UNITS_LIMIT)
 
 
 def _units(value: Any) -> int | Decimal128 | None:
@@ -66,6 +67,8 @@ def _units(value: Any) -> int | Decimal128 | None:
     """
     if value is None:
         return None
+    if type(value) is int and 0 <= value < UNITS_LIMIT:  # the usual case, whole units
+        return value
     if isinstance(value, bool):
         raise PydanticCustomError("bad_units", "units must be a number")
     try:
@@ -96,6 +99,10 @@ def _free_text(value: Any, limit: int, where: str = "") -> str | None:
             "bad_text", "{where}not a printable string of at most {limit} characters",
             {"limit": limit, "where": f"{where}: " if where else ""})
     return value
+
+
+def _procedure_code(value: Any) -> str | None:
+    return _free_text(value, 48)
 
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "state", "zip")
@@ -129,6 +136,6 @@ Text = Annotated[str, PlainValidator(_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_optional_text)]
 Units = Annotated[Any, PlainValidator(_units)]
 Party = Annotated[dict[str, Any] | None, PlainValidator(_party)]
-ProcedureCode = Annotated[str | None, PlainValidator(lambda value: _free_text(value, 48))]
+ProcedureCode = Annotated[str | None, PlainValidator(_procedure_code)]
 
 DOCUMENT_CONFIG = ConfigDict(extra="ignore", frozen=True, strict=True)
