@@ -108,6 +108,9 @@ class ClaimTransformer:
         report = ValidationReport()
         results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
                    for chain in batch.chains]
+        self._count_claims((document for chain, result in zip(batch.chains, results, strict=True)
+                            if result.status is not ChainStatus.EXCLUDED
+                            for document in chain.documents), report)
         if batch.invalid_ledger:
             results = self._block_invalid_ledger(batch, results, report)
         return results, report
@@ -159,12 +162,11 @@ class ClaimTransformer:
         ledger_claim_chains: Mapping[str, str],
         report: ValidationReport,
     ) -> ChainResult:
-        """Exclude, validate, resolve and compute one chain."""
+        """Exclude, validate, resolve and compute one chain (the batch counts its claims)."""
         parent_label = str(chain.parent_id)[:64]
         count = len(chain.documents)
         if self.exclusion(chain.documents, report):
             return ChainResult(parent_label, ChainStatus.EXCLUDED, count)
-        self._count_claims(chain.documents, report)
 
         ok = True
         claims: list[Claim] = []
@@ -195,7 +197,9 @@ class ClaimTransformer:
             return ChainResult(parent_label, ChainStatus.BLOCKED, count)
         return self._compute_chain(chain, claims, resolution, report)
 
-    def _count_claims(self, documents: Iterable[dict[str, Any]], report: ValidationReport) -> None:
+    @staticmethod
+    def _count_claims(documents: Iterable[dict[str, Any]], report: ValidationReport) -> None:
+        """The info findings CLAIMS_BY_TYPE/STATUS/FREQUENCY of the claims not excluded."""
         by_type: Counter[str] = Counter()
         by_status: Counter[str] = Counter()
         by_frequency: Counter[str] = Counter()
@@ -203,6 +207,8 @@ class ClaimTransformer:
             by_type[str(document.get("ClaimType"))[:32]] += 1
             by_status[str(document.get("ClaimStatus"))[:32]] += 1
             by_frequency[str(document.get("FrequencyCode"))[:32]] += 1
+        if not by_type:  # every chain excluded
+            return
         report.add_counts(codes.CLAIMS_BY_TYPE, by_type)
         report.add_counts(codes.CLAIMS_BY_STATUS, by_status)
         report.add_counts(codes.CLAIMS_BY_FREQUENCY, by_frequency)
@@ -327,6 +333,10 @@ class ClaimTransformer:
             prior=chain.ledger.prior_sum,
             net=net,
             interest=self.calculator.apply_interest(net, final),
+            billed=final.billed if final is not None else ZERO,
+            allowed=final.allowed if final is not None else ZERO,
+            reduction=final.reduction if final is not None else ZERO,
+            paid=current,
             claims=tuple(payments[claim_id] for claim_id in sorted(payments)),
             payee_source=(_payee_source(source_claim, self.context.pc_type)
                           if source_claim else None),
@@ -347,7 +357,14 @@ def _payee_source(claim: Claim, pc_type: PaymentCenterType) -> dict[str, Any]:
     }
 
 
-def evaluate_batch(context: PaymentContext, batch: BatchInput) -> tuple[list[ChainResult],
-                                                                          ValidationReport]:
-    """Process-pool entry point: evaluate one batch of chains."""
-    return ClaimTransformer(context).evaluate_batch(batch)
+def evaluate_batch(context: PaymentContext, batch: BatchInput,
+                   detailed: bool = True) -> tuple[list[ChainResult], ValidationReport]:
+    """Process-pool entry point: evaluate one batch of chains.
+
+    ``detailed=False`` returns :meth:`ChainResult.summary` of each chain (pass 1 needs
+    no lines), which keeps what workers send back small.
+    """
+    results, report = ClaimTransformer(context).evaluate_batch(batch)
+    if not detailed:
+        results = [result.summary() for result in results]
+    return results, report

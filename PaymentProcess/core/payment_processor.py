@@ -398,9 +398,12 @@ class PaymentProcessor:
         return stats
 
     def _evaluate(self, analysis: CycleAnalysis, resuming: bool,
-                  fingerprint: bool = True) -> Iterator[tuple[list[ChainResult],
-                                                              ValidationReport]]:
-        """Stream the event's chains in batches through the worker pool, in order."""
+                  pass_two: bool = False) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
+        """Stream the event's chains in batches through the worker pool, in order.
+
+        Pass 1 fingerprints the inputs and gets chain summaries; pass 2 gets every
+        claim's lines to write them.
+        """
         context = analysis.context
         duplicates = self.repos.claims.duplicate_claim_ids(context.payment_event_id, resuming)
         context = PaymentContext(**{**_fields(context), "duplicate_claim_ids": duplicates})
@@ -408,8 +411,9 @@ class PaymentProcessor:
         documents = self.repos.claims.fetch_ws(context.payment_event_id,
                                                self.settings.batch_size, resuming)
         batches = self._batches(group_by_parent(documents), context.payment_event_id,
-                                analysis.fingerprint if fingerprint else None)
-        yield from run_claim_batch_level(batches, partial(evaluate_batch, context),
+                                None if pass_two else analysis.fingerprint)
+        yield from run_claim_batch_level(batches, partial(evaluate_batch, context,
+                                                          detailed=pass_two),
                                          self.settings.workers)
 
     def _batches(self, chains: Iterable[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
@@ -467,12 +471,10 @@ class PaymentProcessor:
             totals = analysis.totals_by_id.setdefault(chain.payee_id, PayeeTotals())
         totals.add_chain(chain.parent_id, chain.net, chain.interest)
         money = stats.totals
-        final = next((c for c in chain.claims if c.claim_id == chain.final_claim_id), None)
-        if final is not None:
-            money.billed += final.billed
-            money.allowed += final.allowed
-            money.paid += final.paid
-            money.reduction += final.reduction
+        money.billed += chain.billed
+        money.allowed += chain.allowed
+        money.paid += chain.paid
+        money.reduction += chain.reduction
         money.net += chain.net
         money.interest += chain.interest
 
@@ -587,7 +589,7 @@ class PaymentProcessor:
         seen: dict[str, list] = {}
         replay = CycleAnalysis(analysis.config, analysis.context)
         with progress("writing", analysis.counts.get("claims_settled")) as advance:
-            for results, _ in self._evaluate(replay, resuming=True, fingerprint=False):
+            for results, _ in self._evaluate(replay, resuming=True, pass_two=True):
                 ledger, infos, settled = [], [], []
                 for chain in results:
                     if chain.status is not ChainStatus.INCLUDED:

@@ -64,10 +64,15 @@ class ServiceLineProcessor:
         denied = claim.ClaimStatus is ClaimStatus.DENIED
         lines = []
         any_over_allowed = False
+        billed = allowed = reduction = paid = ZERO
         for line in claim.service_lines:
             payment, over_allowed = self.compute_service_line(line, denied)
             lines.append(payment)
             any_over_allowed |= over_allowed
+            billed += payment.billed
+            allowed += payment.allowed
+            reduction += payment.reduction
+            paid += payment.paid
         claim_payment = ClaimPayment(
             claim_id=claim.ClaimCore_ID,
             document_id=claim.id,
@@ -82,10 +87,10 @@ class ServiceLineProcessor:
             member=claim.member,
             payee_key=payee_key(self.pc_type, claim.TIN, claim.NPI, claim.MemberID),
             lines=tuple(lines),
-            billed=sum((p.billed for p in lines), ZERO),
-            allowed=sum((p.allowed for p in lines), ZERO),
-            reduction=sum((p.reduction for p in lines), ZERO),
-            paid=sum((p.paid for p in lines), ZERO),
+            billed=billed,
+            allowed=allowed,
+            reduction=reduction,
+            paid=paid,
         )
         return claim_payment, any_over_allowed
 

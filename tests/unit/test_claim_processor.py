@@ -83,9 +83,8 @@ def evaluate(documents: list[dict[str, Any]], state: LedgerState = NEW_CHAIN,
         parent = documents[0]["ParentClaimCore_ID"]
     if owners is None:  # a consistent ledger: every paid claim belongs to this chain
         owners = {claim_id: parent for claim_id in state.paid_claim_ids if claim_id}
-    report = ValidationReport()
-    result = ClaimTransformer(ctx or context()).evaluate_chain(
-        ChainInput(parent, tuple(documents), state), owners, report)
+    batch = BatchInput((ChainInput(parent, tuple(documents), state),), owners)
+    (result,), report = ClaimTransformer(ctx or context()).evaluate_batch(batch)
     return result, report
 
 
@@ -596,6 +595,29 @@ def test_evaluate_batch_keeps_chain_order_and_merges_findings() -> None:
     assert report.findings["CLAIMS_BY_FREQUENCY"].counts == {"1": 1, "7": 1, "2": 1}
     again, _ = ClaimTransformer(context()).evaluate_batch(batch)
     assert again == results
+
+
+def test_a_summary_batch_is_the_detailed_one_without_claims() -> None:
+    chains = (
+        ChainInput("C1", (doc("C1", lines=[amounts("10.00", billed="15.00")]),),
+                   LedgerState()),
+        ChainInput("C2001", (doc("C2002", "C2001", "7", original="C2001", allowed="70.00"),
+                             doc("C2003", "C2001", "8", void="C2002")),
+                   ledger("C2001", "100.00", 101)),
+        ChainInput("C9", (doc("C9", freq="2"),), LedgerState()),
+    )
+    batch = BatchInput(chains, {"C2001": "C2001"})
+    detailed, report = evaluate_batch(context(), batch)
+    summaries, summary_report = evaluate_batch(context(), batch, detailed=False)
+    assert summary_report == report
+    assert [(s.claims, s.claim_ids) for s in summaries] == [((), ())] * 3
+    assert [(str(s.billed), str(s.allowed), str(s.paid), str(s.net)) for s in summaries] == [
+        ("15.00", "10.00", "10.00", "10.00"),  # the version in force
+        ("0.00", "0.00", "0.00", "-100.00"),  # voided: nothing in force
+        ("0.00", "0.00", "0.00", "0.00")]  # blocked
+    assert [s.summary() for s in detailed] == summaries
+    assert [(r.parent_id, r.payee_key, r.interest) for r in detailed] == [
+        (s.parent_id, s.payee_key, s.interest) for s in summaries]
 
 
 def test_group_by_parent_in_stream_order() -> None:
