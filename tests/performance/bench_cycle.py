@@ -23,7 +23,8 @@ reads and writes directly through the driver, with nothing computed:
 
 It also times the compute phase alone: the batches (claim documents as the store returns
 them, Decimal128 amounts, with their ledger state) are read first, then judged and
-computed by ``evaluate_batch`` inline (1 worker) and through the process pool (2 workers).
+computed by ``evaluate_batch`` as pass 1 runs it (every line computed, chain summaries
+returned) inline (1 worker) and in forked workers (2 workers).
 """
 
 from __future__ import annotations
@@ -181,7 +182,8 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...]) -> 
     reference = None
     for workers in workers_list:
         seconds, outcome = _timed(lambda w=workers: [
-            r for r, _ in run_claim_batch_level(batches, partial(evaluate_batch, context), w)])
+            r for r, _ in run_claim_batch_level(
+                batches, partial(evaluate_batch, context, detailed=False), w)])
         if reference is None:
             reference = outcome
         assert outcome == reference, "results differ between worker counts"

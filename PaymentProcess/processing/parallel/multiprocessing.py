@@ -1,49 +1,107 @@
-"""Process-pool helpers: evaluate claim batches in ``--workers`` processes, in order."""
+"""Worker processes: evaluate claim batches in ``--workers`` processes, in order.
+
+The batches already sit in the run's memory when a worker starts, so a worker is
+*forked* with its share of them instead of being sent them: a forked child sees the
+parent's memory as it was at the fork (copy-on-write), so claim documents are never
+pickled on the way in, only the (small) results on the way back. Pickling the raw
+documents to a process pool cost more than computing them.
+"""
 
 from __future__ import annotations
 
 import ctypes
+import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import threading
 import time
+import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import TypeVar
+from itertools import islice
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-IN_FLIGHT_PER_WORKER = 2
+BATCHES_PER_WORKER = 4  # a fork costs milliseconds; four batches cost a few hundred
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_CHECK_SECONDS = 1.0
+_FORK = multiprocessing.get_context("fork")
+
+
+class WorkerError(RuntimeError):
+    """A worker process failed or died; the message carries its traceback or exit code."""
 
 
 def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: int) -> Iterator[R]:
     """Yield ``fn(batch)`` for each batch, in input order.
 
-    One worker runs inline. More workers run in a process pool with at most
-    ``2 * workers`` batches in flight, so memory stays bounded by the batch size
-    whatever the number of claims; results come back in submission order, so they
-    do not depend on the number of workers.
+    One worker runs inline. With more, the run reads ``BATCHES_PER_WORKER`` batches,
+    forks a worker that computes them, reads the next share while it works, and keeps
+    at most ``workers`` shares in flight, so memory stays bounded by the batch size
+    whatever the number of claims; results come back in input order, so they do not
+    depend on the number of workers.
 
-    Workers are forked from the run and die with it (:func:`die_with_parent`).
+    Workers die with the run that forked them (:func:`die_with_parent`) and never touch
+    the store: they only compute.
     """
     if workers <= 1:
         for batch in batches:
             yield fn(batch)
         return
-    pending: deque[Future[R]] = deque()
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
-        for batch in batches:
-            pending.append(pool.submit(fn, batch))
-            if len(pending) >= workers * IN_FLIGHT_PER_WORKER:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    source = iter(batches)
+    in_flight: deque[tuple[BaseProcess, Connection]] = deque()
+    try:
+        while share := list(islice(source, BATCHES_PER_WORKER)):
+            in_flight.append(_start_worker(fn, share))
+            if len(in_flight) >= workers:
+                yield from _collect(*in_flight.popleft())
+        while in_flight:
+            yield from _collect(*in_flight.popleft())
+    finally:
+        for process, connection in in_flight:  # the caller stopped early or failed
+            connection.close()
+            process.kill()
+            process.join()
+
+
+def _start_worker(fn: Callable[[T], R], share: list[T]) -> tuple[BaseProcess, Connection]:
+    receiver, sender = _FORK.Pipe(duplex=False)
+    process = _FORK.Process(target=_work, args=(fn, share, sender, os.getpid()), daemon=True)
+    process.start()
+    sender.close()
+    return process, receiver
+
+
+def _work(fn: Callable[[T], R], share: list[T], sender: Connection, parent_pid: int) -> None:
+    """In the worker: compute the share and send back the results, or the error."""
+    die_with_parent(parent_pid)
+    gc.freeze()  # a full collection would touch, and so copy, every inherited page
+    try:
+        outcome: tuple[bool, Any] = (True, [fn(batch) for batch in share])
+    except BaseException:  # noqa: BLE001 - every failure goes back to the run
+        outcome = (False, traceback.format_exc())
+    sender.send_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+    sender.close()
+
+
+def _collect(process: BaseProcess, receiver: Connection) -> Iterator[Any]:
+    try:
+        ok, payload = pickle.loads(receiver.recv_bytes())
+    except EOFError:
+        process.join()
+        raise WorkerError(f"a worker process died (exit code {process.exitcode})") from None
+    finally:
+        receiver.close()
+    process.join()
+    if not ok:
+        raise WorkerError(f"a worker process failed:\n{payload}")
+    yield from payload
 
 
 def die_with_parent(parent_pid: int) -> None:

@@ -1,0 +1,78 @@
+"""Forked workers: results in input order, bounded read-ahead, failures reported, no leftovers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+
+import pytest
+
+from PaymentProcess.processing.parallel.multiprocessing import (
+    BATCHES_PER_WORKER,
+    WorkerError,
+    run_claim_batch_level,
+)
+
+
+def square_with_pid(batch: int) -> tuple[int, int]:
+    return batch * batch, os.getpid()
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+@pytest.mark.parametrize("count", [0, 1, 7, 23])
+def test_results_come_back_in_input_order(workers: int, count: int) -> None:
+    results = list(run_claim_batch_level(range(count), square_with_pid, workers))
+    assert [value for value, _ in results] == [n * n for n in range(count)]
+    pids = {pid for _, pid in results}
+    if workers == 1:
+        assert pids <= {os.getpid()}
+    else:  # computed in forked workers, a share of BATCHES_PER_WORKER batches each
+        assert os.getpid() not in pids
+        assert len(pids) == -(-count // BATCHES_PER_WORKER)
+
+
+def test_inputs_reach_workers_without_pickling() -> None:
+    unpicklable = [lambda n=n: n for n in range(5)]  # lambdas cannot be pickled
+    results = list(run_claim_batch_level(unpicklable, lambda make: make() * 10, 2))
+    assert results == [0, 10, 20, 30, 40]
+
+
+def test_read_ahead_is_bounded_by_workers_and_share_size() -> None:
+    pulled = []
+
+    def source() -> Iterator[int]:
+        for n in range(100):
+            pulled.append(n)
+            yield n
+
+    results = run_claim_batch_level(source(), lambda n: n, 2)
+    assert next(results) == 0
+    assert len(pulled) <= 2 * BATCHES_PER_WORKER + 1
+    results.close()
+    assert multiprocessing.active_children() == []
+
+
+def fail_on_five(batch: int) -> int:
+    if batch == 5:
+        raise ValueError("batch five is bad")
+    return batch
+
+
+def test_an_error_in_a_worker_reaches_the_run_with_its_traceback() -> None:
+    with pytest.raises(WorkerError, match="ValueError: batch five is bad"):
+        list(run_claim_batch_level(range(12), fail_on_five, 2))
+    assert multiprocessing.active_children() == []
+
+
+def die_on_three(batch: int) -> int:
+    if batch == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return batch
+
+
+def test_a_worker_killed_mid_share_is_an_error_not_missing_results() -> None:
+    with pytest.raises(WorkerError, match=r"died \(exit code -9\)"):
+        list(run_claim_batch_level(range(12), die_on_three, 2))
+    assert multiprocessing.active_children() == []
