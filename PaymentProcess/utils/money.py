@@ -63,11 +63,10 @@ def bid_parts(value: Decimal128) -> tuple[bool, int, int] | None:
     None for infinities, NaN and the rare large-coefficient form, which callers hand to
     the slow, general ``to_decimal()``.
     """
-    bid = value.bid
-    high = int.from_bytes(bid[8:], "little")
+    high, low = value.__getstate__()  # the two 64-bit halves of the BID encoding
     if (high >> 61) & 0b11 == 0b11:
         return None
-    coefficient = ((high & _COEFFICIENT_MASK) << 64) | int.from_bytes(bid[:8], "little")
+    coefficient = ((high & _COEFFICIENT_MASK) << 64) | low
     return bool(high >> 63), coefficient, ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
 
 
