@@ -44,7 +44,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne
 
-from PaymentProcess.common.functions import Store
+from PaymentProcess.common.functions import Store, get_default_workers
 from PaymentProcess.core.claim_processor import evaluate_batch, group_by_parent
 from PaymentProcess.core.payment_processor import (
     PaymentProcessor,
@@ -191,20 +191,28 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...]) -> 
     return result
 
 
-def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3) -> dict[str, Any]:
-    """Generate a cycle of ``claims`` claims and measure dry run, final run and compute."""
+def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3,
+          run_workers: int | None = None) -> dict[str, Any]:
+    """Generate a cycle of ``claims`` claims and measure dry run, final run and compute.
+
+    The dry and final runs use ``run_workers`` processes, by default what the engine
+    itself defaults to (``--workers``: the CPU count, at most 8).
+    """
+    run_workers = run_workers or get_default_workers()
     embedded = EmbeddedStore(None)
     store = Store("mongomock://", embedded.db, embedded)
     payees = max(50, claims // 200)
     gen_seconds, summary = _timed(
         lambda: generate(store.db, SyntheticOptions(claims=claims, payees=payees, seed=seed)))
     event_id = summary.event_ids[0]
-    report: dict[str, Any] = {"claims": claims, "payees": payees, "generate_seconds": gen_seconds}
+    report: dict[str, Any] = {"claims": claims, "payees": payees, "generate_seconds": gen_seconds,
+                              "run_workers": run_workers}
     report["compute"] = compute_only(store, event_id, workers_list)
     lines = report["compute"]["lines"]
     report["floor_dry"] = io_floor(store, event_id, write=False)
-    for mode, run in (("dry_run", lambda: _processor(store).run_dry_run(event_id)),
-                      ("final_run", lambda: _processor(store).run_final_run(event_id))):
+    for mode, run in (("dry_run", lambda: _processor(store, run_workers).run_dry_run(event_id)),
+                      ("final_run",
+                       lambda: _processor(store, run_workers).run_final_run(event_id))):
         if mode == "final_run":
             report["floor_final"] = io_floor(store, event_id, write=True)
         gc.collect()
@@ -241,7 +249,8 @@ def format_report(report: dict[str, Any]) -> str:
     """A few human-readable lines for one size."""
     out = [f"== {report['claims']:,} claims, {report['payees']} payees, "
            f"{report['compute']['lines']:,} service lines "
-           f"(generated in {report['generate_seconds']:.1f} s)"]
+           f"(generated in {report['generate_seconds']:.1f} s); runs with "
+           f"{report['run_workers']} worker(s)"]
     for mode in ("dry_run", "final_run"):
         r = report[mode]
         phases = ", ".join(f"{k} {v:.2f}s" for k, v in r["phases"].items())
@@ -264,12 +273,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--claims", type=int, nargs="+", default=[10_000, 100_000, 300_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--run-workers", type=int,
+                        help="workers of the dry and final runs (default: the engine's default)")
     parser.add_argument("--json", help="also append each size's report to this JSON-lines file")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     print(json.dumps(machine()))
     for claims in args.claims:
-        report = bench(claims, tuple(args.workers))
+        report = bench(claims, tuple(args.workers), run_workers=args.run_workers)
         print(format_report(report), flush=True)
         if args.json:
             with open(args.json, "a") as handle:

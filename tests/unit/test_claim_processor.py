@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -616,6 +617,7 @@ def test_a_summary_batch_is_the_detailed_one_without_claims() -> None:
         ("0.00", "0.00", "0.00", "-100.00"),  # voided: nothing in force
         ("0.00", "0.00", "0.00", "0.00")]  # blocked
     assert [s.summary() for s in detailed] == summaries
+    assert pickle.loads(pickle.dumps(detailed)) == detailed  # what workers send back
     assert [(r.parent_id, r.payee_key, r.interest) for r in detailed] == [
         (s.parent_id, s.payee_key, s.interest) for s in summaries]
 

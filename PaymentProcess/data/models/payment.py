@@ -14,8 +14,22 @@ from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.utils.money import ZERO
 
 
+class _PickledByPosition:
+    """Pickles a slots dataclass as its constructor and field values in order.
+
+    The ``__setstate__`` that ``dataclass(slots=True)`` generates looks up the fields
+    on every call, which made unpickling the results worker processes send back cost
+    more than computing them.
+    """
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return type(self), tuple(map(self.__getattribute__, self.__slots__))
+
+
 @dataclass(frozen=True, slots=True)
-class LinePayment:
+class LinePayment(_PickledByPosition):
     """A service line's amounts and what it pays after the payment reduction."""
 
     line_no: int | None
@@ -33,7 +47,7 @@ class LinePayment:
 
 
 @dataclass(frozen=True, slots=True)
-class ClaimPayment:
+class ClaimPayment(_PickledByPosition):
     """One claim version with its computed lines (``PaymentInfo`` source)."""
 
     claim_id: str
@@ -121,7 +135,7 @@ class ChainStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ChainResult:
+class ChainResult(_PickledByPosition):
     """A chain judged and, when included, computed (spec section 6).
 
     ``billed``/``allowed``/``reduction``/``paid`` are those of the version in force after
