@@ -310,12 +310,12 @@ class ClaimTransformer:
         if len(keys) > 1:
             report.add(codes.PC_MISMATCH, str(chain.parent_id),
                        ", ".join(sorted(k for k in keys if k)))
-        payee_id = None
+        payee_id = chain.ledger.last_payee_id
         if final is not None:
             key = final.payee_key
             source_claim = next(c for c in claims if c.ClaimCore_ID == final.claim_id)
         elif chain.ledger.has_entries:
-            key, payee_id, source_claim = None, chain.ledger.last_payee_id, None
+            key, source_claim = None, None
         else:  # a new chain opened and voided in this very event
             key = payments[resolution.last_version_id].payee_key
             source_claim = next(c for c in claims if c.ClaimCore_ID == resolution.last_version_id)

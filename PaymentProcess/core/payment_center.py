@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from PaymentProcess.core import records
+from PaymentProcess.core.validation import describe_errors, document_label
 from PaymentProcess.data.models.payment_center import PaymentCenter, PaymentCenterType
+from PaymentProcess.data.repositories.collections import PAYMENT_CENTER
 from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
 
 PaymentCenterCache = dict[str, int]
@@ -41,18 +43,25 @@ class PaymentCenterManager:
 
     def summarize(self, documents: list[dict[str, Any]], keys: set[str],
                   ids: set[int]) -> PaymentCenterSummary:
-        """Validate the payee documents found for ``keys``/``ids`` and list what is missing."""
+        """Validate the payee documents found for ``keys``/``ids`` and list what is missing.
+
+        ``ids`` are the payees the ledger paid the event's chains before: each must exist
+        and be valid, or it is listed in ``invalid`` (``RECORD_INVALID``).
+        """
         summary = PaymentCenterSummary(documents=documents)
+        stored_ids: set[int] = set()  # of valid and malformed documents alike
         for document in documents:
+            if isinstance(payee_id := document.get("_id"), int) and not isinstance(payee_id, bool):
+                stored_ids.add(payee_id)
             try:
                 payee = PaymentCenter.model_validate(document)
             except PydanticValidationError as exc:
-                fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-                summary.invalid.append((str(document.get("_id"))[:64], f"PaymentCenter: {fields}"))
+                summary.invalid.append((document_label(document),
+                                        describe_errors(PAYMENT_CENTER, exc)))
                 continue
             summary.existing[payee.key] = payee
             summary.key_by_id[payee.id] = payee.key
-        for payee_id in sorted(ids - summary.key_by_id.keys()):
+        for payee_id in sorted(ids - stored_ids):
             summary.invalid.append((str(payee_id), "ledger payee not found in PaymentCenter"))
         summary.missing_keys = sorted(keys - summary.existing.keys())
         return summary

@@ -98,7 +98,12 @@ class Repositories:
 
 @dataclass(slots=True)
 class CycleAnalysis:
-    """Everything pass 1 learns about the event; the input of settlement and writes."""
+    """Everything pass 1 learns about the event; the input of settlement and writes.
+
+    ``ledger_payees`` holds, by (payee the ledger paid before, final version's key), the
+    ``PC_MISMATCH`` findings of the chains concerned, reported only if that payee turns
+    out to have another key.
+    """
 
     config: EventConfig
     context: PaymentContext
@@ -107,6 +112,7 @@ class CycleAnalysis:
     totals_by_key: dict[str, PayeeTotals] = field(default_factory=dict)
     totals_by_id: dict[int, PayeeTotals] = field(default_factory=dict)
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ledger_payees: dict[tuple[int, str], ValidationReport] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     payees: PaymentCenterSummary = field(default_factory=PaymentCenterSummary)
     open_records: list[dict[str, Any]] = field(default_factory=list)
@@ -249,7 +255,7 @@ class PaymentProcessor:
     def process_payment_centers(self, analysis: CycleAnalysis, frozen: bool) -> None:
         """Load the payees and open O/U records the event needs (frozen ones when resuming)."""
         keys = set(analysis.totals_by_key)
-        ids = set(analysis.totals_by_id)
+        ids = set(analysis.totals_by_id) | {payee_id for payee_id, _ in analysis.ledger_payees}
         event_id = analysis.context.payment_event_id
         if frozen:
             documents = self.repos.events.restore(event_id, coll.PAYMENT_CENTER)
@@ -259,11 +265,16 @@ class PaymentProcessor:
         analysis.payees = manager.summarize(documents, keys, ids)
         for payee_id, problem in analysis.payees.invalid:
             analysis.report.add(codes.RECORD_INVALID, payee_id, problem)
+        for (payee_id, key), mismatch in analysis.ledger_payees.items():
+            ledger_key = analysis.payees.key_by_id.get(payee_id)  # None: RECORD_INVALID above
+            if ledger_key is not None and ledger_key != key:
+                analysis.report.merge(mismatch)
         for payee_id, totals in analysis.totals_by_id.items():
             key = analysis.payees.key_by_id.get(payee_id)
             if key is not None:
                 analysis.totals_by_key.setdefault(key, PayeeTotals()).merge(totals)
-        payee_ids = [p.id for p in analysis.payees.existing.values()]
+        payee_ids = [payee.id for key, payee in analysis.payees.existing.items()
+                     if key in analysis.totals_by_key]
         if frozen:
             analysis.open_records = self.repos.events.restore(event_id, coll.OVER_UNDER)
         else:
@@ -467,6 +478,12 @@ class PaymentProcessor:
             totals = analysis.totals_by_key.setdefault(chain.payee_key, PayeeTotals())
             if chain.payee_source is not None:
                 analysis.sources.setdefault(chain.payee_key, chain.payee_source)
+            if chain.payee_id is not None:  # paid before: checked against the ledger's payee
+                analysis.ledger_payees.setdefault(
+                    (chain.payee_id, chain.payee_key), ValidationReport()).add(
+                    codes.PC_MISMATCH, chain.parent_id,
+                    f"paid before to PaymentCenter {chain.payee_id}, final version's payee "
+                    f"{chain.payee_key}")
         else:
             totals = analysis.totals_by_id.setdefault(chain.payee_id, PayeeTotals())
         totals.add_chain(chain.parent_id, chain.net, chain.interest)

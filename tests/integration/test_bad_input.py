@@ -100,10 +100,10 @@ def processor(store: Store, batch_size: int = 1000, workers: int = 1) -> Recordi
 
 
 def run(documents: Documents | Store, mode: str = "dry-run", event: str = EVENT,
-        batch_size: int = 1000) -> Outcome:
+        batch_size: int = 1000, workers: int = 1) -> Outcome:
     """Run one mode in-process; any exception but a PaymentProcessError fails the test."""
     store = documents if isinstance(documents, Store) else build_store(documents)
-    engine = processor(store, batch_size)
+    engine = processor(store, batch_size, workers)
     action = {"dry-run": engine.run_dry_run, "final": engine.run_final_run,
               "validate": engine.run_validate_only}[mode]
     try:
@@ -235,11 +235,114 @@ def test_a_malformed_payee_is_record_invalid(path: tuple[Any, ...], value: Any,
 
 @pytest.mark.parametrize("value", [{"a": 1}, "101", 0, -5, 101.5, True])
 def test_a_payee_id_of_a_wrong_type_is_record_invalid(value: Any) -> None:
+    """The document is reported, and so is payee 101, which the ledger paid before and
+    which no longer exists: two findings."""
     outcome = run(mutated(set_field("PaymentCenter", 101, ("_id",), value)))
     finding = outcome.findings["RECORD_INVALID"]
-    assert outcome.exit_code == 1 and finding.count == 1
-    assert "PaymentCenter: _id" in next(iter(finding.details.values()))
+    assert outcome.exit_code == 1 and finding.count == 2
+    assert next(iter(finding.details.values())).startswith("PaymentCenter: _id: ")
+    assert finding.samples[-1] == "101"
     assert_untouched(outcome, set())
+
+
+def store_contents(store: Store) -> dict[str, list[dict[str, Any]]]:
+    return {name: list(store.db[name].find()) for name in store.db.list_collection_names()}
+
+
+def assert_final_run_refused(store: Store) -> None:
+    """The final run after a dry run with a critical finding: exit 1, the store unchanged."""
+    before = store_contents(store)
+    final = run(store, "final")
+    assert final.exit_code == 1 and "critical findings" in (final.error or "")
+    assert store_contents(store) == before
+
+
+def final_run_after_a_clean_dry_run(*mutations: Mutation, batch_size: int = 1000,
+                                    workers: int = 1) -> Outcome:
+    """The golden dry run passes, then the documents change: the final run's own pass 1
+    must find the defect, end BLOCKED with exit 1 and write nothing."""
+    dry = run(golden())
+    assert dry.exit_code == 0 and dry.store is not None
+    documents = store_contents(dry.store)
+    for mutation in mutations:
+        mutation(documents)
+    store = build_store(documents)
+    before = store_contents(store)
+    final = run(store, "final", batch_size=batch_size, workers=workers)
+    assert final.exit_code == 1 and final.stats is not None and final.stats.status == "BLOCKED"
+    assert store_contents(store) == before
+    return final
+
+
+# Payee 101 ("PROVIDER:741000001:1000000012") was paid chains C2001 and C9001 in PE-PRIOR;
+# PE-G1 pays both again (a replacement; a void-and-replace) with the same TIN and NPI.
+@pytest.mark.parametrize("value", [
+    None, "", 101, ["x"], "PROVIDER:741000009:1000000012", "PROVIDER:741000002:1000000020",
+    "provider:741000001:1000000012", "PROVIDER:741000001:1000000012 ", "DMR:741000001",
+])
+def test_a_payee_whose_key_is_corrupted_blocks_the_event(value: Any) -> None:
+    """Not found by its key, payee 101 is read as the ledger's payee of C2001 and C9001:
+    RECORD_INVALID, instead of a second payee for the same provider."""
+    corrupt = set_field("PaymentCenter", 101, ("key",), value)
+    outcome = run(mutated(corrupt))
+    assert_finding(outcome, "RECORD_INVALID", "101", "PaymentCenter: key: ")
+    assert outcome.findings["RECORD_INVALID"].count == 1
+    assert outcome.stats is not None and outcome.stats.status == "BLOCKED"
+    assert_untouched(outcome, set())
+    assert_final_run_refused(outcome.store)
+    final = final_run_after_a_clean_dry_run(corrupt)
+    assert_finding(final, "RECORD_INVALID", "101", "PaymentCenter: key: ")
+
+
+@pytest.mark.parametrize(("path", "value"), [
+    (("tax_id",), "741000009"), (("npi",), None), (("npi",), ""), (("type",), "DMR"),
+    (("member_id",), "M1"),
+])
+def test_a_payee_key_that_its_identifiers_do_not_give_is_record_invalid(path: tuple[Any, ...],
+                                                                         value: Any) -> None:
+    outcome = run(mutated(set_field("PaymentCenter", 101, path, value)))
+    if path == ("member_id",):  # a PROVIDER key does not depend on the member id
+        assert outcome.exit_code == 0
+        return
+    assert_finding(outcome, "RECORD_INVALID", "101", "PaymentCenter: key: does not match")
+    assert_final_run_refused(outcome.store)
+
+
+def test_a_payee_stored_with_numeric_identifiers_keeps_its_key() -> None:
+    outcome = run(mutated(set_field("PaymentCenter", 101, ("tax_id",), 741000001),
+                          set_field("PaymentCenter", 101, ("npi",), 1000000012)))
+    assert outcome.exit_code == 0 and not outcome.critical
+
+
+def test_a_chain_paid_before_to_a_payee_that_no_longer_exists_is_blocked() -> None:
+    def remove_101(documents: Documents) -> None:
+        documents["PaymentCenter"] = [d for d in documents["PaymentCenter"] if d["_id"] != 101]
+
+    outcome = run(mutated(remove_101))
+    assert_finding(outcome, "RECORD_INVALID", "101", "ledger payee not found in PaymentCenter")
+    assert outcome.findings["RECORD_INVALID"].count == 1
+    assert_untouched(outcome, set())
+    assert_final_run_refused(outcome.store)
+    final = final_run_after_a_clean_dry_run(remove_101)
+    assert_finding(final, "RECORD_INVALID", "101", "ledger payee not found in PaymentCenter")
+
+
+def test_a_chain_paid_before_to_another_valid_payee_is_pc_mismatch() -> None:
+    """Spec 4 and 5: PC_MISMATCH is a warning and the final version's payee is paid."""
+    documents = mutated(set_field("ClaimFinCore", "PE-PRIOR:C2001", ("PaymentCenter_ID",), 102))
+    outcome = run(documents)
+    assert outcome.exit_code == 0 and not outcome.critical
+    finding = outcome.findings["PC_MISMATCH"]
+    assert (finding.severity, finding.count, finding.samples) == ("WARNING", 1, ["C2001"])
+    assert finding.details["C2001"] == ("paid before to PaymentCenter 102, final version's "
+                                        "payee PROVIDER:741000001:1000000012")
+    assert outcome.figures("C2001") == BASELINE.figures("C2001")[:4] + (102,) + \
+        BASELINE.figures("C2001")[5:]
+    assert_untouched(outcome, {"C2001"})
+    final = run(outcome.store, "final")
+    assert final.exit_code == 0 and "PC_MISMATCH" in final.findings
+    entry = outcome.store.db.ClaimFinCore.find_one({"_id": f"{EVENT}:C2001"})
+    assert entry["PaymentCenter_ID"] == 101
 
 
 # --------------------------------------------------------------------------- ledger
@@ -907,7 +1010,8 @@ RECORD_FIELDS: list[tuple[str, Any, tuple[Any, ...], str]] = [
     ("Sequences", "eft:FS-G", ("next",), "int"),
     ("PaymentCenter", 101, ("payment_method",), "enum:CHECK,EFT"),
     ("PaymentCenter", 102, ("status",), "enum:ACTIVE,HOLD"),
-    ("PaymentCenter", 103, ("type",), "enum:PROVIDER,DMR"),
+    ("PaymentCenter", 103, ("type",), "enum:PROVIDER"),  # its key is a PROVIDER key
+    ("PaymentCenter", 101, ("key",), "enum:PROVIDER:741000001:1000000012"),  # the one valid key
     ("OverUnder", "OU-1", ("remaining",), "money"),
     ("OverUnder", "OU-2", ("total",), "money"),
     ("OverUnder", "OU-5a", ("type",), "enum:OVER,UNDER"),

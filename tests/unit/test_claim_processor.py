@@ -156,7 +156,7 @@ def test_replacement_of_a_ledger_version_with_a_negative_net() -> None:  # golde
     assert (result.parent_id, result.claim_ids, result.final_claim_id) == (
         "C2001", ("C2002",), "C2002")
     assert amounts_of(result) == ("70.56", "100.00", "-29.44", "0.00")
-    assert (result.payee_key, result.payee_id) == (KEY_101, None)
+    assert (result.payee_key, result.payee_id) == (KEY_101, 101)  # payee_id: the ledger's
 
 
 def test_replacement_of_a_ledger_version_with_a_positive_net_earns_interest() -> None:

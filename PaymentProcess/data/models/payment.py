@@ -138,6 +138,8 @@ class ChainStatus(StrEnum):
 class ChainResult(_PickledByPosition):
     """A chain judged and, when included, computed (spec section 6).
 
+    ``payee_key`` is the final version's payee; ``payee_id`` the payee the ledger paid
+    the chain to before (None for a new chain), which pays a chain that ends voided.
     ``billed``/``allowed``/``reduction``/``paid`` are those of the version in force after
     the event (zero when the chain ends voided). ``claims`` holds every version with its
     lines; a summary (:meth:`summary`) leaves them out.

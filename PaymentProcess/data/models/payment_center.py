@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+from pydantic_core import PydanticCustomError
 
-from PaymentProcess.data.models.common import DOCUMENT_CONFIG, Text
+from PaymentProcess.data.models.common import DOCUMENT_CONFIG, OptionalText, Text
 
 
 class PaymentCenterType(StrEnum):
@@ -40,12 +41,35 @@ def payee_key(pc_type: PaymentCenterType, tin: str | None, npi: str | None,
 
 
 class PaymentCenter(BaseModel):
-    """A production payee document."""
+    """A production payee document.
+
+    Its ``key`` must be the one its own type and identifiers give (:func:`payee_key`):
+    a corrupted key would make the engine miss the payee and create a second one.
+    """
 
     model_config = DOCUMENT_CONFIG
     id: int = Field(alias="_id", ge=1)
-    key: Text
     type: Annotated[PaymentCenterType, Field(strict=False)]
+    tax_id: OptionalText = None
+    npi: OptionalText = None
+    member_id: OptionalText = None
+    key: Text  # after the fields it is checked against (validated in declaration order)
     vendor_name: str | None = None
     payment_method: Annotated[PaymentMethod, Field(strict=False)]
     status: Annotated[PayeeStatus, Field(strict=False)]
+
+    @field_validator("key")
+    @classmethod
+    def _key_matches_identifiers(cls, key: str, info: ValidationInfo) -> str:
+        """Reject a key other than ``payee_key(type, tax_id, npi, member_id)``.
+
+        When one of those fields is itself malformed it has its own error, and the key
+        is not compared.
+        """
+        if {"type", "tax_id", "npi", "member_id"} <= info.data.keys():
+            data = info.data
+            expected = payee_key(data["type"], data["tax_id"], data["npi"], data["member_id"])
+            if key != expected:
+                raise PydanticCustomError(
+                    "key_mismatch", "does not match the key of the payee's type and identifiers")
+        return key
