@@ -52,6 +52,13 @@ def _parent_key(document: dict[str, Any]) -> Any:
     return MalformedParent(f"<{type(value).__name__}>")
 
 
+def mentioned_claim_ids(documents: Iterable[dict[str, Any]]) -> set[str]:
+    """Every claim id the documents name: their own, and the versions they replace or void."""
+    return {value for document in documents
+            for name in ("ClaimCore_ID", "OriginalClaimCore_ID", "VoidClaimCore_ID")
+            if isinstance(value := document.get(name), str)}
+
+
 def group_by_parent(documents: Iterable[dict[str, Any]]) -> Iterator[tuple[Any, list[dict]]]:
     """Group documents sorted by ParentClaimCore_ID into chains, in stream order.
 
@@ -121,19 +128,20 @@ class ClaimTransformer:
 
         The ledger is the system of record, so the entry is never skipped: a chain it
         belongs to, or whose claims it lists, cannot be computed (its prior sum and
-        version in force are unknown).
+        version in force are unknown). An entry is counted at the first chain it
+        concerns, unless an earlier batch counted it: the findings do not depend on
+        ``--batch-size``.
         """
         concerned: set[int] = set()
-        for record in batch.invalid_ledger:
-            report.add(codes.RECORD_INVALID, record.label, record.detail)
-            for index, chain in enumerate(batch.chains):
-                mentioned = {value for document in chain.documents
-                             for name in ("ClaimCore_ID", "OriginalClaimCore_ID",
-                                          "VoidClaimCore_ID")
-                             if isinstance(value := document.get(name), str)}
-                if (record.parent_id is not None and chain.parent_id == record.parent_id) or (
-                        mentioned & record.claim_ids):
+        counted: set[int] = set()
+        for index, chain in enumerate(batch.chains):
+            mentioned = mentioned_claim_ids(chain.documents)
+            for position, record in enumerate(batch.invalid_ledger):
+                if chain.parent_id in record.parent_ids or mentioned & record.claim_ids:
                     concerned.add(index)
+                    if not record.reported and position not in counted:
+                        counted.add(position)
+                        report.add(codes.RECORD_INVALID, record.label, record.detail)
         return [ChainResult(result.parent_id, ChainStatus.BLOCKED, result.claim_count)
                 if index in concerned and result.status is ChainStatus.INCLUDED else result
                 for index, result in enumerate(results)]

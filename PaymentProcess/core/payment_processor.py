@@ -21,7 +21,11 @@ from pydantic import ValidationError as PydanticValidationError
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core import records
 from PaymentProcess.core import validation as codes
-from PaymentProcess.core.claim_processor import evaluate_batch, group_by_parent
+from PaymentProcess.core.claim_processor import (
+    evaluate_batch,
+    group_by_parent,
+    mentioned_claim_ids,
+)
 from PaymentProcess.core.payment_center import (
     PaymentCenterCache,
     PaymentCenterManager,
@@ -432,25 +436,20 @@ class PaymentProcessor:
         """Whole chains, about ``batch_size`` claims a batch, with their ledger state."""
         pending: list[tuple[Any, list[dict[str, Any]]]] = []
         size = 0
+        reported: set[str] = set()  # malformed ledger entries counted by an earlier batch
         for parent_id, documents in chains:
             pending.append((parent_id, documents))
             size += len(documents)
             if size >= self.settings.batch_size:
-                yield self._batch_input(pending, payment_event_id, fingerprint)
+                yield self._batch_input(pending, payment_event_id, fingerprint, reported)
                 pending, size = [], 0
         if pending:
-            yield self._batch_input(pending, payment_event_id, fingerprint)
+            yield self._batch_input(pending, payment_event_id, fingerprint, reported)
 
     def _batch_input(self, chains: list[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
-                     fingerprint: Fingerprint | None) -> BatchInput:
+                     fingerprint: Fingerprint | None, reported: set[str]) -> BatchInput:
         chain_ids = [p for p, _ in chains if isinstance(p, str)]
-        mentioned: set[str] = set()
-        for _, documents in chains:
-            for document in documents:
-                for name in ("ClaimCore_ID", "OriginalClaimCore_ID", "VoidClaimCore_ID"):
-                    value = document.get(name)
-                    if isinstance(value, str):
-                        mentioned.add(value)
+        mentioned = mentioned_claim_ids(d for _, documents in chains for d in documents)
         entries, malformed = self.repos.claims.fetch_fin(payment_event_id, chain_ids,
                                                          sorted(mentioned))
         states, owners = ledger_states(entries)
@@ -464,7 +463,7 @@ class PaymentProcessor:
                                     states.get(parent_id, LedgerState()))
                          for parent_id, documents in chains),
             ledger_claim_chains=owners,
-            invalid_ledger=codes.invalid_ledger_entries(malformed),
+            invalid_ledger=codes.invalid_ledger_entries(malformed, reported),
         )
 
     def _aggregate(self, analysis: CycleAnalysis, chain: ChainResult,

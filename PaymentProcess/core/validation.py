@@ -222,17 +222,30 @@ def invalid_documents(model: type[BaseModel], collection: str,
             yield document_label(document), describe_errors(collection, exc)
 
 
-def invalid_ledger_entries(documents: Iterable[dict[str, Any]]) -> tuple[InvalidRecord, ...]:
-    """Ledger entries that fail :class:`LedgerEntry`, with the chain and claims they name."""
+def _texts(value: Any) -> frozenset[str]:
+    """The strings a query's ``$in`` matches in a field: the value itself, or a list's items."""
+    if isinstance(value, str):
+        return frozenset((value,))
+    if isinstance(value, list):
+        return frozenset(item for item in value if isinstance(item, str))
+    return frozenset()
+
+
+def invalid_ledger_entries(documents: Iterable[dict[str, Any]],
+                           reported: set[str]) -> tuple[InvalidRecord, ...]:
+    """Ledger entries that fail :class:`LedgerEntry`, with the chain and claims they name.
+
+    Every batch with a chain an entry concerns fetches it again. ``reported`` holds the
+    entries (by ``_id``) that earlier batches of the run returned; it is updated, and
+    those entries come back marked ``reported``: they block their chains again but are
+    counted once.
+    """
     invalid = []
     for document in documents:
         for label, detail in invalid_documents(LedgerEntry, "ClaimFinCore", [document]):
-            parent = document.get("ParentClaimCore_ID")
-            listed = document.get("ClaimCore_IDs")
-            ids = {c for c in listed if isinstance(c, str)} if isinstance(listed, list) else set()
-            if isinstance(document.get("final_ClaimCore_ID"), str):
-                ids.add(document["final_ClaimCore_ID"])
-            invalid.append(InvalidRecord(label, detail,
-                                         parent if isinstance(parent, str) else None,
-                                         frozenset(ids)))
+            identity = repr(document.get("_id"))  # unique in the collection, even if malformed
+            invalid.append(InvalidRecord(label, detail, _texts(document.get("ParentClaimCore_ID")),
+                                         _texts(document.get("ClaimCore_IDs")),
+                                         identity in reported))
+            reported.add(identity)
     return tuple(invalid)

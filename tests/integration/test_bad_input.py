@@ -379,6 +379,45 @@ def test_a_ledger_entry_without_a_readable_parent_blocks_the_chains_it_lists() -
 
 
 
+# PE-PRIOR:C9001 is malformed and lists C1001 and C4001 too, so it concerns three chains;
+# PE-PRIOR:C2001 is malformed and concerns its own chain only.
+TWO_MALFORMED_ENTRIES = (
+    set_field("ClaimFinCore", "PE-PRIOR:C9001", ("benefit_amount",), "x"),
+    set_field("ClaimFinCore", "PE-PRIOR:C9001", ("ClaimCore_IDs",), ["C9001", "C1001", "C4001"]),
+    set_field("ClaimFinCore", "PE-PRIOR:C2001", ("paid_date",), None),
+)
+
+
+def findings_summary(outcome: Outcome) -> dict[str, tuple[int, list[str], dict[str, str]]]:
+    return {code: (f.count, f.samples, f.details) for code, f in outcome.findings.items()}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("batch_size", [1, 2, 1000])
+def test_a_malformed_ledger_entry_is_counted_once_whatever_the_batches(batch_size: int,
+                                                                      workers: int) -> None:
+    """Each batch with a chain an entry concerns fetches it: it is still one finding, in
+    the order of the first chain each entry concerns, and every chain it concerns is
+    blocked."""
+    reference = run(mutated(*TWO_MALFORMED_ENTRIES))
+    outcome = run(mutated(*TWO_MALFORMED_ENTRIES), batch_size=batch_size, workers=workers)
+    finding = outcome.findings["RECORD_INVALID"]
+    assert finding.count == 2
+    assert finding.samples == ["PE-PRIOR:C9001", "PE-PRIOR:C2001"]
+    assert finding.details["PE-PRIOR:C9001"].startswith("ClaimFinCore: benefit_amount: ")
+    assert finding.details["PE-PRIOR:C2001"].startswith("ClaimFinCore: paid_date: ")
+    blocked = {parent for parent, chain in outcome.chains.items() if chain.status == "BLOCKED"}
+    assert blocked == {"C1001", "C2001", "C4001", "C9001"}
+    assert outcome.stats is not None and outcome.stats.counts["chains_blocked"] == 4
+    assert findings_summary(outcome) == findings_summary(reference)
+    assert_untouched(outcome, blocked)
+    assert_final_run_refused(outcome.store)
+    final = final_run_after_a_clean_dry_run(*TWO_MALFORMED_ENTRIES, batch_size=batch_size,
+                                            workers=workers)
+    assert (final.findings["RECORD_INVALID"].count, final.findings["RECORD_INVALID"].samples) == (
+        2, ["PE-PRIOR:C9001", "PE-PRIOR:C2001"])
+
+
 # --------------------------------------------------------------------------- findings
 def saved_stats(outcome: Outcome) -> dict[str, Any]:
     assert outcome.stats is not None

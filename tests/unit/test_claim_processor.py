@@ -19,6 +19,7 @@ from PaymentProcess.data.models.payment import (
     ChainInput,
     ChainResult,
     ChainStatus,
+    InvalidRecord,
     LedgerState,
     PaymentContext,
 )
@@ -620,6 +621,21 @@ def test_a_summary_batch_is_the_detailed_one_without_claims() -> None:
     assert pickle.loads(pickle.dumps(detailed)) == detailed  # what workers send back
     assert [(r.parent_id, r.payee_key, r.interest) for r in detailed] == [
         (s.parent_id, s.payee_key, s.interest) for s in summaries]
+
+
+def test_a_malformed_ledger_entry_is_counted_at_the_first_chain_it_concerns() -> None:
+    chains = tuple(ChainInput(c, (doc(c),), LedgerState()) for c in ("C1", "C2", "C3", "C4"))
+    batch = BatchInput(chains, invalid_ledger=(
+        InvalidRecord("PE-P:C4", "ClaimFinCore: paid_date", frozenset({"C4"}),
+                      frozenset({"C4", "C1"})),
+        InvalidRecord("PE-P:C2", "ClaimFinCore: benefit_amount", frozenset({"C2"})),
+        InvalidRecord("PE-P:C3", "ClaimFinCore: benefit_amount", frozenset({"C3"}),
+                      reported=True),  # counted by an earlier batch: it only blocks
+    ))
+    results, report = evaluate_batch(context(), batch)
+    assert [r.status for r in results] == [ChainStatus.BLOCKED] * 4
+    finding = report.findings["RECORD_INVALID"]
+    assert (finding.count, finding.samples) == (2, ["PE-P:C4", "PE-P:C2"])
 
 
 def test_group_by_parent_in_stream_order() -> None:

@@ -484,3 +484,19 @@ def test_documents_order_critical_first_then_code() -> None:
     assert documents[3]["count"] == 3
     assert [f.code for f in report.by_severity(Severity.CRITICAL)] == ["BAD_AMOUNT",
                                                                        "TIN_INVALID"]
+
+
+def test_malformed_ledger_entries_are_marked_once_reported() -> None:
+    entries = [
+        {"_id": "PE-P:C1", "ParentClaimCore_ID": ["C1", 7], "ClaimCore_IDs": "C1"},
+        {"_id": {"odd": 1}, "ParentClaimCore_ID": "C2", "ClaimCore_IDs": ["C2", None, "C3"],
+         "final_ClaimCore_ID": "C9"},
+    ]
+    reported: set[str] = set()
+    first = codes.invalid_ledger_entries(entries, reported)
+    assert [(r.label, r.parent_ids, r.claim_ids, r.reported) for r in first] == [
+        ("PE-P:C1", frozenset({"C1"}), frozenset({"C1"}), False),
+        ("<dict _id>", frozenset({"C2"}), frozenset({"C2", "C3"}), False)]
+    assert first[0].detail.startswith("ClaimFinCore: ")
+    again = codes.invalid_ledger_entries(entries[1:], reported)
+    assert [(r.label, r.reported) for r in again] == [("<dict _id>", True)]

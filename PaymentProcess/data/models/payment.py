@@ -107,14 +107,17 @@ class PaymentContext:
 class InvalidRecord:
     """A stored record that failed its model: the finding ``RECORD_INVALID``.
 
-    ``parent_id`` and ``claim_ids`` are what could still be read of a ledger entry,
-    so the chains it concerns can be blocked.
+    ``parent_ids`` and ``claim_ids`` are the text values of a ledger entry's
+    ``ParentClaimCore_ID`` and ``ClaimCore_IDs`` (either a string or a list), the ones
+    the ledger query matched: they name the chains it concerns, which are blocked.
+    ``reported`` is set when an earlier batch of the run already counted the entry.
     """
 
     label: str
     detail: str
-    parent_id: str | None = None
+    parent_ids: frozenset[str] = frozenset()
     claim_ids: frozenset[str] = frozenset()
+    reported: bool = False
 
 
 @dataclass(frozen=True, slots=True)
