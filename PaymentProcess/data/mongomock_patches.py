@@ -26,6 +26,12 @@ built on first use and kept up to date on every insert and update. The index is 
 *superset*: it may keep stale entries of updated or deleted documents, and every
 candidate is still checked by mongomock's own filter, in the collection's order.
 
+One patch is about correctness, not speed: mongomock cannot order a Decimal128 at all
+(``NotImplementedError`` from a sort, ``TypeError`` from ``$lt``), so a claim whose
+``ParentClaimCore_ID`` was stored as a decimal made reading the event's claims crash.
+Decimal128 values are compared as numbers here, NaN below every other number, as
+MongoDB orders them.
+
 The patches keep mongomock's semantics: candidates found by ``_id`` are still checked
 with mongomock's own filter, and ``$in`` falls back to the original for unhashable or
 regular-expression values. Only the order of documents returned by an *unsorted* query
@@ -322,6 +328,33 @@ def _patch_datetime(value: Any) -> Any:
 
 
 mongomock.collection.copy = SimpleNamespace(copy=copy.copy, deepcopy=_deepcopy)
+_original_compare_type = mongomock.filtering._get_compare_type
+_original_bson_compare = mongomock.filtering.bson_compare
+_NUMBER_TYPE = _original_compare_type(0)
+
+
+def _compare_type(value: Any) -> int:
+    return _NUMBER_TYPE if isinstance(value, Decimal128) else _original_compare_type(value)
+
+
+def _number_key(value: Any) -> tuple[int, Any]:
+    """A number as MongoDB orders it: NaN first, then by value (exact for decimals)."""
+    if isinstance(value, Decimal128):
+        value = value.to_decimal()
+    return (0, 0) if value != value else (1, value)  # NaN is the one value unequal to itself
+
+
+def _bson_compare(op: Any, a: Any, b: Any, can_compare_types: bool = True) -> bool:
+    if isinstance(a, Decimal128) or isinstance(b, Decimal128):
+        a_type, b_type = _compare_type(a), _compare_type(b)
+        if a_type != b_type:
+            return can_compare_types and op(a_type, b_type)
+        return op(_number_key(a), _number_key(b))
+    return _original_bson_compare(op, a, b, can_compare_types)
+
+
+mongomock.filtering._get_compare_type = _compare_type
+mongomock.filtering.bson_compare = _bson_compare
 mongomock.helpers.patch_datetime_awareness_in_document = _patch_datetime
 mongomock.store.CollectionStore.__setitem__ = _setitem
 mongomock.collection.Collection._ensure_uniques = _ensure_uniques

@@ -7,6 +7,7 @@ import time
 
 import mongomock
 import pytest
+from bson.decimal128 import Decimal128
 from pymongo import ReplaceOne
 
 from PaymentProcess.data import mongomock_patches
@@ -144,3 +145,14 @@ def test_fast_copies_equal_the_generic_ones() -> None:
     assert nested["a"][3]["c"] is None  # containers are copies
     assert _patch_datetime(nested) == _original_patch_datetime(nested)
     assert _patch_datetime([nested, (nested,)]) == _original_patch_datetime([nested, (nested,)])
+
+
+def test_decimals_sort_as_numbers_with_nan_first() -> None:
+    coll = mongomock.MongoClient().db.claims
+    coll.insert_many([{"_id": 1, "p": "C1"}, {"_id": 2, "p": Decimal128("1.5")},
+                      {"_id": 3, "p": Decimal128("NaN")}, {"_id": 4, "p": 1},
+                      {"_id": 5, "p": 2.25}, {"_id": 6, "p": Decimal128("-Infinity")},
+                      {"_id": 7, "p": None}, {"_id": 8, "p": Decimal128("1.50")}])
+    order = [d["_id"] for d in coll.find(sort=[("p", 1), ("_id", 1)])]
+    assert order == [7, 3, 6, 4, 2, 8, 5, 1]  # null, numbers (NaN first), then text
+    assert [d["_id"] for d in coll.find({"p": {"$gt": 1}}, sort=[("_id", 1)])] == [2, 5, 8]
