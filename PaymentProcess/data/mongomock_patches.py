@@ -344,8 +344,10 @@ def _compile(selector: Any) -> _Term | None:
     return _all_of(terms)
 
 
-def _matching(selector: Any, candidates: Iterable[dict]) -> Iterator[dict]:
+def _matching(selector: Any, candidates: list[dict]) -> Iterator[dict]:
     """The candidates the selector matches, each decided as mongomock decides it."""
+    if not candidates:  # every upsert of a new document: nothing to compile
+        return iter(())
     compiled = _compile(selector)
     filter_applies = mongomock.filtering.filter_applies
     if compiled is None:
