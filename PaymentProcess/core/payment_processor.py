@@ -55,6 +55,7 @@ from PaymentProcess.data.repositories.claim_repository import ClaimRepository, l
 from PaymentProcess.data.repositories.event_repository import EventRepository
 from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
 from PaymentProcess.data.repositories.payment_repository import PaymentRepository
+from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import run_claim_batch_level
 from PaymentProcess.utils.error_handling import (
     ConcurrencyError,
@@ -239,12 +240,13 @@ class PaymentProcessor:
         analysis = CycleAnalysis(config, self._context(config))
         bind_run(phase="claims")
         started = time.perf_counter()
-        with progress("reading and computing") as advance:
+        with progress("reading and computing") as advance, collect_per_batch() as collect:
             for results, report in self._evaluate(analysis, resuming):
                 analysis.report.merge(report)
                 for chain in results:
                     self._aggregate(analysis, chain, stats)
                 advance(sum(chain.claim_count for chain in results))
+                collect()
         stats.timings["claims"] = time.perf_counter() - started
         log.info("phase finished", seconds=round(stats.timings["claims"], 3),
                  claims=analysis.counts.get("claims", 0),
@@ -604,7 +606,8 @@ class PaymentProcessor:
         check = {key: (t.pos, t.neg) for key, t in analysis.totals_by_key.items()}
         seen: dict[str, list] = {}
         replay = CycleAnalysis(analysis.config, analysis.context)
-        with progress("writing", analysis.counts.get("claims_settled")) as advance:
+        with (progress("writing", analysis.counts.get("claims_settled")) as advance,
+              collect_per_batch() as collect):
             for results, _ in self._evaluate(replay, resuming=True, pass_two=True):
                 ledger, infos, settled = [], [], []
                 for chain in results:
@@ -623,6 +626,7 @@ class PaymentProcessor:
                 self.repos.payments.persist_service_line(infos)
                 self.repos.claims.mark_paid(event.id, settled)
                 advance(len(settled))
+                collect()
                 self._hook("batch")
         if {k: tuple(v) for k, v in seen.items()} != check:
             raise PaymentProcessError("the claims changed while the final run was writing; "

@@ -26,6 +26,19 @@ built on first use and kept up to date on every insert and update. The index is 
 *superset*: it may keep stale entries of updated or deleted documents, and every
 candidate is still checked by mongomock's own filter, in the collection's order.
 
+Reads of a whole event (twice a final run, plus the duplicate check each pass) also paid
+for mongomock's general machinery on every document:
+
+* sorting compares through a Python wrapper calling ``bson_compare`` (n log n calls);
+  when a sort field holds a ``str`` in every document (or an ``int`` in every one) the
+  value itself is an equivalent key;
+* the filter of every candidate is interpreted by ``filter_applies``; the plainest
+  shapes (string equality, ``$in`` of strings, ``$exists``, ``$or`` of those) are
+  checked directly, and any document whose field is not a plain string (or missing)
+  is still decided by ``filter_applies``;
+* an inclusion projection of top-level fields looked every field of every document up
+  in the combined spec; it now takes the named fields directly, in the same order.
+
 One patch is about correctness, not speed: mongomock cannot order a Decimal128 at all
 (``NotImplementedError`` from a sort, ``TypeError`` from ``$lt``), so a claim whose
 ``ParentClaimCore_ID`` was stored as a decimal made reading the event's claims crash.
@@ -33,7 +46,7 @@ Decimal128 values are compared as numbers here, NaN below every other number, as
 MongoDB orders them.
 
 The patches keep mongomock's semantics: candidates found by ``_id`` are still checked
-with mongomock's own filter, and ``$in`` falls back to the original for unhashable or
+with mongomock's filter, and ``$in`` falls back to the original for unhashable or
 regular-expression values. Only the order of documents returned by an *unsorted* query
 on ``_id`` may differ (the order of the ids asked for), which MongoDB does not define
 either. A real MongoDB is untouched by any of this.
@@ -43,8 +56,10 @@ from __future__ import annotations
 
 import copy
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
+from functools import partial
+from operator import itemgetter
 from types import SimpleNamespace
 from typing import Any
 
@@ -82,16 +97,37 @@ def _copy_field(value: Any, container: type) -> Any:
     kind = type(value)
     if kind in _IMMUTABLE:
         return value
+    if kind is dict:
+        return _copy_dict(value, container)
     if kind is list:
-        return [_copy_field(item, container) for item in value]
+        return _copy_list(value, container)
     if isinstance(value, dict):
-        new = container()
-        for key, item in value.items():
-            new[key] = _copy_field(item, container)
-        return new
+        return _copy_dict(value, container)
     if isinstance(value, list):
-        return [_copy_field(item, container) for item in value]
+        return _copy_list(value, container)
     return copy.copy(value)
+
+
+def _copy_dict(value: dict, container: type) -> Any:
+    """``_copy_field`` of a document: immutable values are taken without a call each."""
+    new = container()
+    for key, item in value.items():
+        kind = type(item)
+        if kind in _IMMUTABLE:
+            new[key] = item
+        elif kind is dict:
+            new[key] = _copy_dict(item, container)
+        elif kind is list:
+            new[key] = _copy_list(item, container)
+        else:
+            new[key] = _copy_field(item, container)
+    return new
+
+
+def _copy_list(value: list, container: type) -> list:
+    """``_copy_field`` of an array (always a plain list, as mongomock makes it)."""
+    return [item if type(item) in _IMMUTABLE else _copy_field(item, container)
+            for item in value]
 
 
 def _plain_id(value: Any) -> bool:
@@ -222,6 +258,110 @@ def _indexed_candidates(collection: mongomock.collection.Collection,
                                          key=position.__getitem__)]
 
 
+# A compiled filter term: the document's answer, or None when mongomock must decide.
+_Term = Callable[[dict], bool | None]
+
+
+def _equals(name: str, value: str) -> _Term:
+    def term(document: dict) -> bool | None:
+        found = document.get(name, _ABSENT)
+        if type(found) is str:
+            return found == value
+        return False if found is _ABSENT else None  # arrays, other types: mongomock
+
+    return term
+
+
+def _is_in(name: str, values: frozenset[str]) -> _Term:
+    def term(document: dict) -> bool | None:
+        found = document.get(name, _ABSENT)
+        if type(found) is str:
+            return found in values
+        return False if found is _ABSENT else None
+
+    return term
+
+
+def _exists(name: str, wanted: bool) -> _Term:
+    return lambda document: (name in document) is wanted
+
+
+def _all_of(terms: list[_Term]) -> _Term:
+    def term(document: dict) -> bool | None:
+        for check in terms:
+            answer = check(document)
+            if answer is not True:
+                return answer  # False, or None: mongomock decides the whole document
+        return True
+
+    return term
+
+
+def _any_of(terms: list[_Term]) -> _Term:
+    def term(document: dict) -> bool | None:
+        for check in terms:
+            answer = check(document)
+            if answer is not False:
+                return answer
+        return False
+
+    return term
+
+
+def _compile(selector: Any) -> _Term | None:
+    """The filter as Python checks, for the plainest shapes only, or None.
+
+    Covered: a document (exact ``dict``) whose entries are a top-level field equal to a
+    ``str``, ``$in`` a list of ``str``, ``{"$exists": bool}``, and ``$or`` of such
+    documents. For a field holding a ``str`` or missing, these answer what mongomock's
+    ``filter_applies`` answers (equality of strings, membership, presence; a missing
+    field equals no string); for any other value (arrays, numbers, null...) the term
+    answers None and the whole document is handed to ``filter_applies``. Terms are
+    checked in mongomock's order and none can raise, so a False found before any None
+    is mongomock's answer too.
+    """
+    if type(selector) is not dict:
+        return None
+    terms: list[_Term] = []
+    for name, condition in selector.items():
+        if name == "$or":
+            if type(condition) is not list or not condition:
+                return None
+            branches = [_compile(branch) for branch in condition]
+            if any(branch is None for branch in branches):
+                return None
+            terms.append(_any_of(branches))  # type: ignore[arg-type]
+            continue
+        if type(name) is not str or not name or name.startswith("$") or "." in name:
+            return None
+        if type(condition) is str:
+            terms.append(_equals(name, condition))
+        elif type(condition) is dict and len(condition) == 1:
+            [(operator, operand)] = condition.items()
+            if operator == "$exists" and type(operand) is bool:
+                terms.append(_exists(name, operand))
+            elif (operator == "$in" and type(operand) is list
+                  and all(type(value) is str for value in operand)):
+                terms.append(_is_in(name, frozenset(operand)))
+            else:
+                return None
+        else:
+            return None
+    return _all_of(terms)
+
+
+def _matching(selector: Any, candidates: list[dict]) -> Iterator[dict]:
+    """The candidates the selector matches, each decided as mongomock decides it."""
+    if not candidates:  # every upsert of a new document: nothing to compile
+        return iter(())
+    compiled = _compile(selector)
+    filter_applies = mongomock.filtering.filter_applies
+    if compiled is None:
+        return (d for d in candidates if filter_applies(selector, d))
+    return (d for d in candidates
+            if (answer := compiled(d)) or (answer is None and filter_applies(selector, d)))
+
+
 def _iter_documents(self: mongomock.collection.Collection, selector: Any) -> Iterable[dict]:
     """Look documents up by ``_id`` or a field index instead of scanning, when possible."""
     ids = _ids_of(selector)
@@ -231,10 +371,9 @@ def _iter_documents(self: mongomock.collection.Collection, selector: Any) -> Ite
             return _original_iter_documents(self, selector)
         if not candidates:  # validate the filter as mongomock would on the first document
             mongomock.filtering.filter_applies(selector, {})
-        return (d for d in candidates if mongomock.filtering.filter_applies(selector, d))
+        return _matching(selector, candidates)
     documents = self._store._documents
-    candidates = [documents[i] for i in ids if i in documents]
-    return (d for d in candidates if mongomock.filtering.filter_applies(selector, d))
+    return _matching(selector, [documents[i] for i in ids if i in documents])
 
 
 def _value_set(search: Any) -> frozenset[Any] | None:
@@ -296,6 +435,107 @@ def _ensure_uniques(self: mongomock.collection.Collection, new_data: dict) -> No
     _original_ensure_uniques(self, new_data)
 
 
+_SORTABLE_ALONE = (frozenset({str}), frozenset({int}))
+
+
+def _plain_sort_key(name: str, documents: list[dict]) -> Callable[[dict], Any] | None:
+    """A sort key ordering ``documents`` exactly as mongomock's ``resolve_sort_key`` does.
+
+    mongomock wraps every value in an object whose ``<`` runs ``bson_compare``; when a
+    top-level field holds a ``str`` in every document (or an ``int`` in every one), that
+    comparison is the values' own ``<``, so the value itself is an equivalent key and
+    the (stable) sort gives the same order. Anything else (a missing field, arrays, mixed
+    or other types, dotted paths) returns None: mongomock's key.
+    """
+    if "." in name or not documents:
+        return None
+    kinds = frozenset(type(document.get(name, _ABSENT)) for document in documents)
+    return itemgetter(name) if kinds in _SORTABLE_ALONE else None
+
+
+def _get_dataset(self: mongomock.collection.Collection, spec: Any, sort: Any, fields: Any,
+                 as_class: Any) -> Iterator[dict]:
+    """mongomock's ``_get_dataset`` with a plain sort key where it orders the same.
+
+    The Python-level comparison of mongomock's key costs a few microseconds; sorting
+    the claims of an event by chain (twice a final run) took ~0.15 s a 10,000 claims,
+    and n log n of it.
+    """
+    dataset: Iterable[dict] = self._iter_documents(spec)
+    if sort:
+        if isinstance(sort, dict):
+            sort = sort.items()
+        for sort_key, sort_direction in reversed(sort):
+            if sort_key == "$natural":
+                if sort_direction < 0:
+                    dataset = iter(reversed(list(dataset)))
+                continue
+            if sort_key.startswith("$"):
+                raise NotImplementedError(
+                    f"Sorting by {sort_key} is not implemented in mongomock yet")
+            documents = list(dataset)
+            key = _plain_sort_key(sort_key, documents) or partial(_resolve_sort_key, sort_key)
+            dataset = iter(sorted(documents, key=key, reverse=sort_direction < 0))
+    for document in dataset:
+        yield self._copy_only_fields(document, fields, as_class)
+
+
+def _included_names(fields: Any) -> list[str] | None:
+    """The top-level fields an inclusion projection names (``_id`` aside), or None."""
+    if type(fields) is not dict:
+        return None
+    names = []
+    for name, value in fields.items():
+        if name == "_id":
+            if type(value) not in (int, bool):
+                return None
+            continue
+        if (type(name) is not str or not name or "." in name or name.startswith("$")
+                or type(value) not in (int, bool) or value != 1):
+            return None
+        names.append(name)
+    return names or None
+
+
+def _copy_only_fields(self: mongomock.collection.Collection, doc: dict, fields: Any,
+                      container: type) -> Any:
+    """mongomock's projection, directly for an inclusion of top-level fields.
+
+    ``{"ClaimCore_ID": 1, "_id": 0}`` (the duplicate check reads every claim of the
+    event so) went through mongomock's general projection, which looks every field of
+    every document up in the combined spec. The result is built the same way: the named
+    fields present, in the document's order, copied; then ``_id`` last unless excluded;
+    and ``fields`` is left as mongomock leaves it (``_id`` moved to its end).
+    """
+    names = _included_names(fields)
+    if names is None:
+        return _original_copy_only_fields(self, doc, fields, container)
+    id_value = fields.pop("_id", 1)
+    projected = container()
+    if len(names) == 1:
+        [name] = names
+        if name in doc:
+            projected[name] = _copy_field(doc[name], container)
+    else:
+        wanted = set(names)
+        for key, value in doc.items():
+            if key in wanted:
+                projected[key] = _copy_field(value, container)
+    if id_value == 0:
+        projected.pop("_id", None)
+    elif "_id" in doc:
+        projected["_id"] = doc["_id"]
+    fields["_id"] = id_value
+    return projected
+
+
+def _resolve_sort_key(name: str, document: dict) -> Any:
+    return mongomock.filtering.resolve_sort_key(name, document)
+
+
+_original_get_dataset = mongomock.collection.Collection._get_dataset
+_original_copy_field = mongomock.collection._copy_field
+_original_copy_only_fields = mongomock.collection.Collection._copy_only_fields
 _original_patch_datetime = mongomock.helpers.patch_datetime_awareness_in_document
 _NO_DATETIME = frozenset({str, int, float, bool, type(None), bytes, Decimal128, ObjectId})
 
@@ -362,5 +602,7 @@ mongomock.collection.Cursor.__next__ = _cursor_next
 mongomock.collection.Cursor.next = _cursor_next
 mongomock.collection.Collection._iter_documents = _iter_documents
 mongomock.collection._copy_field = _copy_field
+mongomock.collection.Collection._get_dataset = _get_dataset
+mongomock.collection.Collection._copy_only_fields = _copy_only_fields
 mongomock.filtering._filterer_inst._operator_map["$in"] = _in_op
 mongomock.filtering._filterer_inst._operator_map["$nin"] = lambda dv, sv: not _in_op(dv, sv)

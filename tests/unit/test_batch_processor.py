@@ -82,3 +82,75 @@ def test_bulk_upsert_counts_across_many_batches() -> None:
     assert bulk_upsert(coll, docs[:12], batch_size=10) == UpsertResult(0, 12)
     assert bulk_upsert(coll, docs, batch_size=10) == UpsertResult(12, 13)
     assert coll.count_documents({}) == 25
+
+
+def test_collect_per_batch_pauses_automatic_collection_and_restores_it() -> None:
+    import gc
+
+    from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+
+    assert gc.isenabled()
+    with collect_per_batch():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), collect_per_batch():
+        raise RuntimeError("a failed batch")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collect_per_batch():
+            pass
+        assert not gc.isenabled()  # a caller that disabled it keeps it disabled
+    finally:
+        gc.enable()
+
+
+def test_collect_per_batch_frees_the_cyclic_garbage_of_each_batch() -> None:
+    import gc
+    import weakref
+
+    from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+
+    class Node:
+        pass
+
+    with collect_per_batch() as collect:
+        for _ in range(3):
+            node = Node()
+            node.self = node  # a cycle: only the collector frees it
+            ref = weakref.ref(node)
+            del node
+            assert ref() is not None  # automatic collection is off
+            collect()
+            assert ref() is None  # freed at the end of its batch
+    assert gc.isenabled()
+
+
+def test_a_process_forked_inside_collect_per_batch_collects_automatically() -> None:
+    import gc
+    import os
+
+    from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+
+    with collect_per_batch():
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: a pool worker would be forked like this
+            os.write(write, b"1" if gc.isenabled() else b"0")
+            os._exit(0)
+        os.close(write)
+        child_enabled = os.read(read, 1)
+        os.close(read)
+        os.waitpid(pid, 0)
+        assert not gc.isenabled()
+    assert child_enabled == b"1"
+    gc.disable()
+    try:
+        with collect_per_batch():  # collection was off before: a child keeps it off
+            pid = os.fork()
+            if pid == 0:
+                os._exit(0 if not gc.isenabled() else 1)
+            _, status = os.waitpid(pid, 0)
+            assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        gc.enable()

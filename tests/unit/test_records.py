@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from bson.decimal128 import Decimal128
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from PaymentProcess.core import records
 from PaymentProcess.core.claim_processor import ClaimTransformer
@@ -22,6 +24,7 @@ from PaymentProcess.data.models.payment_center import (
     PaymentMethod,
 )
 from PaymentProcess.data.models.stats import ValidationReport
+from PaymentProcess.utils.money import cents_to_decimal, to_decimal128
 
 D = Decimal
 DUE = date(2026, 11, 20)
@@ -302,3 +305,57 @@ def test_new_payee_from_the_final_version() -> None:
 def test_dates_are_naive_utc_midnights() -> None:
     assert records.as_datetime(date(2026, 2, 28)) == datetime(2026, 2, 28, 0, 0)
     assert records.as_datetime(None) is None
+
+
+# --- store forms -------------------------------------------------------------------------
+
+
+def _outcome(convert: Any, value: Decimal) -> tuple[str, Any]:
+    try:
+        return "ok", convert(value).bid
+    except Exception as exc:  # the same exception type, whatever it is
+        return "raises", type(exc)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.one_of(st.integers(-10**15 + 1, 10**15 - 1).map(cents_to_decimal),
+                 st.decimals(allow_nan=False, allow_infinity=False, places=2,
+                             min_value=-10**13, max_value=10**13),
+                 st.decimals(allow_nan=True, allow_infinity=True),
+                 st.sampled_from([Decimal("-0.00"), Decimal("0"), Decimal("-0"), Decimal("0E+5"),
+                                  Decimal("-0E-7"), Decimal("1E+2"), Decimal("0.005"),
+                                  Decimal("-0.004"), Decimal("0.015"), Decimal("1.005"),
+                                  Decimal("184467440737095516.15"),
+                                  Decimal("184467440737095516.16"), Decimal("-1E+26"),
+                                  Decimal("1E+27"), Decimal("NaN"), Decimal("-NaN"),
+                                  Decimal("sNaN"), Decimal("Infinity"),
+                                  Decimal("-Infinity")])))
+def test_amount_is_to_decimal128_byte_for_byte(value: Decimal) -> None:
+    assert _outcome(records.amount, value) == _outcome(to_decimal128, value)
+
+
+def test_amount_shares_one_zero_and_keeps_negative_zero() -> None:
+    assert records.amount(D("0.00")) is records.amount(D("0"))
+    assert records.amount(D("-0.00")).bid == to_decimal128(D("-0.00")).bid
+    assert str(records.amount(D("-0.00"))) == "-0.00"
+
+
+def test_as_datetime_is_midnight_and_stays_bounded() -> None:
+    assert records.as_datetime(None) is None
+    assert records.as_datetime(date(2026, 2, 28)) == datetime(2026, 2, 28)
+    assert records.as_datetime(datetime(2026, 2, 28, 13, 5)) == datetime(2026, 2, 28)
+    assert type(records.as_datetime(date(2026, 3, 1))) is datetime
+    for offset in range(records._DATETIMES_SIZE + 10):
+        day = date.fromordinal(date(2000, 1, 1).toordinal() + offset)
+        assert records.as_datetime(day) == datetime(day.year, day.month, day.day)
+    assert len(records._DATETIMES) <= records._DATETIMES_SIZE
+
+
+def test_payment_info_lines_list_their_amounts_in_order() -> None:
+    result = golden_c9001()
+    info = records.payment_info("PE-G1", result, result.claims[-1], 101)
+    for stored, computed in zip(info["lines"], result.claims[-1].lines, strict=True):
+        assert list(stored) == ["line_no", "procedure_code", "units", "service_date",
+                                *records.LINE_AMOUNTS]
+        assert all(stored[name].bid == to_decimal128(getattr(computed, name)).bid
+                   for name in records.LINE_AMOUNTS)

@@ -1,9 +1,14 @@
-"""Batching helpers: chunk iterables and write documents as unordered bulk upserts."""
+"""Batching helpers: chunk iterables, write documents as unordered bulk upserts, and keep
+the cyclic garbage collector's work proportional to a batch."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import gc
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from itertools import islice
 from typing import Any, TypeVar
 
@@ -46,3 +51,47 @@ def bulk_upsert(
         matched += result.matched_count
         upserted += result.upserted_count
     return UpsertResult(matched=matched, upserted=upserted)
+
+
+_paused = False  # automatic collection is off because of collect_per_batch
+
+
+def _after_fork_in_child() -> None:
+    """A process forked inside the loop (a pool worker) collects on its own again."""
+    global _paused
+    if _paused:
+        _paused = False
+        gc.enable()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextmanager
+def collect_per_batch() -> Iterator[Callable[[], object]]:
+    """Run a batch loop with the collector's young generations collected once a batch.
+
+    Python's automatic collector examines the whole heap every time enough containers
+    have been allocated since the last full collection. With the embedded store that
+    heap *is* the database: every claim, ledger entry and PaymentInfo in memory. A
+    final run allocates millions of short-lived containers, so it used to re-examine
+    the whole store again and again (about 2 s of a 10,000-claim final run, 20 %).
+
+    Inside the block automatic collection is off; the loop calls the function it gets
+    after each batch, which collects the two young generations: everything allocated
+    since the previous batch, so cyclic garbage never outlives a batch and memory stays
+    bounded by the batch, while the objects that live on (the documents stored) are
+    examined once and then left alone. Automatic collection is restored on exit, as it
+    was (a caller that disabled it keeps it disabled), and a worker process forked
+    inside the block starts with it on.
+    """
+    global _paused
+    enabled, paused = gc.isenabled(), _paused
+    gc.disable()
+    _paused = paused or enabled
+    try:
+        yield partial(gc.collect, 1)
+    finally:
+        _paused = paused
+        if enabled:
+            gc.enable()
