@@ -79,11 +79,12 @@ def collect_per_batch() -> Iterator[Callable[[], object]]:
 
     Inside the block automatic collection is off; the loop calls the function it gets
     after each batch, which collects the two young generations: everything allocated
-    since the previous batch, so cyclic garbage never outlives a batch and memory stays
-    bounded by the batch, while the objects that live on (the documents stored) are
-    examined once and then left alone. Automatic collection is restored on exit, as it
-    was (a caller that disabled it keeps it disabled), and a worker process forked
-    inside the block starts with it on.
+    since the previous batch. The cyclic garbage a batch makes is freed at its end, so
+    memory stays bounded by the batch, while the objects that live on (the documents
+    stored) are examined once and then left alone; only a cycle among objects that
+    outlived an earlier batch waits for the automatic collection, which is restored on
+    exit as it was (a caller that disabled it keeps it disabled). A worker process
+    forked inside the block starts with it on.
     """
     global _paused
     enabled, paused = gc.isenabled(), _paused
