@@ -338,6 +338,20 @@ def test_amount_shares_one_zero_and_keeps_negative_zero() -> None:
     assert records.amount(D("0.00")) is records.amount(D("0"))
     assert records.amount(D("-0.00")).bid == to_decimal128(D("-0.00")).bid
     assert str(records.amount(D("-0.00"))) == "-0.00"
+    # values rounding to zero keep their sign, whatever was converted before
+    for value in ("-0.001", "0.001", "-0.004", "0.004", "-0.001"):
+        assert records.amount(D(value)).bid == to_decimal128(D(value)).bid, value
+
+
+def test_amount_shares_equal_amounts_and_its_cache_stays_bounded() -> None:
+    assert records.amount(D("12.30")) is records.amount(D("12.3"))
+    assert records.amount(D("-12.30")) is records.amount(D("-12.300"))
+    assert records.amount(D("12.30")) is not records.amount(D("-12.30"))
+    assert str(records.amount(D("12.345"))) == str(to_decimal128(D("12.345")))
+    for cents in range(records._AMOUNTS_SIZE + 10):
+        value = cents_to_decimal(cents + 1)
+        assert records.amount(value).bid == to_decimal128(value).bid
+    assert len(records._AMOUNTS) <= records._AMOUNTS_SIZE
 
 
 def test_as_datetime_is_midnight_and_stays_bounded() -> None:
