@@ -12,3 +12,5 @@ def test_bench_cycle_10000() -> None:
     report = bench(10_000)
     print("\n" + format_report(report))
     assert report["final_run"]["seconds"] > 0
+    assert report["compute"]["workers_1"]["lines_per_second"] > 0
+    assert 0 < report["compute"]["parallel_ceiling"]["speed_up"] <= 2.5
