@@ -31,7 +31,7 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
-from PaymentProcess.core.run_control import Fingerprint, new_run_id, now_utc
+from PaymentProcess.core.run_control import Fingerprint, claim_digests, new_run_id, now_utc
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
 from PaymentProcess.data.models.event import RunMode, Stage
@@ -418,8 +418,8 @@ class PaymentProcessor:
                   pass_two: bool = False) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
         """Stream the event's chains in batches through the worker pool, in order.
 
-        Pass 1 fingerprints the inputs and gets chain summaries; pass 2 gets every
-        claim's lines to write them.
+        Pass 1 gets chain summaries and the claims' digests (hashed by the workers) and
+        fingerprints the inputs; pass 2 gets every claim's lines to write them.
         """
         context = analysis.context
         duplicates = self.repos.claims.duplicate_claim_ids(context.payment_event_id, resuming)
@@ -429,9 +429,14 @@ class PaymentProcessor:
                                                self.settings.batch_size, resuming)
         batches = self._batches(group_by_parent(documents), context.payment_event_id,
                                 None if pass_two else analysis.fingerprint)
-        yield from run_claim_batch_level(batches, partial(evaluate_batch, context,
-                                                          detailed=pass_two),
-                                         self.settings.workers)
+        if pass_two:
+            yield from run_claim_batch_level(batches, partial(evaluate_batch, context),
+                                             self.settings.workers)
+            return
+        for results, report, digests in run_claim_batch_level(
+                batches, partial(_first_pass, context), self.settings.workers):
+            analysis.fingerprint.add_claims(digests)
+            yield results, report
 
     def _batches(self, chains: Iterable[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
                  fingerprint: Fingerprint | None) -> Iterator[BatchInput]:
@@ -455,10 +460,8 @@ class PaymentProcessor:
         entries, malformed = self.repos.claims.fetch_fin(payment_event_id, chain_ids,
                                                          sorted(mentioned))
         states, owners = ledger_states(entries)
-        if fingerprint is not None:
+        if fingerprint is not None:  # the claims' digests come back with the batch's results
             chain_set = set(chain_ids)
-            for _, documents in chains:
-                fingerprint.add_claims(documents)
             fingerprint.add_ledger(e for e in entries if e["ParentClaimCore_ID"] in chain_set)
         return BatchInput(
             chains=tuple(ChainInput(parent_id, tuple(documents),
@@ -674,6 +677,13 @@ class PaymentProcessor:
         self.repos.events.save_stats(stats.as_document())
         self._checkpoint("stats", collections)
         return stats
+
+
+def _first_pass(context: PaymentContext, batch: BatchInput
+                ) -> tuple[list[ChainResult], ValidationReport, list[bytes]]:
+    """Pass 1 of one batch, in a worker: chain summaries, findings and the claims' digests."""
+    results, report = evaluate_batch(context, batch, detailed=False)
+    return results, report, claim_digests(d for chain in batch.chains for d in chain.documents)
 
 
 def _fields(context: PaymentContext) -> dict[str, Any]:

@@ -29,6 +29,16 @@ def _digest(document: dict[str, Any]) -> bytes:
     return hashlib.sha256(bson.encode(dict(sorted(document.items())))).digest()
 
 
+def claim_digests(documents: Iterable[dict[str, Any]]) -> list[bytes]:
+    """Each claim document's digest, without the engine-owned fields (PaymentStatus...).
+
+    Hashing is a good part of pass 1's cost, so workers compute the digests of the
+    batches they evaluate and the run combines them in order (:meth:`Fingerprint.add_claims`).
+    """
+    return [_digest({k: v for k, v in document.items() if k not in ENGINE_CLAIM_FIELDS})
+            for document in documents]
+
+
 class Fingerprint:
     """Hash of everything a run's result depends on.
 
@@ -42,11 +52,10 @@ class Fingerprint:
         self._claims = hashlib.sha256()
         self._ledger = 0
 
-    def add_claims(self, documents: Iterable[dict[str, Any]]) -> None:
-        """Hash claim documents (without PaymentStatus / PaidEvent_ID) in order."""
-        for document in documents:
-            inputs = {k: v for k, v in document.items() if k not in ENGINE_CLAIM_FIELDS}
-            self._claims.update(_digest(inputs))
+    def add_claims(self, digests: Iterable[bytes]) -> None:
+        """Add the claims' digests (:func:`claim_digests`), in stream order."""
+        for digest in digests:
+            self._claims.update(digest)
 
     def add_ledger(self, documents: Iterable[dict[str, Any]]) -> None:
         """Add ledger entries in any order."""

@@ -1,0 +1,52 @@
+"""The inputs' fingerprint (spec section 9): what it covers, and that where it is computed
+(inline or in forked workers, whatever the batch size) does not change it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from bson.decimal128 import Decimal128
+
+from PaymentProcess.core.run_control import Fingerprint, claim_digests
+from tests.integration.resume_support import EVENT, golden_documents, memory_store, processor
+
+# The golden dry run's fingerprint as the engine recorded it before the claims' digests
+# moved into the workers: a dry run recorded by that version must still match a final
+# run of this one.
+GOLDEN_FINGERPRINT = "991416f695e42b6d37b856a1ec42784ded3403c35a896732f7a8ddcb6b4d947a"
+
+
+def _claim() -> dict:
+    return copy.deepcopy(golden_documents()["ClaimWSCore"][0])
+
+
+def test_a_claims_digest_ignores_the_engine_owned_fields() -> None:
+    claim = _claim()
+    marked = {**claim, "PaymentStatus": "PAID", "PaidEvent_ID": EVENT}
+    assert claim_digests([claim]) == claim_digests([marked])
+
+
+def test_a_claims_digest_changes_with_any_input() -> None:
+    claim = _claim()
+    changed = copy.deepcopy(claim)
+    changed["service_lines"][0]["billed"] = Decimal128("0.01")
+    assert claim_digests([claim]) != claim_digests([changed])
+
+
+def test_claims_are_combined_in_order() -> None:
+    claims = golden_documents()["ClaimWSCore"][:2]
+    forward, backward = Fingerprint(), Fingerprint()
+    forward.add_claims(claim_digests(claims))
+    backward.add_claims(claim_digests(reversed(claims)))
+    assert forward.inputs_digest() != backward.inputs_digest()
+
+
+@pytest.mark.parametrize(("workers", "batch_size"), [(1, 3), (1, 1000), (2, 1), (2, 3)])
+def test_the_golden_fingerprint_whatever_the_workers_and_batch_size(workers: int,
+                                                                     batch_size: int) -> None:
+    store = memory_store()
+    run = processor(store, workers=workers, batch_size=batch_size).run_dry_run(EVENT)
+    assert run.exit_code == 0
+    event = store.db.PaymentEvent.find_one({"_id": EVENT})
+    assert event["dry_run"]["fingerprint"] == GOLDEN_FINGERPRINT
