@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -40,6 +41,7 @@ def test_inputs_reach_workers_without_pickling() -> None:
 
 
 def test_read_ahead_is_bounded_by_workers_and_share_size() -> None:
+    """At most workers + 1 shares are held: the running ones and finished ones waiting."""
     pulled = []
 
     def source() -> Iterator[int]:
@@ -49,7 +51,7 @@ def test_read_ahead_is_bounded_by_workers_and_share_size() -> None:
 
     results = run_claim_batch_level(source(), lambda n: n, 2)
     assert next(results) == 0
-    assert len(pulled) <= 2 * BATCHES_PER_WORKER + 1
+    assert len(pulled) <= (2 + 1) * BATCHES_PER_WORKER
     results.close()
     assert multiprocessing.active_children() == []
 
@@ -76,3 +78,19 @@ def test_a_worker_killed_mid_share_is_an_error_not_missing_results() -> None:
     with pytest.raises(WorkerError, match=r"died \(exit code -9\)"):
         list(run_claim_batch_level(range(12), die_on_three, 2))
     assert multiprocessing.active_children() == []
+
+
+def slow_first_share(batch: int) -> tuple[int, float, float]:
+    started = time.monotonic()
+    if batch == 0:
+        time.sleep(1.0)
+    return batch, started, time.monotonic()
+
+
+def test_a_slow_share_does_not_keep_a_worker_idle() -> None:
+    """While share 0 computes, shares 1 and 2 run one after the other on the other worker."""
+    results = list(run_claim_batch_level(range(3 * BATCHES_PER_WORKER), slow_first_share, 2))
+    assert [batch for batch, _, _ in results] == list(range(3 * BATCHES_PER_WORKER))
+    first_share_end = results[BATCHES_PER_WORKER - 1][2]
+    third_share_start = results[2 * BATCHES_PER_WORKER][1]
+    assert third_share_start < first_share_end

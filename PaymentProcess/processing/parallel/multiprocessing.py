@@ -18,10 +18,9 @@ import signal
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
@@ -41,11 +40,12 @@ class WorkerError(RuntimeError):
 def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: int) -> Iterator[R]:
     """Yield ``fn(batch)`` for each batch, in input order.
 
-    One worker runs inline. With more, the run reads ``BATCHES_PER_WORKER`` batches,
-    forks a worker that computes them, reads the next share while it works, and keeps
-    at most ``workers`` shares in flight, so memory stays bounded by the batch size
-    whatever the number of claims; results come back in input order, so they do not
-    depend on the number of workers.
+    One worker runs inline. With more, the run reads ``BATCHES_PER_WORKER`` batches and
+    forks a worker that computes them, keeping ``workers`` of them busy: a worker that
+    finishes is replaced at once, even while an older share is still computing (its
+    results wait, in input order). At most ``workers + 1`` shares are held at a time,
+    so memory stays bounded by the batch size whatever the number of claims; results
+    never depend on the number of workers.
 
     Workers die with the run that forked them (:func:`die_with_parent`) and never touch
     the store: they only compute.
@@ -55,16 +55,31 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
             yield fn(batch)
         return
     source = iter(batches)
-    in_flight: deque[tuple[BaseProcess, Connection]] = deque()
+    running: dict[int, tuple[BaseProcess, Connection]] = {}
+    finished: dict[int, list[R]] = {}
+    started = yielded = 0
+    exhausted = False
     try:
-        while share := list(islice(source, BATCHES_PER_WORKER)):
-            in_flight.append(_start_worker(fn, share))
-            if len(in_flight) >= workers:
-                yield from _collect(*in_flight.popleft())
-        while in_flight:
-            yield from _collect(*in_flight.popleft())
+        while True:
+            while (not exhausted and len(running) < workers
+                   and len(running) + len(finished) <= workers):
+                share = list(islice(source, BATCHES_PER_WORKER))
+                if not share:
+                    exhausted = True
+                    break
+                running[started] = _start_worker(fn, share)
+                started += 1
+            if yielded in finished:
+                yield from finished.pop(yielded)
+                yielded += 1
+            elif running:
+                ready = wait([receiver for _, receiver in running.values()])
+                for index in [i for i, (_, r) in running.items() if r in ready]:
+                    finished[index] = _collect(*running.pop(index))
+            else:
+                return
     finally:
-        for process, connection in in_flight:  # the caller stopped early or failed
+        for process, connection in running.values():  # the caller stopped early or failed
             connection.close()
             process.kill()
             process.join()
@@ -90,7 +105,7 @@ def _work(fn: Callable[[T], R], share: list[T], sender: Connection, parent_pid: 
     sender.close()
 
 
-def _collect(process: BaseProcess, receiver: Connection) -> Iterator[Any]:
+def _collect(process: BaseProcess, receiver: Connection) -> list[Any]:
     try:
         ok, payload = pickle.loads(receiver.recv_bytes())
     except EOFError:
@@ -101,7 +116,7 @@ def _collect(process: BaseProcess, receiver: Connection) -> Iterator[Any]:
     process.join()
     if not ok:
         raise WorkerError(f"a worker process failed:\n{payload}")
-    yield from payload
+    return payload
 
 
 def die_with_parent(parent_pid: int) -> None:
