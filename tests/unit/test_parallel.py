@@ -94,3 +94,25 @@ def test_a_slow_share_does_not_keep_a_worker_idle() -> None:
     first_share_end = results[BATCHES_PER_WORKER - 1][2]
     third_share_start = results[2 * BATCHES_PER_WORKER][1]
     assert third_share_start < first_share_end
+
+
+def collector_state(batch: int) -> tuple[bool, int]:
+    import gc
+
+    return gc.isenabled(), gc.get_freeze_count()
+
+
+@pytest.mark.parametrize("inside_the_run_loop", [False, True])
+def test_workers_compute_with_the_runs_collection_policy(inside_the_run_loop: bool) -> None:
+    """Automatic collection off, the inherited heap frozen: as the run computes inline."""
+    import gc
+
+    from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+
+    if inside_the_run_loop:
+        with collect_per_batch():
+            states = list(run_claim_batch_level(range(6), collector_state, 2))
+    else:
+        states = list(run_claim_batch_level(range(6), collector_state, 2))
+    assert all(not enabled and frozen > 0 for enabled, frozen in states)
+    assert gc.isenabled()

@@ -24,6 +24,8 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
+from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -98,7 +100,12 @@ def _work(fn: Callable[[T], R], share: list[T], sender: Connection, parent_pid: 
     die_with_parent(parent_pid)
     gc.freeze()  # a full collection would touch, and so copy, every inherited page
     try:
-        outcome: tuple[bool, Any] = (True, [fn(batch) for batch in share])
+        results = []
+        with collect_per_batch() as collect:  # the run's own policy, as inline
+            for batch in share:
+                results.append(fn(batch))
+                collect()
+        outcome: tuple[bool, Any] = (True, results)
     except BaseException:  # noqa: BLE001 - every failure goes back to the run
         outcome = (False, traceback.format_exc())
     sender.send_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
