@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -423,7 +423,7 @@ class PaymentProcessor:
         """
         context = analysis.context
         duplicates = self.repos.claims.duplicate_claim_ids(context.payment_event_id, resuming)
-        context = PaymentContext(**{**_fields(context), "duplicate_claim_ids": duplicates})
+        context = replace(context, duplicate_claim_ids=duplicates)
         analysis.context = context
         documents = self.repos.claims.fetch_ws(context.payment_event_id,
                                                self.settings.batch_size, resuming)
@@ -684,10 +684,6 @@ def _first_pass(context: PaymentContext, batch: BatchInput
     """Pass 1 of one batch, in a worker: chain summaries, findings and the claims' digests."""
     results, report = evaluate_batch(context, batch, detailed=False)
     return results, report, claim_digests(d for chain in batch.chains for d in chain.documents)
-
-
-def _fields(context: PaymentContext) -> dict[str, Any]:
-    return {name: getattr(context, name) for name in context.__slots__}
 
 
 def _created_id(event_id: str, settlement: PayeeSettlement, kind: str) -> str | None:

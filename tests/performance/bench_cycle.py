@@ -45,6 +45,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -59,7 +60,6 @@ from PaymentProcess.core.payment_processor import (
 )
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
-from PaymentProcess.data.models.payment import PaymentContext
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
@@ -185,11 +185,8 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
     """
     processor = _processor(store)
     config = processor.config_loader.load(event_id)
-    context = processor._context(config)
     duplicates = processor.repos.claims.duplicate_claim_ids(event_id, False)
-    context = PaymentContext(**{name: getattr(context, name) for name in context.__slots__
-                                if name != "duplicate_claim_ids"},
-                             duplicate_claim_ids=duplicates)
+    context = replace(processor._context(config), duplicate_claim_ids=duplicates)
     documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
     batches = list(processor._batches(group_by_parent(documents), event_id, None))
     lines = sum(len(d.get("service_lines") or ()) for b in batches for c in b.chains

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
     BATCHES_PER_WORKER,
     WorkerError,
@@ -97,18 +99,12 @@ def test_a_slow_share_does_not_keep_a_worker_idle() -> None:
 
 
 def collector_state(batch: int) -> tuple[bool, int]:
-    import gc
-
     return gc.isenabled(), gc.get_freeze_count()
 
 
 @pytest.mark.parametrize("inside_the_run_loop", [False, True])
 def test_workers_compute_with_the_runs_collection_policy(inside_the_run_loop: bool) -> None:
     """Automatic collection off, the inherited heap frozen: as the run computes inline."""
-    import gc
-
-    from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
-
     if inside_the_run_loop:
         with collect_per_batch():
             states = list(run_claim_batch_level(range(6), collector_state, 2))

@@ -91,7 +91,7 @@ def collect_per_batch() -> Iterator[Callable[[], object]]:
     stored) are examined once and then left alone; only a cycle among objects that
     outlived an earlier batch waits for the automatic collection, which is restored on
     exit as it was (a caller that disabled it keeps it disabled). A worker process
-    forked inside the block starts with it on.
+    forked inside the block starts with it on, the heap it inherited frozen.
     """
     global _paused
     enabled, paused = gc.isenabled(), _paused
