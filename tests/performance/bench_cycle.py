@@ -241,8 +241,7 @@ def parallel_ceiling(batches: list[Any], compute: Callable[[Any], Any],
                 code = 1
                 try:
                     gc.freeze()
-                    for batch in share:
-                        compute(batch)
+                    _compute_batches(share, compute, 1)  # as a worker computes its share
                     code = 0
                 finally:
                     os._exit(code)
