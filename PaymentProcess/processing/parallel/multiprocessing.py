@@ -1,5 +1,9 @@
 """Worker processes: evaluate claim batches in ``--workers`` processes, in order.
 
+The run is one of the ``--workers`` processes: it reads the batches, forks the others
+and computes batches itself while they are busy, so ``--workers`` equal to the number
+of cores keeps every core busy and none oversubscribed.
+
 The batches already sit in the run's memory when a worker starts, so a worker is
 *forked* with its share of them instead of being sent them: a forked child sees the
 parent's memory as it was at the fork (copy-on-write), so claim documents are never
@@ -18,8 +22,8 @@ import signal
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -30,6 +34,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 BATCHES_PER_WORKER = 4  # a fork costs milliseconds; four batches cost a few hundred
+MAX_WAITING = 2 * BATCHES_PER_WORKER  # the run's results held for an earlier share
+_END = object()
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_CHECK_SECONDS = 1.0
 _FORK = multiprocessing.get_context("fork")
@@ -40,12 +46,17 @@ class WorkerError(RuntimeError):
 
 
 def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: int) -> Iterator[R]:
-    """Yield ``fn(batch)`` for each batch, in input order.
+    """Yield ``fn(batch)`` for each batch, in input order, computed by ``workers`` processes.
 
-    One worker runs inline. With more, the run reads ``BATCHES_PER_WORKER`` batches and
-    forks a worker that computes them, keeping ``workers`` of them busy: a worker that
-    finishes is replaced at once, even while an older share is still computing (its
-    results wait, in input order). At most ``workers + 1`` shares are held at a time,
+    The run itself is one of them (one worker: everything inline). It keeps the next
+    ``BATCHES_PER_WORKER`` batches read ahead; a worker that is free is forked with
+    them at once, and while every one of the ``workers - 1`` forked workers is busy
+    the run computes the first of them itself, reads one more, and looks for a
+    finished worker again: a worker waits at most one batch for its next share, and
+    the run's core is never idle while there is work. At the end of the input, what is
+    left is split between the run and the free workers. Workers that finish out of order
+    are replaced at once; their results wait, in input order. At most ``workers``
+    shares of input and ``MAX_WAITING`` results waiting for an earlier share are held,
     so memory stays bounded by the batch size whatever the number of claims; results
     never depend on the number of workers.
 
@@ -57,42 +68,54 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
             yield fn(batch)
         return
     source = iter(batches)
-    running: dict[int, tuple[BaseProcess, Connection]] = {}
-    finished: dict[int, list[R]] = {}
-    started = yielded = 0
+    queued: deque[tuple[int, T]] = deque()  # read ahead: the next worker's share
+    running: dict[Connection, tuple[BaseProcess, int]] = {}  # first batch index of each
+    finished: dict[int, R] = {}  # by batch index, until every earlier result is yielded
+    read = yielded = 0
     exhausted = False
     try:
         while True:
-            while (not exhausted and len(running) < workers
-                   and len(running) + len(finished) <= workers):
-                share = list(islice(source, BATCHES_PER_WORKER))
-                if not share:
+            while not exhausted and len(queued) < BATCHES_PER_WORKER:
+                batch = next(source, _END)
+                if batch is _END:
                     exhausted = True
-                    break
-                running[started] = _start_worker(fn, share)
-                started += 1
-            if yielded in finished:
-                yield from finished.pop(yielded)
+                else:
+                    queued.append((read, batch))
+                    read += 1
+            for receiver in [r for r in running if r.poll()]:
+                _collect_into(finished, receiver, *running.pop(receiver))
+            if queued and len(running) < workers - 1:
+                # at the end of the input, the run keeps its part of what is left
+                size = -(-len(queued) // workers) if exhausted else len(queued)
+                share = [queued.popleft() for _ in range(size)]
+                running.update([_start_worker(fn, share)])
+                continue
+            while yielded in finished:
+                yield finished.pop(yielded)
                 yielded += 1
+            if queued and len(finished) < MAX_WAITING:
+                index, batch = queued.popleft()
+                finished[index] = fn(batch)
             elif running:
-                ready = wait([receiver for _, receiver in running.values()])
-                for index in [i for i, (_, r) in running.items() if r in ready]:
-                    finished[index] = _collect(*running.pop(index))
-            else:
+                for receiver in wait(list(running)):
+                    _collect_into(finished, receiver, *running.pop(receiver))
+            elif not queued and not finished:
                 return
     finally:
-        for process, connection in running.values():  # the caller stopped early or failed
-            connection.close()
+        for receiver, (process, _) in running.items():  # the caller stopped early or failed
+            receiver.close()
             process.kill()
             process.join()
 
 
-def _start_worker(fn: Callable[[T], R], share: list[T]) -> tuple[BaseProcess, Connection]:
+def _start_worker(fn: Callable[[T], R], share: list[tuple[int, T]]
+                  ) -> tuple[Connection, tuple[BaseProcess, int]]:
     receiver, sender = _FORK.Pipe(duplex=False)
-    process = _FORK.Process(target=_work, args=(fn, share, sender, os.getpid()), daemon=True)
+    batches = [batch for _, batch in share]
+    process = _FORK.Process(target=_work, args=(fn, batches, sender, os.getpid()), daemon=True)
     process.start()
     sender.close()
-    return process, receiver
+    return receiver, (process, share[0][0])
 
 
 def _work(fn: Callable[[T], R], share: list[T], sender: Connection, parent_pid: int) -> None:
@@ -112,7 +135,9 @@ def _work(fn: Callable[[T], R], share: list[T], sender: Connection, parent_pid: 
     sender.close()
 
 
-def _collect(process: BaseProcess, receiver: Connection) -> list[Any]:
+def _collect_into(finished: dict[int, Any], receiver: Connection, process: BaseProcess,
+                  first: int) -> None:
+    """Wait for a worker's results and file them under their batch indices."""
     try:
         ok, payload = pickle.loads(receiver.recv_bytes())
     except EOFError:
@@ -123,7 +148,7 @@ def _collect(process: BaseProcess, receiver: Connection) -> list[Any]:
     process.join()
     if not ok:
         raise WorkerError(f"a worker process failed:\n{payload}")
-    return payload
+    finished.update(enumerate(payload, start=first))
 
 
 def die_with_parent(parent_pid: int) -> None:
