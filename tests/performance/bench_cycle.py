@@ -24,8 +24,8 @@ reads and writes directly through the driver, with nothing computed:
 It also times the compute phase alone: the batches (claim documents as the store returns
 them, Decimal128 amounts, with their ledger state) are read first, then judged and
 computed by ``evaluate_batch`` as pass 1 runs it (every line computed, chain summaries
-returned) inline (1 worker) and in forked workers (2 workers), under the engine's
-collection policy. And it measures this machine's **parallel ceiling**: one share of
+returned) inline (1 worker) and by the run with one forked worker (2 workers), under
+the engine's collection policy. And it measures this machine's **parallel ceiling**: one share of
 batches computed by one forked process alone and by two at once; the ratio is the most
 two workers can gain here, whatever the engine does.
 
