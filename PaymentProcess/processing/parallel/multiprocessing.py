@@ -82,13 +82,12 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
                 else:
                     queued.append((read, batch))
                     read += 1
-            for receiver in [r for r in running if r.poll()]:
-                _collect_into(finished, receiver, *running.pop(receiver))
+            _collect_finished(running, finished, timeout=0)
             if queued and len(running) < workers - 1:
                 # at the end of the input, the run keeps its part of what is left
                 size = -(-len(queued) // workers) if exhausted else len(queued)
-                share = [queued.popleft() for _ in range(size)]
-                running.update([_start_worker(fn, share)])
+                receiver, worker = _start_worker(fn, [queued.popleft() for _ in range(size)])
+                running[receiver] = worker
                 continue
             while yielded in finished:
                 yield finished.pop(yielded)
@@ -97,8 +96,7 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
                 index, batch = queued.popleft()
                 finished[index] = fn(batch)
             elif running:
-                for receiver in wait(list(running)):
-                    _collect_into(finished, receiver, *running.pop(receiver))
+                _collect_finished(running, finished, timeout=None)
             elif not queued and not finished:
                 return
     finally:
@@ -135,9 +133,17 @@ def _work(fn: Callable[[T], R], share: list[T], sender: Connection, parent_pid: 
     sender.close()
 
 
+def _collect_finished(running: dict[Connection, tuple[BaseProcess, int]],
+                      finished: dict[int, Any], timeout: float | None) -> None:
+    """File the results of every worker done within ``timeout`` (None: wait for one)
+    under their batch indices, and forget those workers."""
+    for receiver in wait(list(running), timeout):
+        _collect_into(finished, receiver, *running.pop(receiver))
+
+
 def _collect_into(finished: dict[int, Any], receiver: Connection, process: BaseProcess,
                   first: int) -> None:
-    """Wait for a worker's results and file them under their batch indices."""
+    """Read a worker's results and file them under their batch indices."""
     try:
         ok, payload = pickle.loads(receiver.recv_bytes())
     except EOFError:
