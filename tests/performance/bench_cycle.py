@@ -25,9 +25,12 @@ It also times the compute phase alone: the batches (claim documents as the store
 them, Decimal128 amounts, with their ledger state) are read first, then judged and
 computed by ``evaluate_batch`` as pass 1 runs it (every line computed, chain summaries
 returned) inline (1 worker) and by the run with one forked worker (2 workers), under
-the engine's collection policy. And it measures this machine's **parallel ceiling**: one share of
-batches computed by one forked process alone and by two at once; the ratio is the most
-two workers can gain here, whatever the engine does.
+the engine's collection policy. Beside it, the **line floor**: every line's six amounts
+parsed and computed by the engine's line rule, nothing else; no compute phase written in
+Python can be faster. And this machine's **parallel ceilings**: one share of batches
+computed by one forked process alone and by two at once, on the documents they inherit
+from the run (as workers do) and on private copies (the host's own limit); the ratio is
+the most two workers can gain here, whatever the engine does.
 
 ``--repeat N`` measures the compute phase, the floors and the dry run N times and
 reports the best (the final run changes the store: it runs once).
@@ -39,6 +42,7 @@ import argparse
 import gc
 import json
 import os
+import pickle
 import platform
 import resource
 import sys
@@ -47,6 +51,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne
@@ -58,8 +63,11 @@ from PaymentProcess.core.payment_processor import (
     Repositories,
     RunSettings,
 )
+from PaymentProcess.core.service_line_processor import ServiceLineProcessor
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
+from PaymentProcess.data.models.claim import AMOUNT_FIELDS, ClaimStatus
+from PaymentProcess.data.models.payment import BatchInput, PaymentContext
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
@@ -68,6 +76,7 @@ from PaymentProcess.processing.parallel.multiprocessing import (
 )
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
 from PaymentProcess.utils.logging import configure_logging
+from PaymentProcess.utils.money import ZERO, parse_amount
 
 BATCH_SIZE = 1000
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -175,6 +184,16 @@ def io_floor(store: Store, event_id: str, write: bool) -> dict[str, Any]:
     return {"seconds": seconds, **counts}
 
 
+def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[BatchInput]]:
+    """The event's context and every batch pass 1 would compute, read from the store."""
+    processor = _processor(store)
+    config = processor.config_loader.load(event_id)
+    duplicates = processor.repos.claims.duplicate_claim_ids(event_id, False)
+    context = replace(processor._context(config), duplicate_claim_ids=duplicates)
+    documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
+    return context, list(processor._batches(group_by_parent(documents), event_id, None))
+
+
 def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
                  repeat: int = 1) -> dict[str, Any]:
     """Judge and compute every batch from documents already read, for 1 and 2 workers.
@@ -183,12 +202,7 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
     pass 1 runs them. Each worker count runs ``repeat`` times; the best time is
     reported with every time measured.
     """
-    processor = _processor(store)
-    config = processor.config_loader.load(event_id)
-    duplicates = processor.repos.claims.duplicate_claim_ids(event_id, False)
-    context = replace(processor._context(config), duplicate_claim_ids=duplicates)
-    documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
-    batches = list(processor._batches(group_by_parent(documents), event_id, None))
+    context, batches = event_batches(store, event_id)
     lines = sum(len(d.get("service_lines") or ()) for b in batches for c in b.chains
                 for d in c.documents)
     compute = partial(evaluate_batch, context, detailed=False)
@@ -206,8 +220,11 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
             del outcome
         result[f"workers_{workers}"] = {"seconds": min(times), "all_seconds": times,
                                         "lines_per_second": lines / min(times)}
+    result["line_floor"] = min((line_floor(batches, context) for _ in range(repeat)),
+                               key=lambda floor: floor["seconds"])
     if len(workers_list) > 1:
         result["parallel_ceiling"] = parallel_ceiling(batches, compute, repeat)
+        result["host_ceiling"] = parallel_ceiling(batches, compute, repeat, private=True)
     return result
 
 
@@ -220,36 +237,80 @@ def _compute_batches(batches: list[Any], compute: Callable[[Any], Any], workers:
     return results
 
 
-def parallel_ceiling(batches: list[Any], compute: Callable[[Any], Any],
-                     repeat: int = 1) -> dict[str, Any]:
+def line_floor(batches: list[Any], context: PaymentContext) -> dict[str, Any]:
+    """The least a service line costs in this interpreter: its amounts and its rule alone.
+
+    Every line of the batches' documents, as the store returns them, has its six amounts
+    parsed (``parse_amount``), is computed by the engine's own line rule
+    (``ServiceLineProcessor.compute_service_line``, denied when its claim is) and its
+    paid amount summed: no claim model, no check, no chain, no finding. No compute phase
+    written in Python can beat it; compute / floor is what judging claims and chains
+    costs around the lines.
+    """
+    calculator = ServiceLineProcessor(context.payment_reduction_pct, context.interest,
+                                      context.due_date, context.pc_type)
+    documents = [d for batch in batches for chain in batch.chains for d in chain.documents]
+    started = time.perf_counter()
+    lines, paid = 0, ZERO
+    for document in documents:
+        denied = document["ClaimStatus"] == ClaimStatus.DENIED
+        for raw in document["service_lines"]:
+            line = SimpleNamespace(**{name: parse_amount(raw[name]) for name in AMOUNT_FIELDS},
+                                   line_no=raw.get("line_no"),
+                                   procedure_code=raw.get("procedure_code"),
+                                   units=raw.get("units"), service_date=raw.get("service_date"))
+            paid += calculator.compute_service_line(line, denied)[0].paid
+            lines += 1
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "lines": lines, "lines_per_second": lines / seconds,
+            "paid": str(paid)}
+
+
+def parallel_ceiling(batches: list[Any], compute: Callable[[Any], Any], repeat: int = 1,
+                     private: bool = False) -> dict[str, Any]:
     """What two processes can gain over one on this machine, for this very work.
 
     One share of batches is computed by one forked process alone, then by two forked
-    processes at once (each the whole share, nothing sent back). Two cores that did not
-    slow each other down would give 2.0x; on a shared VM the two processes compete for
-    caches and memory bandwidth, and the ratio is the most any number of workers can
-    gain here, whatever the engine does.
+    processes at once (each the whole share, nothing sent back); the clock starts when
+    every process is ready. Two cores that did not slow each other down would give
+    2.0x; on a shared VM the two processes compete for caches and memory bandwidth.
+
+    A worker computes documents it inherited from the run: each reference it takes
+    writes to a page it shares with the run, which the kernel then copies. With
+    ``private`` each process first unpickles its own copy of the share, so nothing it
+    computes on is shared: that ratio is the host's own limit, and the difference
+    between the two is what computing inherited documents costs.
     """
     share = batches[:BATCHES_PER_WORKER]
+    pickled = pickle.dumps(share) if private else b""
 
     def in_children(count: int) -> float:
-        started = time.perf_counter()
-        pids = []
+        pids, ready, go = [], os.pipe(), os.pipe()
         for _ in range(count):
             pid = os.fork()
             if pid == 0:  # pragma: no cover - the child
                 code = 1
                 try:
                     gc.freeze()
-                    _compute_batches(share, compute, 1)  # as a worker computes its share
+                    work = pickle.loads(pickled) if private else share
+                    os.write(ready[1], b"r")
+                    os.read(go[0], 1)
+                    _compute_batches(work, compute, 1)  # as a worker computes its share
                     code = 0
                 finally:
                     os._exit(code)
             pids.append(pid)
+        for _ in pids:
+            os.read(ready[0], 1)
+        started = time.perf_counter()
+        os.write(go[1], b"g" * count)
         for pid in pids:
             _, status = os.waitpid(pid, 0)
             assert os.waitstatus_to_exitcode(status) == 0, "a ceiling process failed"
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        for end in (*ready, *go):
+            os.close(end)
+        return seconds
 
     alone = min(in_children(1) for _ in range(repeat))
     together = min(in_children(2) for _ in range(repeat))
@@ -342,11 +403,19 @@ def format_report(report: dict[str, Any]) -> str:
     if "workers_1" in compute and "workers_2" in compute:
         out.append(f"2 workers / 1 worker speed-up: "
                    f"{compute['workers_1']['seconds'] / compute['workers_2']['seconds']:.2f}x")
-    if "parallel_ceiling" in compute:
-        ceiling = compute["parallel_ceiling"]
-        out.append(f"machine ceiling (one share by 1 process alone: {ceiling['alone_seconds']:.2f}"
-                   f" s, by 2 at once: {ceiling['together_seconds']:.2f} s): "
-                   f"{ceiling['speed_up']:.2f}x")
+    floor = compute["line_floor"]
+    out.append(f"line floor (amounts and line rule alone): {floor['seconds']:.2f} s  "
+               f"{floor['lines_per_second']:,.0f} lines/s  compute 1 worker / floor "
+               f"{compute['workers_1']['seconds'] / floor['seconds']:.2f}"
+               if "workers_1" in compute else
+               f"line floor: {floor['lines_per_second']:,.0f} lines/s")
+    for key, label in (("parallel_ceiling", "machine ceiling, inherited documents"),
+                       ("host_ceiling", "host ceiling, private copies")):
+        if key in compute:
+            ceiling = compute[key]
+            out.append(f"{label} (one share by 1 process alone: "
+                       f"{ceiling['alone_seconds']:.2f} s, by 2 at once: "
+                       f"{ceiling['together_seconds']:.2f} s): {ceiling['speed_up']:.2f}x")
     return "\n".join(out)
 
 

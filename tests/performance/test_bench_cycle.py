@@ -14,3 +14,5 @@ def test_bench_cycle_10000() -> None:
     assert report["final_run"]["seconds"] > 0
     assert report["compute"]["workers_1"]["lines_per_second"] > 0
     assert 0 < report["compute"]["parallel_ceiling"]["speed_up"] <= 2.5
+    assert 0 < report["compute"]["host_ceiling"]["speed_up"] <= 2.5
+    assert report["compute"]["line_floor"]["lines"] == report["compute"]["lines"]
