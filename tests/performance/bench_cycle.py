@@ -286,31 +286,35 @@ def parallel_ceiling(batches: list[Any], compute: Callable[[Any], Any], repeat: 
 
     def in_children(count: int) -> float:
         pids, ready, go = [], os.pipe(), os.pipe()
-        for _ in range(count):
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - the child
-                code = 1
-                try:
-                    gc.freeze()
-                    work = pickle.loads(pickled) if private else share
-                    os.write(ready[1], b"r")
-                    os.read(go[0], 1)
-                    _compute_batches(work, compute, 1)  # as a worker computes its share
-                    code = 0
-                finally:
-                    os._exit(code)
-            pids.append(pid)
-        for _ in pids:
-            os.read(ready[0], 1)
-        started = time.perf_counter()
-        os.write(go[1], b"g" * count)
-        for pid in pids:
-            _, status = os.waitpid(pid, 0)
-            assert os.waitstatus_to_exitcode(status) == 0, "a ceiling process failed"
-        seconds = time.perf_counter() - started
-        for end in (*ready, *go):
-            os.close(end)
-        return seconds
+        try:
+            for _ in range(count):
+                pid = os.fork()
+                if pid == 0:  # pragma: no cover - the child
+                    code, signalled = 1, False
+                    try:
+                        gc.freeze()
+                        work = pickle.loads(pickled) if private else share
+                        os.write(ready[1], b"r")
+                        signalled = True
+                        os.read(go[0], 1)
+                        _compute_batches(work, compute, 1)  # as a worker computes its share
+                        code = 0
+                    finally:
+                        if not signalled:  # failed before it was ready: do not keep the run waiting
+                            os.write(ready[1], b"f")
+                        os._exit(code)
+                pids.append(pid)
+            for _ in pids:
+                os.read(ready[0], 1)
+            started = time.perf_counter()
+            os.write(go[1], b"g" * count)
+            for pid in pids:
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0, "a ceiling process failed"
+            return time.perf_counter() - started
+        finally:
+            for end in (*ready, *go):
+                os.close(end)
 
     alone = min(in_children(1) for _ in range(repeat))
     together = min(in_children(2) for _ in range(repeat))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from functools import partial
 
 import pytest
@@ -63,3 +64,16 @@ def test_a_ceiling_process_that_fails_its_share_fails_the_measure(cycle, private
 
     with pytest.raises(AssertionError, match="a ceiling process failed"):
         parallel_ceiling(batches, failing, private=private)
+
+
+def test_a_ceiling_process_that_fails_before_it_is_ready_fails_the_measure(
+        cycle, monkeypatch) -> None:
+    context, batches = cycle
+    compute = partial(evaluate_batch, context, detailed=False)
+
+    def unreadable(data):
+        raise pickle.UnpicklingError("the private copy cannot be loaded")
+
+    monkeypatch.setattr(pickle, "loads", unreadable)  # inherited by the forked processes
+    with pytest.raises(AssertionError, match="a ceiling process failed"):
+        parallel_ceiling(batches, compute, private=True)
