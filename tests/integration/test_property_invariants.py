@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
+from tests.approval_support import approve_latest
 
 EVENT = "PE-SYN"
 DUE = datetime(2026, 11, 20)
@@ -434,6 +435,7 @@ def run_cycle(documents: Documents, batch_size: int = 1000, workers: int = 1) ->
                                           batch_size=batch_size), store)
     dry = engine.run_dry_run(EVENT)
     assert dry.exit_code == 0, dry.report.as_documents()
+    approve_latest(store.db, EVENT)
     final = engine.run_final_run(EVENT)
     assert final.exit_code == 0 and final.status == "SUCCEEDED"
     assert final.totals == dry.totals

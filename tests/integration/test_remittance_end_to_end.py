@@ -13,6 +13,7 @@ from bson import json_util
 
 from PaymentProcess.remittance import write_remittances
 from PaymentProcess.synthetic.generator import SyntheticOptions
+from tests.approval_support import approve_latest_cli
 from tests.conftest import REPO, money, read_store, run_cli
 from tests.integration.test_synthetic_cycles import run_cycles
 from tests.unit.test_remittance_store import PAYER, assert_valid
@@ -35,6 +36,7 @@ def test_final_run_writes_valid_balanced_835s(golden_dir: Path, tmp_path: Path,
     uri = f"mongomock://{golden_dir}"
     out = tmp_path / "835"
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--remittance-dir", str(out))
     assert final.returncode == 0, final.stderr
     assert "7 X12 835 files" in final.stdout
@@ -63,6 +65,7 @@ def test_final_run_writes_valid_balanced_835s(golden_dir: Path, tmp_path: Path,
 def test_missing_payer_identity_leaves_the_payments_final(golden_dir: Path, tmp_path: Path) -> None:
     uri = f"mongomock://{golden_dir}"
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri,
                     "--remittance-dir", str(tmp_path / "835"))
     assert final.returncode == 2

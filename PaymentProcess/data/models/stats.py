@@ -193,6 +193,7 @@ class PaymentEventStats:
     payees: list[dict[str, Any]] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     store: str = ""
+    run_by: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -214,4 +215,5 @@ class PaymentEventStats:
                        for name in self.totals.__slots__},
             "findings": self.report.as_documents(),
             "store": self.store,
+            "run_by": self.run_by,
         }

@@ -1,0 +1,104 @@
+"""``python -m PaymentProcess.controls COMMAND``: the controls after the dry run (spec 14).
+
+Commands: ``approve``, ``history``, ``show``, ``compare``, ``void``, ``report``. Each prints
+what it did on stdout and, on a refusal or failure, one line on stderr with the exit code
+of spec section 11 (1 findings or differences, 2 usage, 3 refused by the event's state,
+4 failure).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from dotenv import find_dotenv, load_dotenv
+
+from PaymentProcess.argument import _check_event_id, _load_config_file
+from PaymentProcess.common.functions import Store, close_connection, get_connection, resolve_db_uri
+from PaymentProcess.controls.approval import DISTINCT_APPROVER_ENV, ApprovalPolicy, approve
+from PaymentProcess.core.run_control import current_user
+from PaymentProcess.data.repositories.collections import PAYMENT_EVENT, ensure_indexes
+from PaymentProcess.data.repositories.control_repository import ControlRepository
+from PaymentProcess.utils.error_handling import PaymentProcessError
+from PaymentProcess.utils.logging import redact
+
+PROG = "paymentprocess-controls"
+
+
+def fail(message: str, exit_code: int) -> None:
+    """One line on stderr, then exit with ``exit_code``."""
+    click.echo(f"{PROG}: {redact(message)}", err=True)
+    sys.exit(exit_code)
+
+
+@contextmanager
+def open_store(db_uri: str | None) -> Iterator[Store]:
+    """The process's store for a command; any engine error becomes one line and its exit code."""
+    try:
+        store = get_connection(resolve_db_uri(db_uri))
+        ensure_indexes(store.db)
+        yield store
+    except PaymentProcessError as exc:
+        fail(str(exc), exc.exit_code)
+    except Exception as exc:  # a crash: one line, exit 4
+        fail(f"failed: {type(exc).__name__}: {str(exc)[:300]}", 4)
+    finally:
+        close_connection()
+
+
+def event_option(function: Callable[..., Any]) -> Callable[..., Any]:
+    """``-p/--payment-event-id`` (checked) and ``--db-uri``, shared by every command."""
+    function = click.option("--db-uri", envvar="PAYMENT_DB_URI",
+                            help="mongodb://..., mongodb+srv://... or mongomock://PATH.")(function)
+    return click.option("-p", "--payment-event-id", envvar="PAYMENT_EVENT_ID", required=True,
+                        callback=_check_event_id, help="The payment event.")(function)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Controls after the dry run: approval, history, comparison, void and reissue, report."""
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+
+
+@cli.command("approve")
+@click.option("--config-path", envvar="PAYMENT_CONFIG_PATH", is_eager=True,
+              callback=_load_config_file, help="YAML file with run defaults.")
+@event_option
+@click.option("--run-id", required=True, help="The dry run to approve (its run id).")
+@click.option("--approver", help="Who approves (default: the operating-system user).")
+@click.option("--require-distinct-approver/--allow-same-approver", envvar=DISTINCT_APPROVER_ENV,
+              default=False, show_default=True,
+              help="Refuse an approver who ran the dry run.")
+def approve_command(config_path: str | None, payment_event_id: str, db_uri: str | None,
+                    run_id: str, approver: str | None, require_distinct_approver: bool) -> None:
+    """Approve the event's latest dry run: the final run then pays exactly that dry run."""
+    with open_store(db_uri) as store:
+        approval = approve(ControlRepository(store.db), payment_event_id, run_id,
+                           approver if approver is not None else current_user(),
+                           ApprovalPolicy(require_distinct=require_distinct_approver))
+        store.checkpoint([PAYMENT_EVENT])
+    click.echo(f"approved dry run {approval['run_id']} of {payment_event_id} by "
+               f"{approval['approver']} at {approval['approved_at']:%Y-%m-%dT%H:%M:%SZ}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a command; returns its exit code (usage errors: 2)."""
+    try:
+        cli.main(args=argv, prog_name="python -m PaymentProcess.controls", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        click.echo(f"{PROG}: error: {redact(exc.format_message())}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        return 2
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

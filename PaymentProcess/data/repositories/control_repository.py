@@ -1,0 +1,51 @@
+"""Controls after the dry run (spec section 14): approvals of dry runs, run history reads.
+
+Every change here is one conditional single-document update, so it happens exactly once
+on MongoDB and on the embedded store alike, however many processes try at the same time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo.database import Database
+
+from PaymentProcess.data.models.event import Stage
+from PaymentProcess.data.repositories.collections import PAYMENT_EVENT, PAYMENT_EVENT_STATS
+
+
+class ControlRepository:
+    """Reads and conditional writes of the controls on ``PaymentEvent`` and its stats."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def load_event(self, payment_event_id: str) -> dict[str, Any] | None:
+        """The raw ``PaymentEvent`` document."""
+        return self.db[PAYMENT_EVENT].find_one({"_id": payment_event_id})
+
+    def approve(self, payment_event_id: str, approval: dict[str, Any]) -> bool:
+        """Record ``approval`` of the event's latest dry run; False when it is no longer possible.
+
+        Matches only while that dry run is still the latest, clean, unapproved one of a
+        DRY_RUN event: a concurrent approval, a newer dry run or a final run that began
+        makes it match nothing.
+        """
+        result = self.db[PAYMENT_EVENT].update_one(
+            {"_id": payment_event_id, "stage": Stage.DRY_RUN.value,
+             "dry_run.run_id": approval["run_id"],
+             "dry_run.fingerprint": approval["fingerprint"],
+             "dry_run.critical_findings": 0,
+             "approval.run_id": {"$ne": approval["run_id"]}},
+            {"$set": {"approval": approval}, "$push": {"approvals": approval}},
+        )
+        return result.matched_count == 1
+
+    def run_stats(self, payment_event_id: str) -> list[dict[str, Any]]:
+        """Every ``PaymentEventStats`` document of the event, oldest first."""
+        return list(self.db[PAYMENT_EVENT_STATS].find({"PaymentEvent_ID": payment_event_id},
+                                                      sort=[("started_at", 1), ("_id", 1)]))
+
+    def stats(self, run_id: str) -> dict[str, Any] | None:
+        """One run's ``PaymentEventStats`` document."""
+        return self.db[PAYMENT_EVENT_STATS].find_one({"_id": run_id})
