@@ -8,17 +8,21 @@ of spec section 11 (1 findings or differences, 2 usage, 3 refused by the event's
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import click
+from bson import json_util
 from dotenv import find_dotenv, load_dotenv
 
 from PaymentProcess.argument import _check_event_id, _load_config_file
 from PaymentProcess.common.functions import Store, close_connection, get_connection, resolve_db_uri
 from PaymentProcess.controls.approval import DISTINCT_APPROVER_ENV, ApprovalPolicy, approve
+from PaymentProcess.controls.compare import compare_with_approved
+from PaymentProcess.controls.history import event_history, render_history, show
 from PaymentProcess.core.run_control import current_user
 from PaymentProcess.data.repositories.collections import PAYMENT_EVENT, ensure_indexes
 from PaymentProcess.data.repositories.control_repository import ControlRepository
@@ -26,6 +30,7 @@ from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import redact
 
 PROG = "paymentprocess-controls"
+HISTORY_KINDS = ("DRY_RUN", "VALIDATE_ONLY", "FINAL", "RESUME", "APPROVAL", "VOID", "REISSUE")
 
 
 def fail(message: str, exit_code: int) -> None:
@@ -82,6 +87,53 @@ def approve_command(config_path: str | None, payment_event_id: str, db_uri: str 
         store.checkpoint([PAYMENT_EVENT])
     click.echo(f"approved dry run {approval['run_id']} of {payment_event_id} by "
                f"{approval['approver']} at {approval['approved_at']:%Y-%m-%dT%H:%M:%SZ}")
+
+
+@cli.command("history")
+@event_option
+@click.option("--kind", "kind", type=click.Choice(HISTORY_KINDS),
+              help="Only the entries of this kind.")
+@click.option("--ids", is_flag=True, help="Print only the ids, one a line (for scripts).")
+@click.option("--json", "json_output", is_flag=True, help="Print the entries as JSON.")
+def history_command(payment_event_id: str, db_uri: str | None, kind: str | None,
+                    ids: bool, json_output: bool) -> None:
+    """List the event's runs and control actions: kind, id, who, when, status, totals."""
+    with open_store(db_uri) as store:
+        rows = event_history(ControlRepository(store.db), payment_event_id)
+    rows = [row for row in rows if kind in (None, row.kind)]
+    if ids:
+        click.echo("\n".join(row.id for row in rows))
+    elif json_output:
+        click.echo(json.dumps([row.as_json() for row in rows], indent=2))
+    else:
+        click.echo(render_history(payment_event_id, rows))
+
+
+@cli.command("show")
+@event_option
+@click.option("--run-id", required=True, help="A run id or control action id (see history).")
+def show_command(payment_event_id: str, db_uri: str | None, run_id: str) -> None:
+    """Print one run's stats document (or one control action) as Extended JSON."""
+    with open_store(db_uri) as store:
+        document = show(ControlRepository(store.db), payment_event_id, run_id)
+    click.echo(json_util.dumps(document, json_options=json_util.RELAXED_JSON_OPTIONS, indent=2))
+
+
+@cli.command("compare")
+@event_option
+@click.option("--run-id", help="The final run (default: the event's final run).")
+def compare_command(payment_event_id: str, db_uri: str | None, run_id: str | None) -> None:
+    """Compare the final run with its approved dry run payee by payee (exit 1 on a difference)."""
+    with open_store(db_uri) as store:
+        comparison = compare_with_approved(ControlRepository(store.db), payment_event_id, run_id)
+    if comparison.equal:
+        click.echo(f"final run {comparison.final_run_id} equals the approved dry run "
+                   f"{comparison.dry_run_id}: {comparison.payees} payees")
+        return
+    click.echo(f"final run {comparison.final_run_id} differs from the approved dry run "
+               f"{comparison.dry_run_id} in {len(comparison.differences)} places:")
+    click.echo("\n".join(f"  {line}" for line in comparison.differences))
+    sys.exit(1)
 
 
 def main(argv: list[str] | None = None) -> int:

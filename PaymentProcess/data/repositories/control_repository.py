@@ -11,7 +11,11 @@ from typing import Any
 from pymongo.database import Database
 
 from PaymentProcess.data.models.event import Stage
-from PaymentProcess.data.repositories.collections import PAYMENT_EVENT, PAYMENT_EVENT_STATS
+from PaymentProcess.data.repositories.collections import (
+    CONTROL_ACTION,
+    PAYMENT_EVENT,
+    PAYMENT_EVENT_STATS,
+)
 
 
 class ControlRepository:
@@ -49,3 +53,12 @@ class ControlRepository:
     def stats(self, run_id: str) -> dict[str, Any] | None:
         """One run's ``PaymentEventStats`` document."""
         return self.db[PAYMENT_EVENT_STATS].find_one({"_id": run_id})
+
+    def actions(self, payment_event_id: str) -> list[dict[str, Any]]:
+        """The event's control actions (``ControlAction``: voids, reissues), oldest first."""
+        return list(self.db[CONTROL_ACTION].find({"PaymentEvent_ID": payment_event_id},
+                                                 sort=[("at", 1), ("_id", 1)]))
+
+    def action(self, action_id: str) -> dict[str, Any] | None:
+        """One control action."""
+        return self.db[CONTROL_ACTION].find_one({"_id": action_id})
