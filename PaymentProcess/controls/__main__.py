@@ -20,10 +20,17 @@ from dotenv import find_dotenv, load_dotenv
 
 from PaymentProcess.argument import _check_event_id, _load_config_file
 from PaymentProcess.common.functions import Store, close_connection, get_connection, resolve_db_uri
-from PaymentProcess.controls.approval import DISTINCT_APPROVER_ENV, ApprovalPolicy, approve
+from PaymentProcess.controls.approval import (
+    DISTINCT_APPROVER_ENV,
+    ApprovalPolicy,
+    approve,
+    check_approver,
+)
 from PaymentProcess.controls.compare import compare_with_approved
 from PaymentProcess.controls.history import event_history, render_history, show
+from PaymentProcess.controls.void import VoidProcessor, VoidRequest
 from PaymentProcess.core.run_control import current_user
+from PaymentProcess.data.models.controls import ActionKind, VoidReason
 from PaymentProcess.data.repositories.collections import PAYMENT_EVENT, ensure_indexes
 from PaymentProcess.data.repositories.control_repository import ControlRepository
 from PaymentProcess.utils.error_handling import PaymentProcessError
@@ -134,6 +141,31 @@ def compare_command(payment_event_id: str, db_uri: str | None, run_id: str | Non
                f"{comparison.dry_run_id} in {len(comparison.differences)} places:")
     click.echo("\n".join(f"  {line}" for line in comparison.differences))
     sys.exit(1)
+
+
+@cli.command("void")
+@event_option
+@click.option("--payment-id", required=True,
+              help="The disbursement: <PE>:<PaymentCenter_ID>, or <PE>:<id>:R<n> for a reissue.")
+@click.option("--reason", required=True, type=click.Choice([r.value for r in VoidReason]),
+              help="Why it is voided.")
+@click.option("--reissue", is_flag=True,
+              help="Pay the same amount again at once, with a new number.")
+@click.option("--by", "by", help="Who voids (default: the operating-system user).")
+@click.option("--resume", is_flag=True, help="Complete a void that died.")
+def void_command(payment_event_id: str, db_uri: str | None, payment_id: str, reason: str,
+                 reissue: bool, by: str | None, resume: bool) -> None:
+    """Void one disbursement of a FINAL event, once (its amount owed again, or reissued)."""
+    with open_store(db_uri) as store:
+        action = VoidProcessor(store).run(VoidRequest(
+            payment_event_id, payment_id, VoidReason(reason),
+            check_approver(by if by is not None else current_user()), reissue, resume))
+    if action.kind is ActionKind.REISSUE:
+        click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}) and "
+                   f"reissued it as {action.reissue_id} number {action.number}")
+    else:
+        click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}): UNDER "
+                   f"record {action.under_id} is paid in the payee's next cycle")
 
 
 def main(argv: list[str] | None = None) -> int:

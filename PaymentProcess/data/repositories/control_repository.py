@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo import UpdateOne
 from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
 
 from PaymentProcess.data.models.event import Stage
 from PaymentProcess.data.repositories.collections import (
     CONTROL_ACTION,
     PAYMENT_EVENT,
     PAYMENT_EVENT_STATS,
+    PAYMENTS,
 )
 
 
@@ -62,3 +65,40 @@ class ControlRepository:
     def action(self, action_id: str) -> dict[str, Any] | None:
         """One control action."""
         return self.db[CONTROL_ACTION].find_one({"_id": action_id})
+
+    # ------------------------------------------------------------------ voids
+    def payment(self, payment_id: str) -> dict[str, Any] | None:
+        """One ``Payments`` document."""
+        return self.db[PAYMENTS].find_one({"_id": payment_id})
+
+    def begin_action(self, action: dict[str, Any]) -> bool:
+        """Insert the journal of a new action; False when one with its id exists already."""
+        try:
+            self.db[CONTROL_ACTION].insert_one(action)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def take_over_action(self, action_id: str, previous_owner: str, owner: str) -> bool:
+        """A resumed action takes an unfinished journal over from the process that died."""
+        result = self.db[CONTROL_ACTION].update_one(
+            {"_id": action_id, "status": "STARTED", "owner": previous_owner},
+            {"$set": {"owner": owner}})
+        return result.matched_count == 1
+
+    def mark_void(self, payment_id: str, void: dict[str, Any]) -> None:
+        """Record the void on the payment, once (a replay of the same action changes nothing)."""
+        self.db[PAYMENTS].update_one({"_id": payment_id, "void": {"$exists": False}},
+                                     {"$set": {"void": void}})
+
+    def insert_once(self, collection: str, document: dict[str, Any]) -> None:
+        """Insert ``document`` unless its ``_id`` exists (replayable, never overwrites)."""
+        self.db[collection].bulk_write(
+            [UpdateOne({"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True)])
+
+    def finish_action(self, action_id: str, owner: str, fields: dict[str, Any]) -> bool:
+        """STARTED -> DONE for the owner; False when another process took the action over."""
+        result = self.db[CONTROL_ACTION].update_one(
+            {"_id": action_id, "status": "STARTED", "owner": owner},
+            {"$set": {"status": "DONE", **fields}})
+        return result.matched_count == 1
