@@ -12,6 +12,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -28,6 +29,7 @@ from PaymentProcess.controls.approval import (
 )
 from PaymentProcess.controls.compare import compare_with_approved
 from PaymentProcess.controls.history import event_history, render_history, show
+from PaymentProcess.controls.report import write_report
 from PaymentProcess.controls.void import VoidProcessor, VoidRequest
 from PaymentProcess.core.run_control import current_user
 from PaymentProcess.data.models.controls import ActionKind, VoidReason
@@ -166,6 +168,19 @@ def void_command(payment_event_id: str, db_uri: str | None, payment_id: str, rea
     else:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}): UNDER "
                    f"record {action.under_id} is paid in the payee's next cycle")
+
+
+@cli.command("report")
+@event_option
+@click.option("--run-id", help="The run (default: the final run, else the latest dry run).")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The HTML file to write.")
+def report_command(payment_event_id: str, db_uri: str | None, run_id: str | None,
+                   out: Path) -> None:
+    """Write the auditor's report of a run: one self-contained HTML file."""
+    with open_store(db_uri) as store:
+        path = write_report(ControlRepository(store.db), payment_event_id, out, run_id)
+    click.echo(str(path))
 
 
 def main(argv: list[str] | None = None) -> int:
