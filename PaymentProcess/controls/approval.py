@@ -96,6 +96,10 @@ def approve(repository: ControlRepository, payment_event_id: str, run_id: str, a
     if previous.get("run_id") == run_id:
         raise StageError(f"dry run {run_id} of {payment_event_id} is already approved by "
                          f"{previous.get('approver')} at {previous.get('approved_at')}")
+    if policy.require_distinct and not dry_run.get("run_by"):
+        raise StageError(f"who ran dry run {run_id} is not recorded, so a distinct approver "
+                         f"cannot be checked ({DISTINCT_APPROVER_ENV} is set): run the dry "
+                         "run again")
     if policy.require_distinct and approver == dry_run.get("run_by"):
         raise StageError(f"{approver} ran dry run {run_id} and may not approve it "
                          f"({DISTINCT_APPROVER_ENV} is set): another person must approve")

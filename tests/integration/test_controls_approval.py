@@ -134,8 +134,11 @@ def test_the_approver_may_be_required_to_differ_from_who_ran_the_dry_run() -> No
         approve(repository, EVENT, run_id, getpass.getuser(), strict)
     assert refused.value.exit_code == 3
     assert "approval" not in store.db.PaymentEvent.find_one({"_id": EVENT})
-    assert approve(repository, EVENT, run_id, "someone-else", strict)["approver"] == \
-        "someone-else"
+    store.db.PaymentEvent.update_one({"_id": EVENT}, {"$unset": {"dry_run.run_by": ""}})
+    with pytest.raises(StageError, match="who ran dry run .* is not recorded"):
+        approve(repository, EVENT, run_id, "someone-else", strict)
+    assert approve(repository, EVENT, run_id, "someone-else", ApprovalPolicy())["approver"] \
+        == "someone-else"
 
 
 def test_two_approvals_at_once_exactly_one_is_recorded(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,6 +191,15 @@ def test_approve_through_the_command_line(tmp_path: Path) -> None:
                           env={"PAYMENT_REQUIRE_DISTINCT_APPROVER": "true"})
     assert strict.returncode == 3 and "may not approve it" in strict.stderr
     assert strict.stderr.count("\n") == 1 and "Traceback" not in strict.stderr
+    config = tmp_path / "payment_config.yml"
+    config.write_text("workers: 2\nrequire_distinct_approver: true\n")
+    from_file = controls_cli("approve", "-p", EVENT, "--run-id", run_id, "--db-uri", uri,
+                             "--config-path", str(config))
+    assert from_file.returncode == 3 and "may not approve it" in from_file.stderr
+    config.write_text("require_distinct_approvers: true\n")
+    typo = controls_cli("approve", "-p", EVENT, "--run-id", run_id, "--db-uri", uri,
+                        "--config-path", str(config))
+    assert typo.returncode == 2 and "unknown keys require_distinct_approvers" in typo.stderr
     unknown = controls_cli("approve", "-p", EVENT, "--run-id", "nope", "--db-uri", uri)
     assert unknown.returncode == 2 and "'nope' is not a dry run of PE-G1" in unknown.stderr
     usage = controls_cli("approve", "-p", EVENT, "--db-uri", uri)
