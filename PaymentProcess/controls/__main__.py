@@ -25,7 +25,7 @@ from PaymentProcess.controls.approval import (
     DISTINCT_APPROVER_ENV,
     ApprovalPolicy,
     approve,
-    check_approver,
+    check_person,
 )
 from PaymentProcess.controls.compare import compare_with_approved
 from PaymentProcess.controls.history import event_history, render_history, show
@@ -161,7 +161,7 @@ def void_command(payment_event_id: str, db_uri: str | None, payment_id: str, rea
     with open_store(db_uri) as store:
         action = VoidProcessor(store).run(VoidRequest(
             payment_event_id, payment_id, VoidReason(reason),
-            check_approver(by if by is not None else current_user()), reissue, resume))
+            check_person(by if by is not None else current_user(), "--by"), reissue, resume))
     if action.kind is ActionKind.REISSUE:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}) and "
                    f"reissued it as {action.reissue_id} number {action.number}")

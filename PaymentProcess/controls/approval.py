@@ -55,13 +55,14 @@ def check_approved(payment_event_id: str, raw_event: dict[str, Any]) -> None:
                          f"{_approve_command(payment_event_id, latest)}")
 
 
-def check_approver(approver: str) -> str:
-    """The approver's name, stripped; ConfigurationError (exit 2) when empty or unprintable."""
-    name = approver.strip()
-    if not name or len(name) > MAX_APPROVER_LENGTH or not name.isprintable():
-        raise ConfigurationError(f"approver must be 1-{MAX_APPROVER_LENGTH} printable "
-                                 f"characters, not {printable(approver, 40)!r}")
-    return name
+def check_person(name: str, role: str = "approver") -> str:
+    """A person's name (approver, who voids), stripped; ConfigurationError (exit 2) when
+    empty, too long or unprintable."""
+    stripped = name.strip()
+    if not stripped or len(stripped) > MAX_APPROVER_LENGTH or not stripped.isprintable():
+        raise ConfigurationError(f"{role} must be 1-{MAX_APPROVER_LENGTH} printable "
+                                 f"characters, not {printable(name, 40)!r}")
+    return stripped
 
 
 def approve(repository: ControlRepository, payment_event_id: str, run_id: str, approver: str,
@@ -72,7 +73,7 @@ def approve(repository: ControlRepository, payment_event_id: str, run_id: str, a
     event final, approver who ran the dry run under ``policy`` (exit 3); a dry run with
     critical findings (exit 1).
     """
-    approver = check_approver(approver)
+    approver = check_person(approver)
     event = repository.load_event(payment_event_id)
     if event is None:
         raise ConfigurationError(f"unknown payment event {payment_event_id!r}")
