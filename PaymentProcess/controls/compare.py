@@ -65,6 +65,10 @@ def compare_with_approved(repository: ControlRepository, payment_event_id: str,
     dry = repository.stats(approval["run_id"])
     if dry is None:
         raise StageError(f"the stats of the approved dry run {approval['run_id']} are missing")
+    for run in (dry, final):
+        if "payees" not in run:
+            raise StageError(f"run {run['_id']} stored no per-payee rows (it predates them): "
+                             "it cannot be compared payee by payee")
     comparison = Comparison(final["_id"], dry["_id"])
     dry_rows, final_rows = payee_rows(dry), payee_rows(final)
     comparison.payees = len(final_rows)

@@ -97,6 +97,9 @@ def test_compare_refusals() -> None:
     store, _, final = paid_store()
     with pytest.raises(ConfigurationError, match="is not a final run of PE-G1"):
         compare_with_approved(ControlRepository(store.db), EVENT, "PE-G1:DRY_RUN:x")
+    store.db.PaymentEventStats.update_one({"_id": final.run_id}, {"$unset": {"payees": ""}})
+    with pytest.raises(StageError, match="stored no per-payee rows"):
+        compare_with_approved(ControlRepository(store.db), EVENT)
 
 
 def test_history_show_and_compare_through_the_command_line(tmp_path: Path) -> None:
