@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import stat
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -29,8 +30,9 @@ from bson.decimal128 import Decimal128
 from click.testing import CliRunner
 
 from PaymentProcess.common import functions
-from PaymentProcess.remittance import RemittanceError, file_name, write_remittances
+from PaymentProcess.remittance import RemittanceError, file_name, write_remittances, writer
 from PaymentProcess.remittance.__main__ import main
+from PaymentProcess.remittance.writer import RemittanceOutputError
 from PaymentProcess.utils.error_handling import ConfigurationError, StageError
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -491,3 +493,67 @@ def test_a_line_without_units_is_one_unit(db, tmp_path, monkeypatch):
     assert_valid(path, monkeypatch)
     svc = [s for s in path.read_text().split("~") if s.strip().startswith("SVC*")]
     assert svc[0].strip().split("*")[5] == "1"
+
+
+def test_files_are_private_to_owner_and_group(written):
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written.values()} == {0o640}
+
+
+def test_a_directory_in_the_way_writes_nothing_and_uses_no_number(db, tmp_path):
+    (tmp_path / file_name(EVENT, 105)).mkdir()
+    with pytest.raises(RemittanceOutputError, match=r"PE-G1_105\.835: something other"):
+        write_remittances(db, EVENT, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["PE-G1_105.835"]
+    assert db.RemittanceFile.count_documents({}) == 0
+    assert db.Sequences.find_one({"_id": "x12:interchange"}) is None
+
+
+def test_an_output_directory_that_cannot_exist_is_named(db, tmp_path):
+    (tmp_path / "file").write_text("")
+    message = f"cannot write 835 files to {tmp_path}/file/835"
+    with pytest.raises(RemittanceOutputError, match=message):
+        write_remittances(db, EVENT, tmp_path / "file" / "835")
+    assert db.RemittanceFile.count_documents({}) == 0
+
+
+def test_numbers_are_recorded_durably_before_the_first_file(db, tmp_path, monkeypatch):
+    """A write that stops part-way (a kill, a full disk) never leaves a number to reuse."""
+    durable: dict[str, list] = {}
+
+    def checkpoint() -> None:  # what the embedded store would have on disk
+        durable["RemittanceFile"] = list(db.RemittanceFile.find())
+        durable["Sequences"] = list(db.Sequences.find())
+        assert list(tmp_path.iterdir()) == []
+
+    real = writer.write_private_file_atomically
+    calls = []
+
+    def failing(path: Path, data: bytes) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(writer, "write_private_file_atomically", failing)
+    with pytest.raises(RemittanceOutputError, match="No space left on device"):
+        write_remittances(db, EVENT, tmp_path, checkpoint=checkpoint)
+    assert sorted(r["control_number"] for r in durable["RemittanceFile"]) == list(range(1, 8))
+    assert durable["Sequences"] == [{"_id": "x12:interchange", "next": 8}]
+    written_before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert len(written_before) == 2
+    # the next run, from what was durable, reuses the recorded numbers: same bytes
+    db.RemittanceFile.delete_many({})
+    db.RemittanceFile.insert_many(durable["RemittanceFile"])
+    monkeypatch.setattr(writer, "write_private_file_atomically", real)
+    again = write_remittances(db, EVENT, tmp_path / "again")
+    assert {p.name: p.read_bytes() for p in again if p.name in written_before} == written_before
+    assert db.Sequences.find_one({"_id": "x12:interchange"})["next"] == 8
+
+
+def test_cli_unwritable_output_is_one_line_exit_4(db, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    result = _cli(db, monkeypatch, "-p", EVENT, "--db-uri", "mongomock://",
+                  "--out", str(tmp_path / "file" / "835"))
+    assert result.exit_code == 4
+    assert result.output == (f"error: cannot write 835 files to {tmp_path}/file/835: "
+                             "Not a directory\n")
