@@ -125,7 +125,7 @@ def test_synthetic_cycles_write_valid_835s(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     options = SyntheticOptions(claims=300, payees=12, cycles=2, seed=21)
     store = run_cycles(options)
-    store.db.FundingSource.update_many({}, {"$set": {"payer": PAYER}})
+    # the generator names each funding source's payer: no setup needed
     for event_id in ("PE-SYN-0001", "PE-SYN-0002"):
         out = tmp_path / event_id
         files = write_remittances(store.db, event_id, out)

@@ -711,7 +711,7 @@ def test_deploy_readme_names_every_deploy_file():
 
 def test_runbook_covers_exit_codes_stages_variables_and_redaction():
     runbook = (ROOT / "docs" / "operations.md").read_text()
-    for code in range(5):
+    for code in range(6):
         assert re.search(rf"^\| {code} \|", runbook, flags=re.M), f"exit code {code}"
     for stage in ("NEW", "DRY_RUN", "FINAL_RUNNING", "FINAL"):
         assert f"`{stage}`" in runbook
