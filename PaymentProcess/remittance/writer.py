@@ -75,7 +75,7 @@ def write_remittances(
     those of a file already written, RemittanceOutputError when ``out_dir`` or a file in
     it cannot be written.
     """
-    event = finished_event(db, payment_event_id)
+    event = _finished_event(db, payment_event_id)
     payer = payer or load_payer(db, event)
     pending = [_prepare(db, event, settlement, payer) for settlement in
                db.PaymentSettlement.find({"PaymentEvent_ID": payment_event_id})
@@ -99,7 +99,7 @@ def write_remittances(
     return targets
 
 
-def finished_event(db: Any, payment_event_id: str) -> dict[str, Any]:
+def _finished_event(db: Any, payment_event_id: str) -> dict[str, Any]:
     """The event document; ConfigurationError when unknown, StageError when not FINAL."""
     event = db.PaymentEvent.find_one({"_id": payment_event_id})
     if event is None:
