@@ -38,6 +38,7 @@ ENV_VARS = [
     "PAYMENT_BATCH_SIZE",
     "PAYMENT_LOG_DIR",
     "PAYMENT_EVENT_ID",
+    "PAYMENT_REMITTANCE_DIR",
 ]
 CONFIG_KEYS = {"workers", "batch_size", "log_level", "pc_type", "log_dir"}
 PYTHON = "/opt/paymentprocess/.venv/bin/python"
@@ -464,6 +465,9 @@ def test_systemd_env_file_has_plain_assignments_only():
         if line.strip() and not line.startswith("#"):
             assert re.fullmatch(r"PAYMENT_[A-Z_]+=[^\s'\"\\]*", line), line
     assert dotenv_values(DEPLOY / "env.example")["PAYMENT_LOG_DIR"] == "/var/log/paymentprocess"
+    state = _unit(SYSTEMD / "paymentprocess.service")["Service"]["StateDirectory"]
+    remittance = dotenv_values(DEPLOY / "env.example")["PAYMENT_REMITTANCE_DIR"]
+    assert remittance.startswith(f"/var/lib/{state}/"), "the sandbox lets it write only there"
 
 
 def test_env_template_points_at_a_config_file_that_exists():
