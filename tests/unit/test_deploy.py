@@ -308,6 +308,29 @@ def test_hand_run_wrapper_runs_like_the_service():
         assert needed in script
 
 
+def test_hand_run_wrapper_runs_in_the_services_sandbox(tmp_path):
+    """With a stand-in systemd-run that prints its arguments, one a line."""
+    fake = tmp_path / "systemd-run"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
+           "PAYMENTPROCESS_UNIT": str(SYSTEMD / "paymentprocess.service")}
+    result = subprocess.run(["sh", str(DEPLOY / "bin" / "paymentprocess"), "--mode", "dry-run",
+                             "-p", "PE *"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    argv = result.stdout.splitlines()
+    unit = (SYSTEMD / "paymentprocess.service").read_text()
+    sandbox = [ln for ln in unit.split("# Sandbox:")[1].splitlines()
+               if re.match(r"[A-Za-z]+=", ln)]
+    directories = [ln for ln in unit.splitlines()
+                   if re.match(r"(LogsDirectory|StateDirectory|UMask)", ln)]
+    properties = [a.removeprefix("--property=") for a in argv if a.startswith("--property=")]
+    assert len(sandbox) > 25 and "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" in sandbox
+    assert set(sandbox + directories) <= set(properties)
+    assert argv[argv.index(PYTHON):] == [PYTHON, "-m", "PaymentProcess.main", "--mode",
+                                         "dry-run", "-p", "PE *"]
+
+
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
 def test_systemd_analyze_verify(tmp_path):
     system_units = Path("/usr/lib/systemd/system")
