@@ -269,29 +269,29 @@ def _referencing(infos: list[Document], code: str, field: str, chain: str) -> di
     return found
 
 
-def _denial_reasons(db: Any, denied: list[Document]) -> dict[str, tuple[str, str]]:
-    """(CAS group, CARC) of each denied claim: its ClaimWSCore ``denial_reason`` or the default.
+def denial_reason(claim_id: str, value: Any) -> tuple[str, str]:
+    """(CAS group, CARC) of a denied claim from its ClaimWSCore ``denial_reason`` (or None).
 
-    ``denial_reason: {group: CO | PR | OA | PI, code: CARC}`` is optional on ClaimWSCore;
-    one that is there but malformed stops the remittance (RemittanceError) rather than be
-    replaced by a guess.
+    ``denial_reason: {group: CO | PR | OA | PI, code: CARC}`` is optional; without it the
+    default :data:`DEFAULT_DENIAL`. A malformed one is a RemittanceError naming the claim,
+    never replaced by a guess.
     """
+    if value is None:
+        return DEFAULT_DENIAL
+    group = value.get("group") if isinstance(value, dict) else None
+    code = value.get("code") if isinstance(value, dict) else None
+    if group not in _DENIAL_GROUPS or not isinstance(code, str) or not _CARC.fullmatch(code):
+        raise RemittanceError(f"ClaimWSCore {claim_id}: denial_reason {value!r} is not "
+                              "{group: CO|PR|OA|PI, code: a CARC}")
+    return group, code
+
+
+def _denial_reasons(db: Any, denied: list[Document]) -> dict[str, tuple[str, str]]:
+    """(CAS group, CARC) of each denied claim, by ClaimCore_ID (see :func:`denial_reason`)."""
     ids = sorted({i["ClaimCore_ID"] for i in denied})
     given = {d["ClaimCore_ID"]: d.get("denial_reason") for d in db.ClaimWSCore.find(
         {"ClaimCore_ID": {"$in": ids}}, {"ClaimCore_ID": 1, "denial_reason": 1})}
-    reasons = {}
-    for claim_id in ids:
-        reason = given.get(claim_id)
-        if reason is None:
-            reasons[claim_id] = DEFAULT_DENIAL
-            continue
-        group = reason.get("group") if isinstance(reason, dict) else None
-        code = reason.get("code") if isinstance(reason, dict) else None
-        if group not in _DENIAL_GROUPS or not isinstance(code, str) or not _CARC.fullmatch(code):
-            raise RemittanceError(f"ClaimWSCore {claim_id}: denial_reason {reason!r} is not "
-                                  "{group: CO|PR|OA|PI, code: a CARC}")
-        reasons[claim_id] = (group, code)
-    return reasons
+    return {claim_id: denial_reason(claim_id, given.get(claim_id)) for claim_id in ids}
 
 
 def _claim(info: Document, denials: dict[str, tuple[str, str]]) -> ClaimPayment:

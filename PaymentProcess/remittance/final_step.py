@@ -15,7 +15,8 @@ from typing import Any
 from PaymentProcess.common.functions import Store
 from PaymentProcess.data.models.stats import PaymentEventStats
 from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
-from PaymentProcess.remittance.builder import load_payer
+from PaymentProcess.remittance.builder import denial_reason, load_payer
+from PaymentProcess.remittance.model import RemittanceError
 from PaymentProcess.remittance.writer import FINAL, check_output_directory, write_remittances
 from PaymentProcess.utils.error_handling import ConfigurationError, PaymentProcessError
 
@@ -37,11 +38,13 @@ class RemittanceNotWrittenError(PaymentProcessError):
 
 
 def check_remittance_ready(db: Any, payment_event_id: str, out_dir: Path) -> None:
-    """Before a dry or final run: the payer identity is present and ``out_dir`` writable.
+    """Before a dry or final run: the 835s of the event will be writable.
 
-    ConfigurationError (exit 2) names the payer fields missing; RemittanceOutputError
-    (exit 4) names the directory. An unknown event, one already FINAL or one without its
-    funding source is left to the run, which reports it in its own words.
+    The payer identity is present, every ``denial_reason`` given on the event's claims is
+    well formed, and ``out_dir`` takes a file. ConfigurationError (exit 2) names the payer
+    fields missing or the claim; RemittanceOutputError (exit 4) names the directory. An
+    unknown event, one already FINAL or one without its funding source is left to the
+    run, which reports it in its own words.
     """
     event = db.PaymentEvent.find_one({"_id": payment_event_id})
     if event is None or event.get("stage") == FINAL:
@@ -50,7 +53,11 @@ def check_remittance_ready(db: Any, payment_event_id: str, out_dir: Path) -> Non
         return
     try:
         load_payer(db, event)
-    except ConfigurationError as error:
+        for claim in db.ClaimWSCore.find(
+                {"PaymentEvent_ID": payment_event_id, "denial_reason": {"$exists": True}},
+                {"ClaimCore_ID": 1, "denial_reason": 1}):
+            denial_reason(str(claim.get("ClaimCore_ID")), claim["denial_reason"])
+    except (ConfigurationError, RemittanceError) as error:
         raise ConfigurationError(f"--remittance-dir: {error}") from error
     check_output_directory(out_dir)
 

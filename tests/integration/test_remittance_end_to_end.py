@@ -136,3 +136,21 @@ def test_synthetic_cycles_write_valid_835s(tmp_path: Path,
         disbursed = sum(money(p["amount"])
                         for p in store.db.Payments.find({"PaymentEvent_ID": event_id}))
         assert sum(bpr02(f.read_text()) for f in files) == disbursed
+
+
+def test_a_malformed_denial_reason_is_refused_before_the_run(golden_dir: Path,
+                                                             tmp_path: Path) -> None:
+    add_payer(golden_dir)
+    path = golden_dir / "ClaimWSCore.jsonl"
+    claims = [json_util.loads(line) for line in path.read_text().splitlines()]
+    for claim in claims:
+        if claim["_id"] == "C6002":
+            claim["denial_reason"] = {"group": "CO", "code": "not a carc"}
+    path.write_text("".join(json_util.dumps(c) + "\n" for c in claims))
+    dry = run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", f"mongomock://{golden_dir}",
+                  "--remittance-dir", str(tmp_path / "835"))
+    assert dry.returncode == 2
+    assert dry.stderr.splitlines()[-1] == (
+        "paymentprocess: --remittance-dir: ClaimWSCore C6002: denial_reason {'group': 'CO', "
+        "'code': 'not a carc'} is not {group: CO|PR|OA|PI, code: a CARC}")
+    assert stage(golden_dir) == "NEW"
