@@ -103,8 +103,7 @@ def load_payer(db: Any, event: Document) -> Payer:
     return Payer(
         name=payer["name"],
         tax_id=payer["tax_id"],
-        address=Address(address["line1"], address["city"], address["state"],
-                        postal_zip(address["zip"])),
+        address=_postal(address),
         contact_phone=payer["contact_phone"],
     )
 
@@ -459,8 +458,7 @@ def _payee(center: Document, method: str) -> Payee:
     if problems:
         log.warning("835 without payee address", payment_center_id=center["_id"],
                     problems=problems)
-    postal = None if problems else Address(address["line1"], address["city"],
-                                           address["state"], postal_zip(address["zip"]))
+    postal = None if problems else _postal(address)
     if center["type"] == "DMR":
         member_id = center["member_id"]
         return Payee(center["vendor_name"], "FI", member_id, postal, (), "ZZ", member_id)
@@ -468,6 +466,14 @@ def _payee(center: Document, method: str) -> Payee:
     return Payee(
         center["vendor_name"], "XX", center["npi"], postal, (("TJ", tax_id),), "30", tax_id
     )
+
+
+def _postal(address: Document) -> Address:
+    """A complete US mailing address (checked by ``address_problems``) as N3/N4 carry it."""
+    line2 = address.get("line2")
+    return Address(address["line1"], address["city"], address["state"],
+                   postal_zip(address["zip"]),
+                   line2 if isinstance(line2, str) and line2.strip() else None)
 
 
 def _day(value: datetime | date) -> date:

@@ -132,7 +132,7 @@ def _payee(payee: Payee) -> Iterator[Segment]:
 
 
 def _address(address: Address) -> Iterator[Segment]:
-    yield ["N3", _text(address.line1, 55)]
+    yield ["N3", _text(address.line1, 55), _text(address.line2 or "", 55)]
     yield ["N4", _text(address.city, 30), _id(address.state), _id(address.zip)]
 
 

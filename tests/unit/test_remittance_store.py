@@ -668,3 +668,12 @@ def test_a_payer_state_that_is_not_a_usps_code_is_a_configuration_error(db, tmp_
     with pytest.raises(ConfigurationError,
                        match="payer.address.state 'Texas' is not a USPS state code"):
         write_remittances(db, EVENT, tmp_path)
+
+
+def test_a_second_address_line_is_kept(db, tmp_path, monkeypatch):
+    db.PaymentCenter.update_one({"_id": 101}, {"$set": {"address.line2": "Suite 200",
+                                                        "address.zip": "75001-4321"}})
+    path = {p.name: p for p in write_remittances(db, EVENT, tmp_path)}["PE-G1_101.835"]
+    assert of(path, "N3")[1] == ["N3", "1 Main St", "Suite 200"]
+    assert of(path, "N4")[1] == ["N4", "Dallas", "TX", "750014321"]
+    assert_valid(path, monkeypatch)

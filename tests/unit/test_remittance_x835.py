@@ -138,11 +138,12 @@ def test_seven_adjustments_take_a_second_plb(tmp_path: Path, monkeypatch):
 
 
 def test_payee_address_is_written_with_its_usps_state(tmp_path: Path, monkeypatch):
-    payee = replace(PAYEE, address=Address("9 Elm St", "Reno", "NV", "895011234"))
+    payee = replace(PAYEE, address=Address("9 Elm St", "Reno", "NV", "895011234", "Suite 4"))
     path = tmp_path / "addr.835"
     path.write_bytes(render(replace(remittance("80.00", (claim("80.00"),)), payee=payee), 1))
-    assert "N1*PE*Clinica Norte*XX*1000000012~\nN3*9 Elm St~\nN4*Reno*NV*895011234~" in (
+    assert "N1*PE*Clinica Norte*XX*1000000012~\nN3*9 Elm St*Suite 4~\nN4*Reno*NV*895011234~" in (
         path.read_text())
+    assert "N3*1 Way~\nN4*Dallas*TX*75201~" in path.read_text()  # the payer: no line2
     assert_valid(path, monkeypatch)
 
 
