@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -117,8 +117,12 @@ class _Prior:
     payment_info_id: str
 
 
-def build_remittance(db: Any, event: Document, settlement: Document, payer: Payer) -> Remittance:
-    """The remittance of the payee of ``settlement`` for the finished ``event``."""
+def build_remittance(db: Any, event: Document, settlement: Document, payer: Payer,
+                     given_denials: Mapping[str, Any]) -> Remittance:
+    """The remittance of the payee of ``settlement`` for the finished ``event``.
+
+    ``given_denials`` is :func:`given_denial_reasons` (read once for all payees).
+    """
     event_id = event["_id"]
     center_id = settlement["PaymentCenter_ID"]
     center = db.PaymentCenter.find_one({"_id": center_id})
@@ -143,7 +147,9 @@ def build_remittance(db: Any, event: Document, settlement: Document, payer: Paye
     prior_infos = {d["_id"]: d for d in db.PaymentInfo.find({"_id": {"$in": prior_ids}})}
     denied = [i for i in [*prior_infos.values(), *(i for c in infos.values() for i in c)]
               if i["ClaimStatus"] == "DENIED"]
-    denials = _denial_reasons(db, denied)
+    denials = {i["ClaimCore_ID"]: denial_reason(i["ClaimCore_ID"],
+                                                given_denials.get(i["ClaimCore_ID"]))
+               for i in denied}
     claims: list[ClaimPayment] = []
     for entry in entries:
         prior = priors[entry["ParentClaimCore_ID"]]
@@ -285,12 +291,10 @@ def denial_reason(claim_id: str, value: Any) -> tuple[str, str]:
     return group, code
 
 
-def _denial_reasons(db: Any, denied: list[Document]) -> dict[str, tuple[str, str]]:
-    """(CAS group, CARC) of each denied claim, by ClaimCore_ID (see :func:`denial_reason`)."""
-    ids = sorted({i["ClaimCore_ID"] for i in denied})
-    given = {d["ClaimCore_ID"]: d.get("denial_reason") for d in db.ClaimWSCore.find(
-        {"ClaimCore_ID": {"$in": ids}}, {"ClaimCore_ID": 1, "denial_reason": 1})}
-    return {claim_id: denial_reason(claim_id, given.get(claim_id)) for claim_id in ids}
+def given_denial_reasons(db: Any) -> dict[str, Any]:
+    """ClaimCore_ID -> ``denial_reason`` of every ClaimWSCore document that gives one."""
+    return {d["ClaimCore_ID"]: d["denial_reason"] for d in db.ClaimWSCore.find(
+        {"denial_reason": {"$exists": True}}, {"ClaimCore_ID": 1, "denial_reason": 1})}
 
 
 def _claim(info: Document, denials: dict[str, tuple[str, str]]) -> ClaimPayment:
@@ -404,7 +408,8 @@ def _provider_adjustments(
     items = [ProviderAdjustment("L6", None, -interest)]
     applied = settlement.get("over_applied", [])
     forwarded = {s["new_over_id"] for s in db.PaymentSettlement.find(
-        {"new_over_id": {"$in": [a["ou_id"] for a in applied]}}, {"new_over_id": 1})}
+        {"new_over_id": {"$in": [a["ou_id"] for a in applied]}}, {"new_over_id": 1})
+    } if applied else set()
     items += [
         ProviderAdjustment("FB" if a["ou_id"] in forwarded else "WO", a["ou_id"],
                            money(a["amount"], f"{where} over_applied"))

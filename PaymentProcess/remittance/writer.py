@@ -31,7 +31,11 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from PaymentProcess.data.repositories.collections import REMITTANCE_FILE
-from PaymentProcess.remittance.builder import build_remittance, load_payer
+from PaymentProcess.remittance.builder import (
+    build_remittance,
+    given_denial_reasons,
+    load_payer,
+)
 from PaymentProcess.remittance.model import Payer, Remittance, RemittanceError, imbalances
 from PaymentProcess.remittance.x835 import render
 from PaymentProcess.utils.error_handling import ConfigurationError, StageError
@@ -77,7 +81,8 @@ def write_remittances(
     """
     event = _finished_event(db, payment_event_id)
     payer = payer or load_payer(db, event)
-    pending = [_prepare(db, event, settlement, payer) for settlement in
+    denials = given_denial_reasons(db)
+    pending = [_prepare(db, event, settlement, payer, denials) for settlement in
                db.PaymentSettlement.find({"PaymentEvent_ID": payment_event_id})
                .sort("PaymentCenter_ID", 1)]
     check_output_directory(out_dir)
@@ -129,10 +134,10 @@ def file_name(payment_event_id: str, payment_center_id: int) -> str:
     return f"{_UNSAFE.sub('_', payment_event_id)}_{payment_center_id}.835"
 
 
-def _prepare(db: Any, event: dict[str, Any], settlement: dict[str, Any],
-             payer: Payer) -> _Pending:
+def _prepare(db: Any, event: dict[str, Any], settlement: dict[str, Any], payer: Payer,
+             denials: dict[str, Any]) -> _Pending:
     """Build and check one payee's remittance without using a control number."""
-    remittance = build_remittance(db, event, settlement, payer)
+    remittance = build_remittance(db, event, settlement, payer, denials)
     problems = imbalances(remittance)
     if problems:
         raise RemittanceError(f"{settlement['_id']} does not balance: {'; '.join(problems)}")
