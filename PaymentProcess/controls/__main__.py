@@ -33,8 +33,15 @@ from PaymentProcess.controls.report import write_report
 from PaymentProcess.controls.void import VoidProcessor, VoidRequest
 from PaymentProcess.core.run_control import current_user
 from PaymentProcess.data.models.controls import ActionKind, VoidReason
-from PaymentProcess.data.repositories.collections import PAYMENT_EVENT, ensure_indexes
+from PaymentProcess.data.repositories.collections import (
+    PAYMENT_EVENT,
+    REMITTANCE_FILE,
+    SEQUENCES,
+    ensure_indexes,
+)
 from PaymentProcess.data.repositories.control_repository import ControlRepository
+from PaymentProcess.remittance.final_step import check_remittance_ready
+from PaymentProcess.remittance.writer import write_remittances
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import redact
 
@@ -155,16 +162,33 @@ def compare_command(payment_event_id: str, db_uri: str | None, run_id: str | Non
               help="Pay the same amount again at once, with a new number.")
 @click.option("--by", "by", help="Who voids (default: the operating-system user).")
 @click.option("--resume", is_flag=True, help="Complete a void that died.")
+@click.option("--remittance-dir", envvar="PAYMENT_REMITTANCE_DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="With --reissue: write the reissue's 835 here (with the event's others).")
 def void_command(payment_event_id: str, db_uri: str | None, payment_id: str, reason: str,
-                 reissue: bool, by: str | None, resume: bool) -> None:
+                 reissue: bool, by: str | None, resume: bool, remittance_dir: Path | None) -> None:
     """Void one disbursement of a FINAL event, once (its amount owed again, or reissued)."""
+    unwritten = None
     with open_store(db_uri) as store:
+        if reissue and remittance_dir is not None:
+            check_remittance_ready(store.db, payment_event_id, remittance_dir, final=True)
         action = VoidProcessor(store).run(VoidRequest(
             payment_event_id, payment_id, VoidReason(reason),
             check_person(by if by is not None else current_user(), "--by"), reissue, resume))
+        if action.kind is ActionKind.REISSUE and remittance_dir is not None:
+            try:
+                write_remittances(store.db, payment_event_id, remittance_dir,
+                                  checkpoint=lambda: store.checkpoint([REMITTANCE_FILE,
+                                                                       SEQUENCES]))
+            except PaymentProcessError as error:
+                unwritten = error
     if action.kind is ActionKind.REISSUE:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}) and "
                    f"reissued it as {action.reissue_id} number {action.number}")
+        if unwritten is not None:
+            fail(f"the reissue is done, but its 835 was not written: {unwritten}; write it "
+                 f"with python -m PaymentProcess.remittance -p {payment_event_id} --out "
+                 f"{remittance_dir}", 5)
     else:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}): UNDER "
                    f"record {action.under_id} is paid in the payee's next cycle")

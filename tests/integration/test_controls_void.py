@@ -42,6 +42,8 @@ from tests.integration.resume_support import (
     processor,
     write_faults,
 )
+from tests.integration.test_remittance_end_to_end import add_payer, bpr02
+from tests.unit.test_remittance_store import assert_valid
 
 AT = datetime(2026, 12, 1, 9, 30)
 
@@ -355,3 +357,37 @@ def test_void_through_the_command_line(tmp_path: Path) -> None:
     [entry] = json.loads(history.stdout)
     assert (entry["id"], entry["status"], entry["disbursed"]) == (
         "PE-G1:107:VOID", "DONE RETURNED", "50.00")
+
+
+def test_a_reissue_gets_its_own_835(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "store"
+    shutil.copytree(GOLDEN_STORE, path)
+    add_payer(path)
+    uri = f"mongomock://{path}"
+    out = tmp_path / "835"
+    assert run_cli("-p", EVENT, "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, EVENT)
+    final = run_cli("-p", EVENT, "-m", "final", "--db-uri", uri, "--remittance-dir", str(out))
+    assert final.returncode == 0, final.stderr
+    before = {f.name: f.read_bytes() for f in out.glob("*.835")}
+    reissued = controls_cli("void", "-p", EVENT, "--payment-id", "PE-G1:101", "--reason",
+                            "LOST", "--reissue", "--remittance-dir", str(out), "--db-uri", uri)
+    assert reissued.returncode == 0, reissued.stderr
+    after = {f.name: f.read_bytes() for f in out.glob("*.835")}
+    assert {name: data for name, data in after.items() if name in before} == before
+    assert set(after) - set(before) == {"PE-G1_101_R1.835"}
+    new = (out / "PE-G1_101_R1.835").read_text()
+    old = (out / "PE-G1_101.835").read_text()
+    assert "TRN*1*500122*" in new and "TRN*1*500120*" in old
+    assert bpr02(new) == bpr02(old) == Decimal("97.82")
+    payment = next(p for p in read_store(path)["Payments"] if p["_id"] == "PE-G1:101:R1")
+    assert f"*{payment['issue_date']:%Y%m%d}~" in new  # BPR16: the reissue's date
+    assert_valid(out / "PE-G1_101_R1.835", monkeypatch)
+    records = {r["_id"]: r for r in read_store(path)["RemittanceFile"]}
+    assert records["PE-G1:101:R1"]["control_number"] not in {
+        r["control_number"] for key, r in records.items() if key != "PE-G1:101:R1"}
+    rerun = subprocess.run(
+        [sys.executable, "-m", "PaymentProcess.remittance", "-p", EVENT, "--db-uri", uri,
+         "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    assert {f.name: f.read_bytes() for f in out.glob("*.835")} == after
