@@ -49,7 +49,7 @@ from PaymentProcess.data.models.payment_center import (
     PaymentCenterType,
     PaymentMethod,
 )
-from PaymentProcess.data.models.stats import PaymentEventStats, ValidationReport
+from PaymentProcess.data.models.stats import PayeeRow, PaymentEventStats, ValidationReport
 from PaymentProcess.data.repositories import collections as coll
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository, ledger_states
 from PaymentProcess.data.repositories.event_repository import EventRepository
@@ -647,9 +647,7 @@ class PaymentProcessor:
             money.disbursed += s.disbursed
             if s.disbursed > 0:
                 by_method[s.method.value] = by_method.get(s.method.value, 0) + 1
-            stats.payees.append({"key": s.key, "PaymentCenter_ID": s.payee_id,
-                                 "outcome": s.outcome, "method": s.method.value,
-                                 "amount": s.disbursed, "number": s.number})
+            stats.payees.append(_payee_row(analysis, s))
         stats.counts["disbursements_by_method"] = by_method
 
     def _timed(self, stats: PaymentEventStats, phase: str, action: Callable[[], Any]) -> Any:
@@ -684,6 +682,21 @@ def _first_pass(context: PaymentContext, batch: BatchInput
     """Pass 1 of one batch, in a worker: chain summaries, findings and the claims' digests."""
     results, report = evaluate_batch(context, batch, detailed=False)
     return results, report, claim_digests(d for chain in batch.chains for d in chain.documents)
+
+
+def _payee_row(analysis: CycleAnalysis, settlement: PayeeSettlement) -> PayeeRow:
+    """The summary's line of one settled payee (``PaymentEventStats.payees``)."""
+    payee = analysis.payees.existing.get(settlement.key)
+    name = payee.vendor_name if payee else analysis.sources.get(settlement.key, {}).get(
+        "vendor_name")
+    return PayeeRow(
+        PaymentCenter_ID=settlement.payee_id, key=settlement.key, name=name or "",
+        status=settlement.payee_status.value, method=settlement.method.value,
+        disbursed=settlement.disbursed, held=settlement.new_under,
+        held_reason=settlement.under_reason, offset=settlement.offset,
+        recouped=settlement.over_offsets, under_consumed=settlement.consumed_under,
+        new_over=settlement.new_over,
+        number=None if settlement.number is None else str(settlement.number))
 
 
 def _created_id(event_id: str, settlement: PayeeSettlement, kind: str) -> str | None:

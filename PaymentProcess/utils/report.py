@@ -44,10 +44,9 @@ def render_summary(stats: PaymentEventStats) -> str:
     if stats.payees:
         lines.append("  payees")
         for payee in stats.payees:
-            number = f" #{payee['number']}" if payee.get("number") is not None else ""
-            lines.append(f"    {payee['key']:<36} {str(payee['PaymentCenter_ID'] or '-'):>6} "
-                         f"{payee['outcome']:<13} {payee['method']:<5} "
-                         f"{money_str(payee['amount']):>12}{number}")
+            number = f" #{payee.number}" if payee.number is not None else ""
+            lines.append(f"    {payee.key:<36} {payee.PaymentCenter_ID:>6} "
+                         f"{payee.method:<5} {money_str(payee.disbursed):>12}{number}")
     by_method = counts.get("disbursements_by_method", {})
     if by_method:
         methods = ", ".join(f"{method} {n}" for method, n in sorted(by_method.items()))
