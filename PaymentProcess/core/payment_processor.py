@@ -168,6 +168,9 @@ class PaymentProcessor:
         """Validations only: findings and counts, no calculation, only the stats written."""
         stats = self.initialize_stats(payment_event_id, "VALIDATE_ONLY")
         config = self.load_config(payment_event_id, stats)
+        if config is not None and config.event.stage in (Stage.FINAL_RUNNING, Stage.FINAL):
+            raise StageError(f"payment event {payment_event_id} is {config.event.stage}: its "
+                             "claims are paid or being paid, there is nothing to validate")
         if config is not None:
             self.analyze(config, stats, resuming=False, frozen=False)
         stats.written = [coll.PAYMENT_EVENT_STATS]
@@ -219,7 +222,7 @@ class PaymentProcessor:
     def initialize_stats(self, payment_event_id: str, stage: str) -> PaymentEventStats:
         """A new run's stats record; its id goes on every following log line."""
         run_id = new_run_id(payment_event_id, stage)
-        bind_run(payment_event_id=payment_event_id, run_id=run_id, stage=stage)
+        bind_run(payment_event_id=payment_event_id, run_id=run_id, run_kind=stage)
         log.info("run started", workers=self.settings.workers,
                  batch_size=self.settings.batch_size, store=self.store.uri)
         return PaymentEventStats(run_id=run_id, payment_event_id=payment_event_id, stage=stage,

@@ -109,6 +109,8 @@ class EmbeddedStore:
         """Create ``path`` if needed and take the exclusive lock on ``path/.lock``."""
         try:
             path.mkdir(parents=True, exist_ok=True)
+            if not os.access(path, os.W_OK | os.X_OK):  # found now, not after the computing
+                raise PermissionError(13, "the directory is not writable")
             fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise ConfigurationError(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from PaymentProcess.common.env_file import load_env_file
 from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
 from PaymentProcess.remittance.writer import write_remittances
 from PaymentProcess.utils.error_handling import PaymentProcessError
@@ -44,4 +45,5 @@ def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
+    load_env_file()
     main()
