@@ -31,7 +31,13 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
-from PaymentProcess.core.run_control import Fingerprint, claim_digests, new_run_id, now_utc
+from PaymentProcess.core.run_control import (
+    Fingerprint,
+    claim_digests,
+    describe_changes,
+    new_run_id,
+    now_utc,
+)
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
 from PaymentProcess.data.models.event import RunMode, Stage
@@ -53,6 +59,7 @@ from PaymentProcess.data.models.stats import PayeeRow, PaymentEventStats, Valida
 from PaymentProcess.data.repositories import collections as coll
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository, ledger_states
 from PaymentProcess.data.repositories.event_repository import EventRepository
+from PaymentProcess.data.repositories.manifest_repository import ManifestRepository
 from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
 from PaymentProcess.data.repositories.payment_repository import PaymentRepository
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
@@ -69,6 +76,8 @@ from PaymentProcess.utils.money import ZERO
 from PaymentProcess.utils.progress import progress
 
 log = get_logger(__name__)
+CONFIG_COLLECTIONS = (coll.PAYMENT_EVENT, coll.INCLUSION_CRITERIA, coll.FUNDING_SOURCE,
+                      coll.INTEREST_RULES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,11 +166,13 @@ class PaymentProcessor:
         record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
                   "critical_findings": sum(f.count for f in stats.report.findings.values()
                                            if f.severity == codes.CRITICAL)}
+        ManifestRepository(self.store.db).replace(payment_event_id,
+                                                  analysis.fingerprint.manifest)
         if not self.repos.events.record_dry_run(payment_event_id, record):
             raise ConcurrencyError(f"payment event {payment_event_id} changed stage during "
                                    "the dry run")
-        stats.written = [coll.PAYMENT_CENTER_WS, coll.PAYMENT_ESTIMATE, coll.PAYMENT_EVENT_STATS,
-                         coll.PAYMENT_EVENT]
+        stats.written = [coll.PAYMENT_CENTER_WS, coll.PAYMENT_ESTIMATE, coll.INPUT_MANIFEST,
+                         coll.PAYMENT_EVENT_STATS, coll.PAYMENT_EVENT]
         return self._save_stats(stats, stats.written)
 
     def run_validate_only(self, payment_event_id: str) -> PaymentEventStats:
@@ -199,7 +210,8 @@ class PaymentProcessor:
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
             if fingerprint != raw_event.get("dry_run", {}).get("fingerprint"):
                 raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
-                                 "run: run the dry run again, then the final run")
+                                 f"run{self._changes(analysis)}: run the dry run again, then "
+                                 "the final run")
             self._begin_final(payment_event_id, fingerprint, analysis, stats)
         if not frozen:
             self.backup(payment_event_id, analysis, stats.run_id)
@@ -342,17 +354,24 @@ class PaymentProcessor:
             return
         if frozen:
             raise StageError(f"the claims, ledger or configuration of {payment_event_id} "
-                             "changed while its final run was interrupted; restore them, "
-                             "then resume")
+                             f"changed while its final run was interrupted"
+                             f"{self._changes(analysis)}; restore them, then resume")
         if not self.repos.events.release_final(payment_event_id, run_id):
             raise ConcurrencyError(f"another run took over payment event {payment_event_id}")
         self._checkpoint("released", [coll.PAYMENT_EVENT])
         log.warning("final run released", reason="inputs changed before they were frozen")
         raise StageError(f"the inputs of {payment_event_id} changed after its final run began "
-                         "and before it froze them; nothing was paid and the event is back "
-                         "to DRY_RUN: run the dry run again, then the final run")
+                         f"and before it froze them{self._changes(analysis)}; nothing was paid "
+                         "and the event is back to DRY_RUN: run the dry run again, then the "
+                         "final run")
 
     # ------------------------------------------------------------------ helpers
+    def _changes(self, analysis: CycleAnalysis) -> str:
+        """' (what changed since the dry run)', or '' when its manifest was not stored."""
+        stored = ManifestRepository(self.store.db).load(analysis.context.payment_event_id)
+        changes = describe_changes(stored, analysis.fingerprint.manifest) if stored else ""
+        return f" ({changes})" if changes else ""
+
     def _context(self, config: EventConfig) -> PaymentContext:
         event = config.event
         return PaymentContext(
@@ -436,9 +455,9 @@ class PaymentProcessor:
             yield from run_claim_batch_level(batches, partial(evaluate_batch, context),
                                              self.settings.workers)
             return
-        for results, report, digests in run_claim_batch_level(
+        for results, report, digests, ids in run_claim_batch_level(
                 batches, partial(_first_pass, context), self.settings.workers):
-            analysis.fingerprint.add_claims(digests)
+            analysis.fingerprint.add_claims(digests, ids)
             yield results, report
 
     def _batches(self, chains: Iterable[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
@@ -524,11 +543,14 @@ class PaymentProcessor:
                              f"{checks} checks from {start} exceed the range end "
                              f"{funding.check_range.end}")
 
-    def _fingerprint_records(self, analysis: CycleAnalysis) -> list[dict[str, Any]]:
-        documents = [d for d in analysis.config.documents if d is not None]
-        documents += sorted(analysis.payees.documents, key=lambda d: str(d.get("_id")))
-        documents += sorted(analysis.open_records, key=lambda d: str(d.get("_id")))
-        return documents
+    def _fingerprint_records(self, analysis: CycleAnalysis) -> dict[str, list[dict[str, Any]]]:
+        """The configuration, payee and O/U documents the run read, by collection."""
+        records = {name: [document] for name, document in zip(
+            CONFIG_COLLECTIONS, analysis.config.documents, strict=True) if document is not None}
+        records[coll.PAYMENT_CENTER] = sorted(analysis.payees.documents,
+                                              key=lambda d: str(d.get("_id")))
+        records[coll.OVER_UNDER] = sorted(analysis.open_records, key=lambda d: str(d.get("_id")))
+        return records
 
     def _write_dry_run(self, analysis: CycleAnalysis, cache: PaymentCenterCache,
                        stats: PaymentEventStats) -> None:
@@ -681,10 +703,11 @@ class PaymentProcessor:
 
 
 def _first_pass(context: PaymentContext, batch: BatchInput
-                ) -> tuple[list[ChainResult], ValidationReport, list[bytes]]:
-    """Pass 1 of one batch, in a worker: chain summaries, findings and the claims' digests."""
+                ) -> tuple[list[ChainResult], ValidationReport, list[bytes], list[Any]]:
+    """Pass 1 of one batch, in a worker: chain summaries, findings, the claims' digests and ids."""
     results, report = evaluate_batch(context, batch, detailed=False)
-    return results, report, claim_digests(d for chain in batch.chains for d in chain.documents)
+    documents = [d for chain in batch.chains for d in chain.documents]
+    return results, report, claim_digests(documents), [d.get("_id") for d in documents]
 
 
 def _payee_row(analysis: CycleAnalysis, settlement: PayeeSettlement) -> PayeeRow:
