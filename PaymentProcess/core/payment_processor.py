@@ -255,7 +255,9 @@ class PaymentProcessor:
         analysis = CycleAnalysis(config, self._context(config))
         bind_run(phase="claims")
         started = time.perf_counter()
-        with progress("reading and computing") as advance, collect_per_batch() as collect:
+        total = self._count_claims(analysis, resuming)
+        with (progress("reading and computing", total) as advance,
+              collect_per_batch() as collect):
             for results, report in self._evaluate(analysis, resuming):
                 analysis.report.merge(report)
                 for chain in results:
@@ -436,6 +438,13 @@ class PaymentProcessor:
         stats.finished_at = now_utc()
         return stats
 
+    def _count_claims(self, analysis: CycleAnalysis, resuming: bool) -> int:
+        """Count the claims a pass reads and note the duplicated ClaimCore_IDs in its context."""
+        counts = self.repos.claims.claim_id_counts(analysis.context.payment_event_id, resuming)
+        analysis.context = replace(analysis.context, duplicate_claim_ids=frozenset(
+            claim_id for claim_id, n in counts.items() if n > 1))
+        return sum(counts.values())
+
     def _evaluate(self, analysis: CycleAnalysis, resuming: bool,
                   pass_two: bool = False) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
         """Stream the event's chains in batches through the worker pool, in order.
@@ -444,9 +453,6 @@ class PaymentProcessor:
         fingerprints the inputs; pass 2 gets every claim's lines to write them.
         """
         context = analysis.context
-        duplicates = self.repos.claims.duplicate_claim_ids(context.payment_event_id, resuming)
-        context = replace(context, duplicate_claim_ids=duplicates)
-        analysis.context = context
         documents = self.repos.claims.fetch_ws(context.payment_event_id,
                                                self.settings.batch_size, resuming)
         batches = self._batches(group_by_parent(documents), context.payment_event_id,
@@ -634,6 +640,7 @@ class PaymentProcessor:
         check = {key: (t.pos, t.neg) for key, t in analysis.totals_by_key.items()}
         seen: dict[str, list] = {}
         replay = CycleAnalysis(analysis.config, analysis.context)
+        self._count_claims(replay, resuming=True)
         with (progress("writing", analysis.counts.get("claims_settled")) as advance,
               collect_per_batch() as collect):
             for results, _ in self._evaluate(replay, resuming=True, pass_two=True):
