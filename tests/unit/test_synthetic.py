@@ -648,3 +648,18 @@ def test_cli_reports_a_connection_error_with_its_exit_code(fake_connection):
     result = CliRunner().invoke(main, ["--db-uri", "nosql://x"])
     assert result.exit_code == 2
     assert "unsupported db uri" in result.output
+
+
+def test_cli_add_events_adds_beside_existing_data(fake_connection):
+    store = fake_connection["store"]
+    generate(store.db, SyntheticOptions(claims=50, payees=5, seed=4))
+    sequences = list(store.db.Sequences.find())
+    refused = CliRunner().invoke(main, ["--db-uri", "mongomock://x", "--claims", "50",
+                                        "--payees", "5", "--seed", "4"])
+    assert refused.exit_code == 2
+    assert refused.output.startswith("error: mongomock://x: the store already holds documents")
+    added = CliRunner().invoke(main, ["--db-uri", "mongomock://x", "--claims", "50",
+                                      "--payees", "5", "--seed", "4", "--add-events"])
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("events: PE-SYN-0002\n")
+    assert list(store.db.Sequences.find()) == sequences
