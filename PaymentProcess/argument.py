@@ -138,8 +138,8 @@ def validate_args(values: dict[str, Any]) -> RunOptions:
         raise click.UsageError("batch_size must be a whole number of at least 1")
     pc_type = values.get("pc_type")
     if values["resume"] and values["mode"] != RunMode.FINAL.value:
-        raise click.UsageError("--resume completes a final run that died: it applies to "
-                               "--mode final only")
+        raise click.UsageError("--resume completes a final run that died: it does not apply "
+                               "to a dry run")
     return RunOptions(
         payment_event_id=values["payment_event_id"],
         mode=RunMode(values["mode"]),

@@ -320,3 +320,18 @@ def test_dry_run_reports_a_malformed_over_under_record(capsys: pytest.CaptureFix
     code, stats = dry_run_json(capsys, golden_dir)
     assert "RECORD_INVALID" in {f["code"] for f in stats["findings"]}
     assert code == 1
+
+
+@pytest.mark.parametrize(("mode", "advice"), [("dry-run", False), ("final", True)])
+def test_resume_advice_only_where_a_final_run_can_be_resumed(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, mode: str,
+        advice: bool) -> None:
+    def crash(options: RunOptions) -> PaymentEventStats:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(main_module, "run", crash)
+    code, out, err = run_main(capsys, "-p", "PE-1", "-m", mode, "--db-uri", "mongomock://")
+    assert code == 4 and out == ""
+    [line] = human_lines(err)
+    assert line.startswith("paymentprocess: failed: OSError: [Errno 30] Read-only file system")
+    assert line.endswith("; the final run can be resumed with --resume") is advice
