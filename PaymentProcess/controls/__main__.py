@@ -17,9 +17,9 @@ from typing import Any
 
 import click
 from bson import json_util
-from dotenv import find_dotenv, load_dotenv
 
 from PaymentProcess.argument import _check_event_id, _load_config_file
+from PaymentProcess.common.env_file import load_env_file
 from PaymentProcess.common.functions import Store, close_connection, get_connection, resolve_db_uri
 from PaymentProcess.controls.approval import (
     DISTINCT_APPROVER_ENV,
@@ -81,7 +81,7 @@ def event_option(function: Callable[..., Any]) -> Callable[..., Any]:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def cli() -> None:
     """Controls after the dry run: approval, history, comparison, void and reissue, report."""
-    load_dotenv(find_dotenv(usecwd=True), override=False)
+    load_env_file()
 
 
 @cli.command("approve")

@@ -89,7 +89,10 @@ def event_history(repository: ControlRepository, payment_event_id: str) -> list[
                                when=action.get("at"),
                                status=f"{action.get('status')} {action.get('reason', '')}".strip(),
                                disbursed=_amount(action.get("amount"))))
-    return sorted(rows, key=lambda row: (row.when or datetime.max, row.id))
+    # Times are stored to the millisecond: on a tie an approval goes first (it cannot
+    # precede the start of the dry run it approves by less than that run takes).
+    return sorted(rows, key=lambda row: (row.when or datetime.max, row.kind != "APPROVAL",
+                                         row.id))
 
 
 def render_history(payment_event_id: str, rows: list[HistoryRow]) -> str:

@@ -19,7 +19,7 @@ from PaymentProcess.controls.compare import payee_rows
 from PaymentProcess.controls.history import load_event, stamp
 from PaymentProcess.data.models.stats import PayeeRow
 from PaymentProcess.data.repositories.control_repository import ControlRepository
-from PaymentProcess.utils.error_handling import ConfigurationError
+from PaymentProcess.utils.error_handling import ConfigurationError, StageError
 from PaymentProcess.utils.money import ZERO, money_str, parse_amount
 from PaymentProcess.utils.report import _TOTAL_LABELS as TOTAL_LABELS
 
@@ -81,7 +81,10 @@ def report_context(repository: ControlRepository, payment_event_id: str,
     event = load_event(repository, payment_event_id)
     run_id = run_id or (event.get("final_run") or {}).get("run_id") or (
         event.get("dry_run") or {}).get("run_id")
-    stats = repository.stats(run_id) if run_id else None
+    if run_id is None:
+        raise StageError(f"payment event {payment_event_id} has no dry or final run to report "
+                         "on yet")
+    stats = repository.stats(run_id)
     if stats is None or stats.get("PaymentEvent_ID") != payment_event_id:
         raise ConfigurationError(f"{run_id!r} is not a run of {payment_event_id}: "
                                  f"python -m PaymentProcess.controls history -p "

@@ -20,6 +20,7 @@ from PaymentProcess.data.models.controls import VoidReason
 from PaymentProcess.data.repositories.control_repository import ControlRepository
 from PaymentProcess.utils.error_handling import ConfigurationError
 from tests.approval_support import approve_latest, controls_cli
+from tests.conftest import GOLDEN_STORE
 from tests.integration.resume_support import EVENT, memory_store, processor
 
 CHROMIUM = shutil.which("chromium")
@@ -196,4 +197,13 @@ def test_distribution_buckets() -> None:
 def test_report_through_the_command_line(tmp_path: Path) -> None:
     missing = controls_cli("report", "-p", EVENT, "--db-uri", f"mongomock://{tmp_path / 's'}",
                            "--out", str(tmp_path / "r.html"))
-    assert missing.returncode == 2 and "unknown payment event" in missing.stderr
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert not (tmp_path / "s").exists()  # a control never creates a store
+    shutil.copytree(GOLDEN_STORE, tmp_path / "golden")
+    uri = f"mongomock://{tmp_path / 'golden'}"
+    unknown = controls_cli("report", "-p", "PE-NOPE", "--db-uri", uri, "--out",
+                           str(tmp_path / "r.html"))
+    assert unknown.returncode == 2 and "unknown payment event" in unknown.stderr
+    no_run = controls_cli("report", "-p", EVENT, "--db-uri", uri, "--out", str(tmp_path / "r.html"))
+    assert no_run.returncode == 3 and "has no dry or final run to report on" in no_run.stderr
+    assert not (tmp_path / "r.html").exists()
