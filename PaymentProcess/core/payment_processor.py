@@ -23,6 +23,7 @@ from PaymentProcess.core import records
 from PaymentProcess.core import validation as codes
 from PaymentProcess.core.claim_processor import (
     evaluate_batch,
+    first_pass,
     group_by_parent,
     mentioned_claim_ids,
 )
@@ -31,7 +32,7 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
-from PaymentProcess.core.run_control import Fingerprint, claim_digests, new_run_id, now_utc
+from PaymentProcess.core.run_control import Fingerprint, new_run_id, now_utc
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
 from PaymentProcess.data.models.event import RunMode, Stage
@@ -434,7 +435,7 @@ class PaymentProcessor:
                                              self.settings.workers)
             return
         for results, report, digests in run_claim_batch_level(
-                batches, partial(_first_pass, context), self.settings.workers):
+                batches, partial(first_pass, context), self.settings.workers):
             analysis.fingerprint.add_claims(digests)
             yield results, report
 
@@ -677,13 +678,6 @@ class PaymentProcessor:
         self.repos.events.save_stats(stats.as_document())
         self._checkpoint("stats", collections)
         return stats
-
-
-def _first_pass(context: PaymentContext, batch: BatchInput
-                ) -> tuple[list[ChainResult], ValidationReport, list[bytes]]:
-    """Pass 1 of one batch, in a worker: chain summaries, findings and the claims' digests."""
-    results, report = evaluate_batch(context, batch, detailed=False)
-    return results, report, claim_digests(d for chain in batch.chains for d in chain.documents)
 
 
 def _created_id(event_id: str, settlement: PayeeSettlement, kind: str) -> str | None:
