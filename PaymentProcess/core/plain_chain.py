@@ -197,23 +197,20 @@ class PlainChains:
 
         Every claim's digest is added to :attr:`digests`, in order, either way.
         """
-        reads = [read_claim(document) for document in chain.documents]
-        self.digests += map(claim_digest, chain.documents, reads)
-        if not isinstance(chain.parent_id, str) or None in reads:
+        documents = chain.documents
+        reads = list(map(read_claim, documents))
+        self.digests += map(claim_digest, documents, reads)
+        if type(chain.parent_id) is not str or None in reads:
             return None
-        duplicates = self.context.duplicate_claim_ids
-        claims = []
-        seen: set[str] = set()
-        for read in reads:
-            claim = self._claim(read)
-            if claim is None:
-                return None
-            claim_id = read[_CLAIM_ID]
-            if claim_id in seen or claim_id in duplicates or claim_id in ledger_claim_chains:
-                return None
-            seen.add(claim_id)
-            claims.append(claim)
-        if len({claim[0] for claim in claims}) > 1:
+        claims = list(map(self._claim, reads))
+        if None in claims:
+            return None
+        claim_ids = [read[_CLAIM_ID] for read in reads]
+        if (len(set(claim_ids)) != len(claim_ids)
+                or not self.context.duplicate_claim_ids.isdisjoint(claim_ids)
+                or not ledger_claim_chains.keys().isdisjoint(claim_ids)):
+            return None  # DUPLICATE_CLAIM, ALREADY_PAID
+        if len(claims) > 1 and len({claim[0] for claim in claims}) > 1:
             return None  # PC_MISMATCH
         resolution = self.resolve(chain.parent_id,
                                   [Version(r[_CLAIM_ID], r[_FREQUENCY],
@@ -224,7 +221,7 @@ class PlainChains:
         if resolution is None:
             self._scratch.findings.clear()  # the model path reports them
             return None
-        by_id = {read[_CLAIM_ID]: (read, claim) for read, claim in zip(reads, claims, strict=True)}
+        by_id = dict(zip(claim_ids, zip(reads, claims, strict=True), strict=True))
         final = by_id.get(resolution.final_id) if resolution.final_id else None
         totals = None
         if final is not None:
