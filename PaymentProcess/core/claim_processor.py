@@ -383,12 +383,13 @@ class ClaimTransformer:
 
 
 def first_pass(context: PaymentContext, batch: BatchInput
-               ) -> tuple[list[ChainResult], ValidationReport, list[bytes]]:
-    """Pass 1 of one batch, in a worker: chain summaries, findings and the claims' digests
-    (:func:`~PaymentProcess.core.plain_chain.claim_digest`), in claim order."""
+               ) -> tuple[list[ChainResult], ValidationReport, list[bytes], list[Any]]:
+    """Pass 1 of one batch, in a worker: chain summaries, findings, and the claims' digests
+    (:func:`~PaymentProcess.core.plain_chain.claim_digest`) and ids, in claim order."""
     transformer = ClaimTransformer(context, summaries=True)
     results, report = transformer.evaluate_batch(batch)
-    return [result.summary() for result in results], report, transformer.plain.digests
+    ids = [document.get("_id") for chain in batch.chains for document in chain.documents]
+    return [result.summary() for result in results], report, transformer.plain.digests, ids
 
 
 def evaluate_batch(context: PaymentContext, batch: BatchInput,

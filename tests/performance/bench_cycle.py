@@ -46,7 +46,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -57,6 +56,7 @@ from bson import json_util
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core.claim_processor import first_pass, group_by_parent
 from PaymentProcess.core.payment_processor import (
+    CycleAnalysis,
     PaymentProcessor,
     Repositories,
     RunSettings,
@@ -123,8 +123,9 @@ def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[Bat
     """The event's context and every batch pass 1 would compute, read from the store."""
     processor = _processor(store)
     config = processor.config_loader.load(event_id)
-    duplicates = processor.repos.claims.duplicate_claim_ids(event_id, False)
-    context = replace(processor._context(config), duplicate_claim_ids=duplicates)
+    analysis = CycleAnalysis(config, processor._context(config))
+    processor._count_claims(analysis, resuming=False)
+    context = analysis.context
     documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
     return context, list(processor._batches(group_by_parent(documents), event_id, None))
 
@@ -195,7 +196,7 @@ class CpuTime:
 def _compute_batches(batches: list[Any], compute: Callable[[Any], Any], workers: int) -> list:
     results = []
     with collect_per_batch() as collect:
-        for chains, _report, digests in run_claim_batch_level(batches, compute, workers):
+        for chains, _report, digests, _ids in run_claim_batch_level(batches, compute, workers):
             results.append((chains, digests))
             collect()
     return results

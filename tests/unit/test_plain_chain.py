@@ -44,11 +44,12 @@ def model_pass(ctx, batch: BatchInput):
 
 def assert_same_as_model(ctx, chains: list[ChainInput], ledger_chains=None) -> list:
     batch = BatchInput(tuple(chains), ledger_chains or {})
-    fast, fast_report, digests = first_pass(ctx, batch)
+    fast, fast_report, digests, ids = first_pass(ctx, batch)
     slow, slow_report = model_pass(ctx, batch)
     assert fast == slow
     assert fast_report.as_documents() == slow_report.as_documents()
-    assert len(digests) == sum(len(chain.documents) for chain in chains)
+    assert len(digests) == len(ids) == sum(len(chain.documents) for chain in chains)
+    assert ids == [document.get("_id") for chain in chains for document in chain.documents]
     return fast
 
 
