@@ -11,8 +11,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-import mongomock
-import mongomock.collection
+import mongomock_ng
+import mongomock_ng.collection
 import pytest
 from bson import Decimal128, Int64, ObjectId
 from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
@@ -406,15 +406,15 @@ def test_a_second_process_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_cursor_patch_is_installed() -> None:
-    assert mongomock.collection.Cursor.__next__ is mongomock_patches._cursor_next
+    assert mongomock_ng.collection.Cursor.__next__ is mongomock_patches._cursor_next
 
 
 def test_skip_limit_and_sort_still_give_the_right_documents() -> None:
-    coll = mongomock.MongoClient().db.c
+    coll = mongomock_ng.MongoClient().db.c
     coll.insert_many([{"_id": i, "x": (i * 7) % 10} for i in range(30)])
     by_x = sorted(range(30), key=lambda i: ((i * 7) % 10, i))
 
-    def ids(cursor: mongomock.collection.Cursor) -> list[int]:
+    def ids(cursor: mongomock_ng.collection.Cursor) -> list[int]:
         return [doc["_id"] for doc in cursor]
 
     assert ids(coll.find({})) == list(range(30))
@@ -441,7 +441,7 @@ def test_skip_limit_and_sort_still_give_the_right_documents() -> None:
 
 def iteration_time_per_doc(count: int) -> float:
     """Best of three: seconds per document to iterate a fresh ``find({})`` of ``count``."""
-    coll = mongomock.MongoClient().db.c
+    coll = mongomock_ng.MongoClient().db.c
     coll.insert_many([{"_id": i} for i in range(count)])
     best = float("inf")
     for _ in range(3):
