@@ -21,9 +21,9 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from PaymentProcess.data import mongomock_patches
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.utils.error_handling import ConcurrencyError, ConfigurationError
+from tests.conftest import GOLDEN_STORE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GOLDEN_STORE = Path("/work/shared/golden/store")
 
 SAMPLE_DOCS = [
     {
