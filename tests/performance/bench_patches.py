@@ -1,0 +1,102 @@
+"""What each mongomock-ng patch saves: a cycle with every patch, then with one group undone.
+
+Run on demand, never in the default test run::
+
+    python -m tests.performance.bench_patches --claims 10000 --rounds 2
+    python -m tests.performance.bench_patches --claims 2000 --groups lookup cursor
+
+Each measurement is a fresh process (so a group left undone affects nothing else) that
+generates an in-memory synthetic cycle (``mongomock://``, seed 3, payees max(50,
+claims / 200)) and times the generation, the dry run and the final run on one worker.
+Measurements alternate in pairs, every patch then the group undone, so the host's load
+falls on both alike; a run that exceeds ``--timeout`` seconds is reported as such (the
+quadratic costs the patches remove make some runs that long).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from typing import Any
+
+from PaymentProcess.data import mongomock_patches
+
+GROUPS = tuple(dict.fromkeys(patch.name for patch in mongomock_patches.PATCHES))
+ALL = "none"  # the group undone in the reference measurement: none, every patch applied
+
+
+def measure(claims: int, undone: str) -> dict[str, Any]:
+    """Time one synthetic cycle in this process, with the patches of group ``undone`` undone."""
+    from PaymentProcess.common.functions import Store
+    from PaymentProcess.data.embedded_store import EmbeddedStore
+    from PaymentProcess.synthetic.generator import SyntheticOptions, generate
+    from PaymentProcess.utils.logging import configure_logging
+    from tests.performance.bench_cycle import _processor
+
+    configure_logging("ERROR")
+    for patch in mongomock_patches.PATCHES:
+        if patch.name == undone:
+            patch.install(patch.original)
+    embedded = EmbeddedStore(None)
+    store = Store("mongomock://", embedded.db, embedded)
+    report: dict[str, Any] = {"claims": claims, "undone": undone}
+    started = time.perf_counter()
+    summary = generate(store.db, SyntheticOptions(claims=claims, payees=max(50, claims // 200),
+                                                  seed=3))
+    report["generate"] = time.perf_counter() - started
+    event_id = summary.event_ids[0]
+    for mode in ("dry_run", "final_run"):
+        processor = _processor(store, 1)
+        run = processor.run_dry_run if mode == "dry_run" else processor.run_final_run
+        started = time.perf_counter()
+        stats = run(event_id)
+        report[mode] = time.perf_counter() - started
+        assert stats.status == "SUCCEEDED", stats.report.as_documents()
+    embedded.close()
+    return report
+
+
+def _in_child(claims: int, undone: str, timeout: float) -> dict[str, Any]:
+    command = [sys.executable, "-m", "tests.performance.bench_patches", "--one", undone,
+               "--claims", str(claims)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              check=True)
+    except subprocess.TimeoutExpired:
+        return {"claims": claims, "undone": undone, "timeout": timeout}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _cell(report: dict[str, Any], key: str) -> str:
+    return f"> {report['timeout']:.0f} s" if "timeout" in report else f"{report[key]:.2f} s"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--claims", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--groups", nargs="*", choices=GROUPS, default=list(GROUPS))
+    parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--one", choices=(ALL, *GROUPS), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(args.claims, args.one)))
+        return 0
+    print("| undone | round | generate | dry run | final run | with every patch (gen/dry/final) |")
+    print("|---|---|---|---|---|---|")
+    for group in args.groups:
+        for round_ in range(1, args.rounds + 1):
+            reference = _in_child(args.claims, ALL, args.timeout)
+            undone = _in_child(args.claims, group, args.timeout)
+            print(f"| {group} | {round_} | {_cell(undone, 'generate')} | "
+                  f"{_cell(undone, 'dry_run')} | {_cell(undone, 'final_run')} | "
+                  f"{_cell(reference, 'generate')} / {_cell(reference, 'dry_run')} / "
+                  f"{_cell(reference, 'final_run')} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
