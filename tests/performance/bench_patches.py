@@ -4,6 +4,7 @@ Run on demand, never in the default test run::
 
     python -m tests.performance.bench_patches --claims 10000 --rounds 2
     python -m tests.performance.bench_patches --claims 2000 --groups lookup cursor
+    python -m tests.performance.bench_patches --claims 10000 --operations --rounds 3
 
 Each measurement is a fresh process (so a group left undone affects nothing else) that
 generates an in-memory synthetic cycle (``mongomock://``, seed 3, payees max(50,
@@ -11,6 +12,11 @@ claims / 200)) and times the generation, the dry run and the final run on one wo
 Measurements alternate in pairs, every patch then the group undone, so the host's load
 falls on both alike; a run that exceeds ``--timeout`` seconds is reported as such (the
 quadratic costs the patches remove make some runs that long).
+
+``--operations`` times instead, in one process on one generated store, the operation of
+the engine each group is for, with the group applied and undone alternately, ``--rounds``
+times each (best reported): whole cycles on a loaded host move by more than some of
+these patches save.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from PaymentProcess.data import mongomock_patches
@@ -59,6 +66,76 @@ def measure(claims: int, undone: str) -> dict[str, Any]:
     return report
 
 
+OPERATIONS = {
+    "cursor": "iterate every claim (find {})",
+    "lookup": "find_one by _id, one claim in ten",
+    "in": "count claims whose payee is $nin half the payees",
+    "copy": "read the event's claims, whole",
+    "projection": "read the event's claim ids (the duplicate check)",
+    "datetime": "insert half the claims, then upsert all by _id",
+    "sort": "read the event's claims sorted by chain (pass 1's query)",
+}
+
+
+def _operations(store: Any, event_id: str) -> dict[str, Callable[[], Any]]:
+    """The engine's store operation each patch group is for, on a cycle's store."""
+    from pymongo import ReplaceOne
+
+    claims = store.db.ClaimWSCore
+    event = {"PaymentEvent_ID": event_id}
+    ids = [d["_id"] for d in claims.find(event, {"_id": 1})]
+    payees = sorted({d["PaymentCenter_ID"] for d in claims.find(event)
+                     if isinstance(d.get("PaymentCenter_ID"), str)})
+    documents = list(claims.find(event))
+    scratch = store.db.BenchScratch
+
+    def rewrite() -> None:
+        scratch.drop()
+        scratch.insert_many(documents[:len(documents) // 2])
+        scratch.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True)
+                            for d in documents], ordered=False)
+
+    return {
+        "cursor": lambda: sum(1 for _ in claims.find({})),
+        "lookup": lambda: [claims.find_one({"_id": i}) for i in ids[::10]],
+        "in": lambda: claims.count_documents({"PaymentCenter_ID": {"$nin": payees[::2]}}),
+        "copy": lambda: list(claims.find(event)),
+        "projection": lambda: list(claims.find(event, {"ClaimCore_ID": 1, "_id": 0})),
+        "datetime": rewrite,
+        "sort": lambda: list(claims.find(event, {"_id": 1}, sort=[
+            ("ParentClaimCore_ID", 1), ("_id", 1)])),
+    }
+
+
+def operations(claims: int, groups: list[str], rounds: int) -> list[dict[str, Any]]:
+    """Best seconds of each group's operation, applied and undone, alternately."""
+    from PaymentProcess.common.functions import Store
+    from PaymentProcess.data.embedded_store import EmbeddedStore
+    from PaymentProcess.synthetic.generator import SyntheticOptions, generate
+
+    embedded = EmbeddedStore(None)
+    store = Store("mongomock://", embedded.db, embedded)
+    summary = generate(store.db, SyntheticOptions(claims=claims, payees=max(50, claims // 200),
+                                                  seed=3))
+    actions = _operations(store, summary.event_ids[0])
+    results = []
+    for group in groups:
+        patches = [p for p in mongomock_patches.PATCHES if p.name == group]
+        applied, undone = [], []
+        for _ in range(rounds):
+            for state, times in ((True, applied), (False, undone)):
+                for patch in patches:
+                    patch.install(patch.replacement if state else patch.original)
+                started = time.perf_counter()
+                actions[group]()
+                times.append(time.perf_counter() - started)
+        for patch in patches:
+            patch.install(patch.replacement)
+        results.append({"group": group, "applied": min(applied), "undone": min(undone)})
+    embedded.close()
+    return results
+
+
 def _in_child(claims: int, undone: str, timeout: float) -> dict[str, Any]:
     command = [sys.executable, "-m", "tests.performance.bench_patches", "--one", undone,
                "--claims", str(claims)]
@@ -80,10 +157,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--groups", nargs="*", choices=GROUPS, default=list(GROUPS))
     parser.add_argument("--timeout", type=float, default=300.0)
+    parser.add_argument("--operations", action="store_true")
     parser.add_argument("--one", choices=(ALL, *GROUPS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure(args.claims, args.one)))
+        return 0
+    if args.operations:
+        print("| group | operation | applied | undone | saved |")
+        print("|---|---|---|---|---|")
+        groups = [g for g in args.groups if g != "decimal"]
+        for result in operations(args.claims, groups, args.rounds):
+            group, applied, undone = result["group"], result["applied"], result["undone"]
+            print(f"| {group} | {OPERATIONS[group]} | {applied:.3f} s | {undone:.3f} s "
+                  f"| {undone / applied:.1f}x |", flush=True)
         return 0
     print("| undone | round | generate | dry run | final run | with every patch (gen/dry/final) |")
     print("|---|---|---|---|---|---|")
