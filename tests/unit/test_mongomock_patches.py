@@ -94,19 +94,25 @@ def test_patched_queries_match_the_original(coll, query) -> None:
     assert patched == original
 
 
-@pytest.fixture
-def examined(monkeypatch) -> list[int]:
-    """Counts the documents ``filter_applies`` is asked about (scans and checks alike)."""
+def count_calls(monkeypatch, name: str, *owners) -> list[int]:
+    """Replace ``name`` in each owner by a wrapper counting its calls; the count."""
     count = [0]
-    original = mongomock_ng.filtering.filter_applies
+    original = getattr(owners[0], name)
 
     def counting(*args, **kwargs):
         count[0] += 1
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(mongomock_ng.filtering, "filter_applies", counting)
-    monkeypatch.setattr(mongomock_ng.collection, "filter_applies", counting)
+    for owner in owners:
+        monkeypatch.setattr(owner, name, counting)
     return count
+
+
+@pytest.fixture
+def examined(monkeypatch) -> list[int]:
+    """Counts the documents ``filter_applies`` is asked about (scans and checks alike)."""
+    return count_calls(monkeypatch, "filter_applies", mongomock_ng.filtering,
+                       mongomock_ng.collection)
 
 
 def test_upserts_by_id_look_documents_up_instead_of_scanning(examined) -> None:
@@ -253,14 +259,7 @@ def test_sorts_of_plain_values_make_no_bson_comparison(monkeypatch) -> None:
     db = mongomock_ng.MongoClient().db
     db.c.insert_many([{"_id": f"C{i:06d}", "p": f"P{(i * 7919) % 500:05d}", "e": "E",
                        "n": Decimal128(f"{(i * 31) % 97}.5")} for i in range(2_000)])
-    calls = [0]
-    original = mongomock_ng.filtering.bson_compare
-
-    def counting(*args, **kwargs):
-        calls[0] += 1
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(mongomock_ng.filtering, "bson_compare", counting)
+    calls = count_calls(monkeypatch, "bson_compare", mongomock_ng.filtering)
     for sort in ([("p", 1), ("_id", 1)], [("n", -1), ("_id", 1)]):
         found = [(d[sort[0][0]], d["_id"]) for d in db.c.find({"e": "E"}, sort=sort)]
         expected = sorted(found, key=lambda pair: pair[1])
