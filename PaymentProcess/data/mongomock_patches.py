@@ -22,10 +22,14 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
   filter shapes (string equality, ``$in`` of strings, ``$exists``, ``$or`` of those) are
   checked directly; a document whose field is not a plain string is decided by
   mongomock-ng's ``filter_applies``.
+* ``in``: ``$in``/``$nin`` compare the document's value with every listed value; with
+  only strings and integers on both sides a (cached) set answers the same.
 * ``copy``/``projection``: every document returned is copied field by field with
   ``copy.copy`` even for immutable values; an inclusion projection of top-level fields
   looks every field up in a combined spec. The patched versions share immutable values
   and take the named fields directly, giving equal documents.
+* ``datetime``: every inserted or updated document is rebuilt by a generic walk that
+  normalises datetimes; the patched walk returns immutable values as they are.
 * ``sort``: sorting wraps every value in an object whose ``<`` runs ``bson_compare``
   (n log n Python calls); the patched key orders by (type rank, value) natively for
   null, numbers, strings and booleans, the same order.
@@ -42,6 +46,7 @@ untouched by any of this.
 
 from __future__ import annotations
 
+import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -59,15 +64,20 @@ from bson.objectid import ObjectId
 
 _filtering = mongomock_ng.filtering
 _HASHABLE_IDS = (str, int)
+_IN_CACHE_SIZE = 16
+_in_sets: OrderedDict[int, tuple[Any, frozenset[Any]]] = OrderedDict()
 _ABSENT = object()
 _UNHASHABLE = frozenset({dict, list, OrderedDict})
 _IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, Decimal128, ObjectId})
+_NO_DATETIME = frozenset({str, int, float, bool, type(None), bytes, Decimal128, ObjectId})
 
 _original_iter_documents = mongomock_ng.collection.Collection._iter_documents
+_original_in_op = _filtering._in_op
 _original_setitem = mongomock_ng.store.CollectionStore.__setitem__
 _original_ensure_uniques = mongomock_ng.collection.Collection._ensure_uniques
 _original_copy_field = mongomock_ng.collection._copy_field
 _original_copy_only_fields = mongomock_ng.collection.Collection._copy_only_fields
+_original_patch_datetime = mongomock_ng.helpers.patch_datetime_awareness_in_document
 _original_resolve_sort_key = _filtering.resolve_sort_key
 _original_bson_compare = _filtering.bson_compare
 _cast_document_class = mongomock_ng.collection._cast_document_class
@@ -444,6 +454,60 @@ def _ensure_uniques(self: mongomock_ng.collection.Collection, new_data: dict) ->
     _original_ensure_uniques(self, new_data)
 
 
+# --- $in -------------------------------------------------------------------------------
+
+def _value_set(search: Any) -> frozenset[Any] | None:
+    """A set of the ``$in`` values, cached per list object, or None if a set cannot serve."""
+    key = id(search)
+    cached = _in_sets.get(key)
+    if cached is not None and cached[0] is search:
+        return cached[1]
+    if not all(type(v) in _HASHABLE_IDS for v in search):
+        return None
+    values = frozenset(search)
+    _in_sets[key] = (search, values)  # holding ``search`` keeps its id from being reused
+    if len(_in_sets) > _IN_CACHE_SIZE:
+        _in_sets.popitem(last=False)
+    return values
+
+
+def _in_op(doc_val: Any, search_val: Any) -> bool:
+    """``$in`` with a hash lookup when the values and the document's value are plain.
+
+    With only ``str``/``int`` on both sides, set membership answers exactly what the
+    original's equality tests answer; anything else (regexes, a missing field, floats,
+    bools, documents) goes to the original.
+    """
+    if isinstance(search_val, list | tuple) and doc_val is not _filtering.NOTHING:
+        items = doc_val if isinstance(doc_val, list) else (doc_val,)
+        if all(type(item) in _HASHABLE_IDS for item in items):
+            values = _value_set(search_val)
+            if values is not None:
+                return any(item in values for item in items)
+    return _original_in_op(doc_val, search_val)
+
+
+def _not_in_op(doc_val: Any, search_val: Any) -> bool:
+    return not _in_op(doc_val, search_val)
+
+
+# --- datetime normalisation of written documents ----------------------------------------
+
+def _patch_datetime(value: Any) -> Any:
+    """mongomock-ng's datetime normalisation (naive UTC, milliseconds), without the generic walk."""
+    kind = type(value)
+    if kind in _NO_DATETIME:
+        return value
+    if kind is dict:
+        return {key: _patch_datetime(item) for key, item in value.items()}
+    if kind is list or kind is tuple:
+        return [_patch_datetime(item) for item in value]
+    if kind is datetime and value.tzinfo is None:
+        return value if value.microsecond % 1000 == 0 else value.replace(
+            microsecond=value.microsecond // 1000 * 1000)
+    return _original_patch_datetime(value)
+
+
 # --- order: Decimal128 as numbers, and a native sort key --------------------------------
 
 _NUMBER_RANK = _filtering._get_compare_type(0)
@@ -517,7 +581,7 @@ class Patch:
     """One replaced function: where it lives, its replacement, the signature relied on."""
 
     name: str
-    owner: Any  # a module or a class
+    owner: Any  # a module, a class, or the filterer's operator map (a dict)
     attribute: str
     replacement: Callable[..., Any]
     signature: str  # of the original, as ``str(inspect.signature(...))``
@@ -528,14 +592,20 @@ class Patch:
 
     def current(self) -> Any:
         """What the owner holds now."""
+        if isinstance(self.owner, dict):
+            return self.owner[self.attribute]
         return getattr(self.owner, self.attribute)
 
     def install(self, value: Any) -> None:
         """Put ``value`` (the replacement, or the original to undo) in place."""
-        setattr(self.owner, self.attribute, value)
+        if isinstance(self.owner, dict):
+            self.owner[self.attribute] = value
+        else:
+            setattr(self.owner, self.attribute, value)
 
 
 _collection = mongomock_ng.collection
+_operators = _filtering._filterer_inst._operator_map
 PATCHES: tuple[Patch, ...] = (
     Patch("cursor", _collection.Cursor, "__next__", _cursor_next, "(self)"),
     Patch("cursor", _collection.Cursor, "next", _cursor_next, "(self)"),
@@ -545,13 +615,22 @@ PATCHES: tuple[Patch, ...] = (
           "(self, key, val)"),
     Patch("lookup", _collection.Collection, "_ensure_uniques", _ensure_uniques,
           "(self, new_data)"),
+    Patch("in", _operators, "$in", _in_op, "(doc_val, search_val)"),
+    Patch("in", _operators, "$nin", _not_in_op, "(dv, sv)"),
     Patch("copy", _collection, "_copy_field", _copy_field, "(obj, container)"),
     Patch("projection", _collection.Collection, "_copy_only_fields", _copy_only_fields,
           "(self, doc, fields, container, filter=None)"),
+    Patch("datetime", mongomock_ng.helpers, "patch_datetime_awareness_in_document",
+          _patch_datetime, "(value)"),
     Patch("sort", _filtering, "resolve_sort_key", _resolve_sort_key, "(key, doc)"),
     Patch("decimal", _filtering, "bson_compare", _bson_compare,
           "(op, a, b, can_compare_types=True)"),
 )
+
+
+def signature_of(value: Any) -> str:
+    """``str(inspect.signature(value))``: what :attr:`Patch.signature` records."""
+    return str(inspect.signature(value))
 
 
 for _patch in PATCHES:

@@ -72,13 +72,15 @@ OPERATIONS = {
     "in": "count claims whose payee is $nin half the payees",
     "copy": "read the event's claims, whole",
     "projection": "read the event's claim ids (the duplicate check)",
-    "datetime": "insert every claim into a new collection",
+    "datetime": "insert half the claims, then upsert all by _id",
     "sort": "read the event's claims sorted by chain (pass 1's query)",
 }
 
 
 def _operations(store: Any, event_id: str) -> dict[str, Callable[[], Any]]:
     """The engine's store operation each patch group is for, on a cycle's store."""
+    from pymongo import ReplaceOne
+
     claims = store.db.ClaimWSCore
     event = {"PaymentEvent_ID": event_id}
     ids = [d["_id"] for d in claims.find(event, {"_id": 1})]
@@ -89,7 +91,9 @@ def _operations(store: Any, event_id: str) -> dict[str, Callable[[], Any]]:
 
     def rewrite() -> None:
         scratch.drop()
-        scratch.insert_many(documents)
+        scratch.insert_many(documents[:len(documents) // 2])
+        scratch.bulk_write([ReplaceOne({"_id": d["_id"]}, d, upsert=True)
+                            for d in documents], ordered=False)
 
     return {
         "cursor": lambda: sum(1 for _ in claims.find({})),

@@ -60,6 +60,7 @@ def test_private_attributes_the_patches_read_exist() -> None:
     assert list(store._documents) == [0, 1, 2]
     assert callable(store._remove_expired_documents)
     assert mongomock_ng.filtering.NOTHING is not None
+    assert {"$in", "$nin"} <= set(mongomock_ng.filtering._filterer_inst._operator_map)
     assert str(inspect.signature(mongomock_ng.collection._cast_document_class)) == (
         "(doc, document_class)")
     assert str(inspect.signature(mongomock_ng.filtering.resolve_key)) == "(key, doc)"
@@ -89,7 +90,7 @@ def coll():
 ])
 def test_patched_queries_match_the_original(coll, query) -> None:
     patched = [d["_id"] for d in coll.find(query, sort=[("n", 1), ("_id", 1)])]
-    with unpatched("lookup"), unpatched("sort"):
+    with unpatched("lookup"), unpatched("in"), unpatched("sort"):
         original = [d["_id"] for d in coll.find(query, sort=[("n", 1), ("_id", 1)])]
     assert patched == original
 
@@ -183,6 +184,27 @@ def test_indexed_queries_examine_only_their_candidates(examined) -> None:
         assert len(list(db.c.find({"$or": [{"p": {"$in": keys}},
                                            {"ids": {"$in": claims}}]}))) == 40
     assert examined[0] <= 40 * 40  # a scan: 40 x 8,000
+
+
+def test_fast_datetime_walk_equals_the_generic_one() -> None:
+    import copy
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from bson.decimal128 import Decimal128
+    from bson.timestamp import Timestamp
+
+    from PaymentProcess.data.mongomock_patches import (
+        _original_patch_datetime,
+        _patch_datetime,
+    )
+
+    nested = {"a": [1, "x", Decimal128("1.10"), {"b": (1, 2), "c": None}], "d": b"z",
+              "e": datetime(2026, 1, 2, 3, 4, 5, 123456), "f": 1.5, "g": True,
+              "h": datetime(2026, 1, 2, 3, 4, 5, 123000, tzinfo=timezone(timedelta(hours=5))),
+              "i": datetime(2026, 1, 2, tzinfo=UTC), "j": Timestamp(5, 1), "k": [[{"l": 2}]]}
+    assert _patch_datetime(copy.deepcopy(nested)) == _original_patch_datetime(nested)
+    assert _patch_datetime(nested) == _original_patch_datetime(nested)
+    assert _patch_datetime([nested, (nested,)]) == _original_patch_datetime([nested, (nested,)])
 
 
 def test_decimals_sort_as_numbers_with_nan_first() -> None:
