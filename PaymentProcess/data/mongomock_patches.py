@@ -46,7 +46,6 @@ untouched by any of this.
 
 from __future__ import annotations
 
-import inspect
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -626,11 +625,6 @@ PATCHES: tuple[Patch, ...] = (
     Patch("decimal", _filtering, "bson_compare", _bson_compare,
           "(op, a, b, can_compare_types=True)"),
 )
-
-
-def signature_of(value: Any) -> str:
-    """``str(inspect.signature(value))``: what :attr:`Patch.signature` records."""
-    return str(inspect.signature(value))
 
 
 for _patch in PATCHES:
