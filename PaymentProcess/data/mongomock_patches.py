@@ -28,6 +28,9 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
   ``copy.copy`` even for immutable values; an inclusion projection of top-level fields
   looks every field up in a combined spec. The patched versions share immutable values
   and take the named fields directly, giving equal documents.
+* ``clone``: every updated document is first snapshotted (for a rollback) by a copy
+  that tests each value against a chain of types; the patched copy dispatches on the
+  exact type.
 * ``datetime``: every inserted or updated document is rebuilt by a generic walk that
   normalises datetimes; the patched walk returns immutable values as they are.
 * ``sort``: sorting wraps every value in an object whose ``<`` runs ``bson_compare``
@@ -75,6 +78,7 @@ _original_in_op = _filtering._in_op
 _original_setitem = mongomock_ng.store.CollectionStore.__setitem__
 _original_ensure_uniques = mongomock_ng.collection.Collection._ensure_uniques
 _original_copy_field = mongomock_ng.collection._copy_field
+_original_clone_document = mongomock_ng.collection._clone_document
 _original_copy_only_fields = mongomock_ng.collection.Collection._copy_only_fields
 _original_patch_datetime = mongomock_ng.helpers.patch_datetime_awareness_in_document
 _original_resolve_sort_key = _filtering.resolve_sort_key
@@ -134,6 +138,22 @@ def _copy_list(value: list, container: type) -> list:
     """``_copy_field`` of an array (always a plain list, as mongomock-ng makes it)."""
     return [item if type(item) in _IMMUTABLE else _copy_field(item, container)
             for item in value]
+
+
+def _clone_document(value: Any) -> Any:
+    """mongomock-ng's snapshot of a stored document before an update, by exact type.
+
+    The same copy (immutable values shared, dicts and lists rebuilt), with one type test
+    a value instead of a chain of ``isinstance`` calls; other types go to the original.
+    """
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict:
+        return {key: _clone_document(item) for key, item in value.items()}
+    if kind is list:
+        return [_clone_document(item) for item in value]
+    return _original_clone_document(value)
 
 
 def _included_names(fields: Any) -> list[str] | None:
@@ -617,6 +637,7 @@ PATCHES: tuple[Patch, ...] = (
     Patch("in", _operators, "$in", _in_op, "(doc_val, search_val)"),
     Patch("in", _operators, "$nin", _not_in_op, "(dv, sv)"),
     Patch("copy", _collection, "_copy_field", _copy_field, "(obj, container)"),
+    Patch("clone", _collection, "_clone_document", _clone_document, "(d)"),
     Patch("projection", _collection.Collection, "_copy_only_fields", _copy_only_fields,
           "(self, doc, fields, container, filter=None)"),
     Patch("datetime", mongomock_ng.helpers, "patch_datetime_awareness_in_document",

@@ -186,6 +186,24 @@ def test_indexed_queries_examine_only_their_candidates(examined) -> None:
     assert examined[0] <= 40 * 40  # a scan: 40 x 8,000
 
 
+def test_fast_clone_equals_the_forks_clone() -> None:
+    from collections import OrderedDict
+    from datetime import datetime
+
+    from bson.objectid import ObjectId
+
+    nested = {"a": [1, "x", Decimal128("1.10"), {"b": (1, [2]), "c": None}], "d": b"z",
+              "e": datetime(2026, 1, 2), "f": 1.5, "g": True, "h": ObjectId(),
+              "i": OrderedDict(j=[{"k": 1}]), "s": {1, 2}, "t": ({"u": 1},)}
+    fast = mongomock_patches._clone_document(nested)
+    generic = mongomock_patches._original_clone_document(nested)
+    assert fast == generic
+    assert [type(v) for v in fast.values()] == [type(v) for v in generic.values()]
+    fast["a"][3]["c"] = 1
+    fast["i"]["j"][0]["k"] = 2
+    assert nested["a"][3]["c"] is None and nested["i"]["j"][0]["k"] == 1  # copies
+
+
 def test_fast_datetime_walk_equals_the_generic_one() -> None:
     import copy
     from datetime import UTC, datetime, timedelta, timezone
