@@ -24,10 +24,9 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
   mongomock-ng's ``filter_applies``.
 * ``in``: ``$in``/``$nin`` compare the document's value with every listed value; with
   only strings and integers on both sides a (cached) set answers the same.
-* ``copy``/``projection``: every document returned is copied field by field with
-  ``copy.copy`` even for immutable values; an inclusion projection of top-level fields
-  looks every field up in a combined spec. The patched versions share immutable values
-  and take the named fields directly, giving equal documents.
+* ``copy``: every document returned is copied field by field with ``copy.copy`` even
+  for immutable values. The patched copy shares immutable values, giving equal
+  documents.
 * ``clone``: every updated document is first snapshotted (for a rollback) by a copy
   that tests each value against a chain of types; the patched copy dispatches on the
   exact type.
@@ -79,7 +78,6 @@ _original_setitem = mongomock_ng.store.CollectionStore.__setitem__
 _original_ensure_uniques = mongomock_ng.collection.Collection._ensure_uniques
 _original_copy_field = mongomock_ng.collection._copy_field
 _original_clone_document = mongomock_ng.collection._clone_document
-_original_copy_only_fields = mongomock_ng.collection.Collection._copy_only_fields
 _original_patch_datetime = mongomock_ng.helpers.patch_datetime_awareness_in_document
 _original_resolve_sort_key = _filtering.resolve_sort_key
 _original_bson_compare = _filtering.bson_compare
@@ -100,7 +98,7 @@ def _cursor_next(self: mongomock_ng.collection.Cursor) -> Any:
     return _cast_document_class(results[index], self.collection.codec_options.document_class)
 
 
-# --- copy and projection -------------------------------------------------------------------
+# --- copies ----------------------------------------------------------------------------
 
 def _copy_field(value: Any, container: type) -> Any:
     """mongomock-ng's copy of a returned document, without copying immutable values."""
@@ -154,55 +152,6 @@ def _clone_document(value: Any) -> Any:
     if kind is list:
         return [_clone_document(item) for item in value]
     return _original_clone_document(value)
-
-
-def _included_names(fields: Any) -> list[str] | None:
-    """The top-level fields an inclusion projection names (``_id`` aside), or None."""
-    if type(fields) is not dict:
-        return None
-    names = []
-    for name, value in fields.items():
-        if name == "_id":
-            if type(value) not in (int, bool):
-                return None
-            continue
-        if (type(name) is not str or not name or "." in name or name.startswith("$")
-                or type(value) not in (int, bool) or value != 1):
-            return None
-        names.append(name)
-    return names or None
-
-
-def _copy_only_fields(self: mongomock_ng.collection.Collection, doc: dict, fields: Any,
-                      container: type, filter: Any = None) -> Any:  # noqa: A002 (its name)
-    """mongomock-ng's projection, directly for an inclusion of top-level fields.
-
-    ``{"ClaimCore_ID": 1, "_id": 0}`` (the duplicate check reads every claim of the
-    event so) went through the general projection, which looks every field of every
-    document up in the combined spec. The result is built the same way: the named fields
-    present, in the document's order, copied; then ``_id`` last unless excluded; and
-    ``fields`` is left as mongomock-ng leaves it (``_id`` moved to its end).
-    """
-    names = _included_names(fields)
-    if names is None:
-        return _original_copy_only_fields(self, doc, fields, container, filter)
-    id_value = fields.pop("_id", 1)
-    projected = container()
-    if len(names) == 1:
-        [name] = names
-        if name in doc:
-            projected[name] = _copy_field(doc[name], container)
-    else:
-        wanted = set(names)
-        for key, value in doc.items():
-            if key in wanted:
-                projected[key] = _copy_field(value, container)
-    if id_value == 0:
-        projected.pop("_id", None)
-    elif "_id" in doc:
-        projected["_id"] = doc["_id"]
-    fields["_id"] = id_value
-    return projected
 
 
 # --- lookup: by _id and by a field index ---------------------------------------------------
@@ -638,8 +587,6 @@ PATCHES: tuple[Patch, ...] = (
     Patch("in", _operators, "$nin", _not_in_op, "(dv, sv)"),
     Patch("copy", _collection, "_copy_field", _copy_field, "(obj, container)"),
     Patch("clone", _collection, "_clone_document", _clone_document, "(d)"),
-    Patch("projection", _collection.Collection, "_copy_only_fields", _copy_only_fields,
-          "(self, doc, fields, container, filter=None)"),
     Patch("datetime", mongomock_ng.helpers, "patch_datetime_awareness_in_document",
           _patch_datetime, "(value)"),
     Patch("sort", _filtering, "resolve_sort_key", _resolve_sort_key, "(key, doc)"),

@@ -73,7 +73,7 @@ OPERATIONS = {
     "lookup": "find_one by _id, one claim in ten",
     "in": "count claims whose payee is $nin half the payees",
     "copy": "read the event's claims, whole",
-    "projection": "read the event's claim ids (the duplicate check)",
+    "clone": "update every claim by _id, 1,000 a batch (each snapshotted first)",
     "datetime": "insert half the claims, then upsert all by _id",
     "sort": "read the event's claims sorted by chain (pass 1's query)",
 }
@@ -102,7 +102,9 @@ def _operations(store: Any, event_id: str) -> dict[str, Callable[[], Any]]:
         "lookup": lambda: [claims.find_one({"_id": i}) for i in ids[::10]],
         "in": lambda: claims.count_documents({"PaymentCenter_ID": {"$nin": payees[::2]}}),
         "copy": lambda: list(claims.find(event)),
-        "projection": lambda: list(claims.find(event, {"ClaimCore_ID": 1, "_id": 0})),
+        "clone": lambda: [claims.update_many({"_id": {"$in": ids[i:i + 1000]}},
+                                             {"$set": {"bench": i}})
+                          for i in range(0, len(ids), 1000)],
         "datetime": rewrite,
         "sort": lambda: list(claims.find(event, {"_id": 1}, sort=[
             ("ParentClaimCore_ID", 1), ("_id", 1)])),

@@ -411,37 +411,3 @@ def test_compiled_filters_in_queries_and_updates() -> None:
     assert "c5" in [d["_id"] for d in db.c.find({"e": "E"})]
     paid = {"e": "E", "s": {"$exists": True}}
     assert db.c.count_documents(paid) == len(_unpatched(db.c, paid)) == 12
-
-
-def test_inclusion_projections_equal_mongomock_projections() -> None:
-    import random
-    from collections import OrderedDict
-
-    rng = random.Random(23)
-    db = mongomock_ng.MongoClient().db
-    doc = {"_id": "a", "x": 1, "ClaimCore_ID": "C1", "lines": [{"p": 1}], "m": {"n": [1]},
-           "z": None}
-    projections = [{"ClaimCore_ID": 1, "_id": 0}, {"ClaimCore_ID": 1}, {"m": 1, "x": True},
-                   {"z": 1, "lines": 1, "_id": 1}, {"missing": 1}, {"missing": 1, "_id": 0},
-                   {"_id": 0, "x": 1, "m": 1}, {"x": 1, "_id": False}, {"x": 2},
-                   {"x": 0}, {"m.n": 1}, {"lines": {"$slice": 1}}, {"_id": 1}, {"_id": 0},
-                   {}, {"x": 1, "y": 0}]
-    for projection in projections:
-        for container in (dict, OrderedDict):
-            fast_fields, generic_fields = dict(projection), dict(projection)
-            outcomes = []
-            for copy_only, fields in ((mongomock_patches._copy_only_fields, fast_fields),
-                                      (mongomock_patches._original_copy_only_fields,
-                                       generic_fields)):
-                try:
-                    result = copy_only(db.c, doc, fields, container)
-                    outcomes.append(("ok", type(result), list(result.items())))
-                except Exception as exc:  # the same error, whatever it is
-                    outcomes.append(("raises", type(exc)))
-            assert outcomes[0] == outcomes[1], projection
-            assert list(fast_fields.items()) == list(generic_fields.items()), projection
-    fast = mongomock_patches._copy_only_fields(db.c, doc, {"lines": 1}, dict)
-    fast["lines"][0]["p"] = 2
-    assert doc["lines"][0]["p"] == 1  # a copy
-    db.c.insert_many([{"_id": i, "k": f"K{rng.randint(0, 5)}", "o": i} for i in range(50)])
-    assert list(db.c.find({}, {"k": 1, "_id": 0})) == [{"k": d["k"]} for d in db.c.find()]
