@@ -739,21 +739,6 @@ def _payee_row(analysis: CycleAnalysis, settlement: PayeeSettlement) -> PayeeRow
         number=None if settlement.number is None else str(settlement.number))
 
 
-def _payee_row(analysis: CycleAnalysis, settlement: PayeeSettlement) -> PayeeRow:
-    """The summary's line of one settled payee (``PaymentEventStats.payees``)."""
-    payee = analysis.payees.existing.get(settlement.key)
-    name = payee.vendor_name if payee else analysis.sources.get(settlement.key, {}).get(
-        "vendor_name")
-    return PayeeRow(
-        PaymentCenter_ID=settlement.payee_id, key=settlement.key, name=name or "",
-        status=settlement.payee_status.value, method=settlement.method.value,
-        disbursed=settlement.disbursed, held=settlement.new_under,
-        held_reason=settlement.under_reason, offset=settlement.offset,
-        recouped=settlement.over_offsets, under_consumed=settlement.consumed_under,
-        new_over=settlement.new_over,
-        number=None if settlement.number is None else str(settlement.number))
-
-
 def _created_id(event_id: str, settlement: PayeeSettlement, kind: str) -> str | None:
     amount = settlement.new_over if kind == "OVER" else settlement.new_under
     return records.ou_record_id(event_id, settlement.payee_id, kind) if amount > 0 else None
