@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import mongomock
+import mongomock_ng
 import pytest
 
 from PaymentProcess.common.functions import Store
@@ -253,7 +253,7 @@ def pay(store: Store, event_id: str) -> None:
 
 
 def test_money_is_conserved_across_cycles_voids_and_reissues() -> None:
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     store = Store("mongomock://", client.payments, client)
     events = generate(store.db, SyntheticOptions(claims=600, payees=12, cycles=3,
                                                  seed=19)).event_ids
