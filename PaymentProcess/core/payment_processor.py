@@ -21,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core import records
 from PaymentProcess.core import validation as codes
+from PaymentProcess.core.bank_validation import check_bank_data
 from PaymentProcess.core.claim_processor import (
     evaluate_batch,
     group_by_parent,
@@ -152,6 +153,8 @@ class PaymentProcessor:
         cache = self._project_new_payees(analysis)
         self.settle(analysis, cache)
         self._check_numbers(analysis, stats)
+        check_bank_data(analysis.config.funding, analysis.settlements, analysis.payees.existing,
+                        stats.report)
         self._timed(stats, "write", lambda: self._write_dry_run(analysis, cache, stats))
         fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
         record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
@@ -191,6 +194,8 @@ class PaymentProcessor:
         if not resuming:
             self.settle(analysis, self._project_new_payees(analysis))
             self._check_numbers(analysis, stats)
+            check_bank_data(analysis.config.funding, analysis.settlements,
+                            analysis.payees.existing, stats.report)
             if stats.report.blocked:
                 return self._blocked(stats)
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -57,6 +57,7 @@ class PaymentCenter(BaseModel):
     vendor_name: str | None = None
     payment_method: Annotated[PaymentMethod, Field(strict=False)]
     status: Annotated[PayeeStatus, Field(strict=False)]
+    bank: Any = None  # judged by data.models.bank.PayeeBank where an EFT is paid (BANK_INVALID)
 
     @field_validator("key")
     @classmethod
