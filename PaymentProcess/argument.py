@@ -41,6 +41,7 @@ class RunOptions:
     json: bool
     log_dir: str | None
     remittance_dir: Path | None = None
+    treasury_dir: Path | None = None
 
 
 def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -105,6 +106,9 @@ def build_arg_parser() -> click.Command:
     @click.option("--remittance-dir", envvar="PAYMENT_REMITTANCE_DIR",
                   type=click.Path(file_okay=False),
                   help="After a final run, write one X12 835 per payee here.")
+    @click.option("--treasury-dir", envvar="PAYMENT_TREASURY_DIR",
+                  type=click.Path(file_okay=False),
+                  help="After a final run, write the bank files (ACH, positive pay) here.")
     @click.option("--log-dir", envvar="PAYMENT_LOG_DIR", hidden=True)
     def command(**values: Any) -> dict[str, Any]:
         return values
@@ -139,6 +143,7 @@ def validate_args(values: dict[str, Any]) -> RunOptions:
         json=values["json_output"],
         log_dir=values.get("log_dir") or None,
         remittance_dir=Path(values["remittance_dir"]) if values.get("remittance_dir") else None,
+        treasury_dir=Path(values["treasury_dir"]) if values.get("treasury_dir") else None,
     )
 
 

@@ -19,6 +19,7 @@ from PaymentProcess.data.repositories.collections import (
     ensure_indexes,
 )
 from PaymentProcess.remittance.writer import write_remittances
+from PaymentProcess.treasury.writer import write_bank_files_after_final
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import bind_run, configure_logging, get_logger, redact
 from PaymentProcess.utils.report import render_json, render_summary
@@ -51,6 +52,9 @@ def run(options: RunOptions) -> PaymentEventStats:
             raise
         store.checkpoint([REMITTANCE_FILE, SEQUENCES])
         stats.written.append(f"{len(paths)} X12 835 files in {options.remittance_dir}")
+    if options.treasury_dir is not None and stats.status == "SUCCEEDED":
+        stats.written.append(write_bank_files_after_final(store, options.payment_event_id,
+                                                          options.treasury_dir))
     return stats
 
 

@@ -652,6 +652,8 @@ class PaymentProcessor:
             money.disbursed += s.disbursed
             if s.disbursed > 0:
                 by_method[s.method.value] = by_method.get(s.method.value, 0) + 1
+                stats.disbursed_by_method[s.method.value] = (
+                    stats.disbursed_by_method.get(s.method.value, ZERO) + s.disbursed)
             stats.payees.append({"key": s.key, "PaymentCenter_ID": s.payee_id,
                                  "outcome": s.outcome, "method": s.method.value,
                                  "amount": s.disbursed, "number": s.number})

@@ -191,6 +191,7 @@ class PaymentEventStats:
     totals: Totals = field(default_factory=Totals)
     report: ValidationReport = field(default_factory=ValidationReport)
     payees: list[dict[str, Any]] = field(default_factory=list)
+    disbursed_by_method: dict[str, Decimal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     store: str = ""
 
@@ -212,6 +213,8 @@ class PaymentEventStats:
             "counts": self.counts,
             "totals": {name: to_decimal128(getattr(self.totals, name))
                        for name in self.totals.__slots__},
+            "disbursed_by_method": {method: to_decimal128(amount) for method, amount
+                                    in sorted(self.disbursed_by_method.items())},
             "findings": self.report.as_documents(),
             "store": self.store,
         }
