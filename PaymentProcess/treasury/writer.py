@@ -206,7 +206,7 @@ def _record(db: Any, plan: _Planned, created: datetime) -> None:
                               "kind": plan.kind}
     if plan.ach is not None:
         origin = plan.ach.originator.immediate_origin
-        modifier = _reserve_modifier(db, origin, created)
+        modifier = reserve_file_id_modifier(db, origin, created)
         plan.data = _checked_ach(plan.ach, modifier, created)
         fields.update(immediate_origin=origin, created_at=created, file_id_modifier=modifier)
     fields["sha256"] = _digest(plan.data or b"")
@@ -218,7 +218,7 @@ def _record(db: Any, plan: _Planned, created: datetime) -> None:
         _prepare(db, plan, created)
 
 
-def _reserve_modifier(db: Any, origin: str, created: datetime) -> str:
+def reserve_file_id_modifier(db: Any, origin: str, created: datetime) -> str:
     """The next file id modifier of ``origin`` on ``created``'s day (exit 4 after 36)."""
     sequence_id = f"ach:{origin}:{created:%y%m%d}"
     sequence = db.Sequences.find_one_and_update(
