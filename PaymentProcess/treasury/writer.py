@@ -40,7 +40,7 @@ from PaymentProcess.treasury.ach_reader import read_ach_file
 from PaymentProcess.treasury.model import AchEntry, AchOriginator, TreasuryError
 from PaymentProcess.treasury.positive_pay import build_positive_pay_csv, build_positive_pay_fixed
 from PaymentProcess.treasury.register import build_check_register
-from PaymentProcess.treasury.source import load_treasury_inputs
+from PaymentProcess.treasury.source import TreasuryInputs, load_treasury_inputs
 from PaymentProcess.utils.error_handling import (
     ConfigurationError,
     PaymentProcessError,
@@ -137,7 +137,7 @@ def file_name(payment_event_id: str, suffix: str, funding_source_id: str | None 
     return "_".join(_UNSAFE.sub("_", part) for part in parts) + suffix
 
 
-def _plan(inputs: Any) -> list[_Planned]:
+def _plan(inputs: TreasuryInputs) -> list[_Planned]:
     event_id = inputs.payment_event_id
     planned = []
     for files in inputs.funding_sources:
