@@ -84,17 +84,20 @@ def write_treasury_files(db: Any, payment_event_id: str, out_dir: Path,
 
     ``checkpoint`` makes the records durable before any file is written (the embedded
     store's checkpoint); ``now`` is the creation time of new ACH files (default: the
-    clock, UTC, to the minute). ConfigurationError (exit 2) for an unknown event or
-    missing bank data, StageError (exit 3) for an event not ``FINAL``, TreasuryError
-    (exit 4) when the stored payments cannot make a valid file, differ from a file already
-    written, or ``out_dir`` cannot be written.
+    clock; UTC, naive meaning UTC, kept to the minute). ConfigurationError (exit 2) for an
+    unknown event or missing bank data, StageError (exit 3) for an event not ``FINAL``,
+    TreasuryError (exit 4) when the stored payments cannot make a valid file, differ from a
+    file already written, or ``out_dir`` cannot be written.
     """
     event = db.PaymentEvent.find_one({"_id": payment_event_id})
     if event is None:
         raise ConfigurationError(f"unknown payment event {payment_event_id!r}")
     if event.get("stage") != FINAL:
         raise StageError(f"payment event {payment_event_id} is {event.get('stage')}, not {FINAL}")
-    created = (now or datetime.now(UTC)).replace(second=0, microsecond=0, tzinfo=None)
+    now = now or datetime.now(UTC)
+    if now.tzinfo is not None:
+        now = now.astimezone(UTC).replace(tzinfo=None)  # stored dates are naive UTC
+    created = now.replace(second=0, microsecond=0)
     planned = [_prepare(db, plan, created) for plan in _plan(load_treasury_inputs(db, event))]
     _check_directory(out_dir, [out_dir / p.name for p in planned])
     for plan in planned:
