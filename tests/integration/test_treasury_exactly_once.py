@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +158,12 @@ def test_command_failures_are_one_line_with_the_exit_code(golden_dir: Path,
     written = run_treasury("-p", "PE-G1", "--db-uri", uri, "--out", str(tmp_path / "bank"))
     assert written.returncode == 0, written.stderr
     assert len(written.stdout.splitlines()) == 4
+
+
+def test_an_aware_creation_time_is_written_in_utc(paid: Store, tmp_path: Path) -> None:
+    central = timezone(timedelta(hours=-6))
+    write_treasury_files(paid.db, EVENT, tmp_path, now=datetime(2026, 11, 18, 21, 45,
+                                                                tzinfo=central))
+    assert (tmp_path / ACH).read_bytes()[23:34] == b"2611190345A"
+    assert paid.db.TreasuryFile.find_one({"_id": f"PE-G1:{ACH}"})["created_at"] == datetime(
+        2026, 11, 19, 3, 45)
