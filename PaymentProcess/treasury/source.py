@@ -67,7 +67,7 @@ def load_treasury_inputs(db: Any, event: Document) -> TreasuryInputs:
         if center is None:
             raise TreasuryError(f"{payment['_id']}: PaymentCenter {payment.get('PaymentCenter_ID')}"
                                 " is missing")
-        disbursement = _disbursement(payment, center)
+        disbursement = disbursement_of(payment, center)
         disbursements.append(disbursement)
         by_source[disbursement.funding_source_id].append((disbursement, center))
     disbursements.sort(key=lambda d: (d.method, d.payment_center_id))
@@ -76,7 +76,9 @@ def load_treasury_inputs(db: Any, event: Document) -> TreasuryInputs:
                                 for source_id in sorted(by_source)))
 
 
-def _disbursement(payment: Document, center: Document) -> Disbursement:
+def disbursement_of(payment: Document, center: Document) -> Disbursement:
+    """A ``Payments`` document and its payee as a :class:`Disbursement` (TreasuryError when
+    the payment cannot be read)."""
     where = payment["_id"]
     method = payment.get("method")
     if method not in (PaymentMethod.CHECK.value, PaymentMethod.EFT.value):
@@ -104,29 +106,39 @@ def _disbursement(payment: Document, center: Document) -> Disbursement:
 
 def _funding_files(db: Any, source_id: str,
                    paid: list[tuple[Disbursement, Document]]) -> FundingSourceFiles:
+    bank = load_funding_bank(db, source_id)
+    eft = [(d, c) for d, c in paid if d.method == PaymentMethod.EFT.value]
+    checks = sorted((d for d, _ in paid if d.method == PaymentMethod.CHECK.value),
+                    key=lambda d: int(d.number))
+    return FundingSourceFiles(
+        source_id, bank, load_originator(db, source_id, bank) if eft else None,
+        tuple(ach_entry(d, c) for d, c in eft),
+        tuple(CheckRecord(CheckRecordKind.ISSUE, bank.account, int(d.number), d.amount_cents,
+                          d.issue_date, d.payee_name) for d in checks))
+
+
+def load_funding_bank(db: Any, source_id: str) -> FundingSourceBank:
+    """The funding source's valid ``bank``; ConfigurationError naming the field otherwise."""
     source = db.FundingSource.find_one({"_id": source_id}) or {}
     problem = bank_problem(FundingSourceBank, source.get("bank"))
     if problem is not None:
         raise ConfigurationError(f"FundingSource {source_id!r} has no valid bank data for its "
                                  f"bank files: {problem}")
-    bank = FundingSourceBank.model_validate(source["bank"])
-    eft = [(d, c) for d, c in paid if d.method == PaymentMethod.EFT.value]
-    originator = None
-    if eft:
-        payer = load_payer(db, {"funding_source_id": source_id})
-        originator = AchOriginator(routing=bank.routing, odfi_name=bank.odfi_name,
-                                   immediate_origin=bank.immediate_origin,
-                                   company_id=bank.company_id, company_name=bank.company_name,
-                                   payer_tax_id=payer.tax_id)
-    checks = sorted((d for d, _ in paid if d.method == PaymentMethod.CHECK.value),
-                    key=lambda d: int(d.number))
-    return FundingSourceFiles(
-        source_id, bank, originator, tuple(_ach_entry(d, c) for d, c in eft),
-        tuple(CheckRecord(CheckRecordKind.ISSUE, bank.account, int(d.number), d.amount_cents,
-                          d.issue_date, d.payee_name) for d in checks))
+    return FundingSourceBank.model_validate(source["bank"])
 
 
-def _ach_entry(disbursement: Disbursement, center: Document) -> AchEntry:
+def load_originator(db: Any, source_id: str, bank: FundingSourceBank) -> AchOriginator:
+    """Who sends the funding source's ACH files: its bank identity and the payer's TIN (the
+    same ``FundingSource.payer`` as the 835's TRN03)."""
+    payer = load_payer(db, {"funding_source_id": source_id})
+    return AchOriginator(routing=bank.routing, odfi_name=bank.odfi_name,
+                         immediate_origin=bank.immediate_origin, company_id=bank.company_id,
+                         company_name=bank.company_name, payer_tax_id=payer.tax_id)
+
+
+def ach_entry(disbursement: Disbursement, center: Document) -> AchEntry:
+    """The CCD credit of an EFT ``disbursement`` to the payee ``center`` (a PaymentCenter
+    document); ConfigurationError when its ``bank`` is not valid."""
     try:
         bank = PayeeBank.model_validate(center.get("bank"))
     except PydanticValidationError:
