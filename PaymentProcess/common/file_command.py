@@ -38,13 +38,17 @@ def file_command(help_text: str, out_help: str,
 
 def run_file_command(db_uri: str, write: Callable[[Store], list[Path]]) -> None:
     """Open the store, ``write`` the files and print their paths; a failure is one line
-    ``error: ...`` on stderr and the error's exit code."""
+    ``error: ...`` on stderr and the error's exit code (4 for an unexpected one)."""
     try:
         store = functions.get_connection(db_uri)  # looked up at call time (tests patch it)
         paths = write(store)
     except PaymentProcessError as error:
         click.echo(f"error: {redact(str(error))}", err=True)
         sys.exit(error.exit_code)
+    except Exception as error:  # a crash (store lost, disk error): one line, exit 4
+        click.echo(f"error: failed: {type(error).__name__}: {redact(str(error))[:300]}",
+                   err=True)
+        sys.exit(4)
     finally:
         functions.close_connection()
     for path in paths:

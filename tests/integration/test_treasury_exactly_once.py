@@ -167,3 +167,23 @@ def test_an_aware_creation_time_is_written_in_utc(paid: Store, tmp_path: Path) -
     assert (tmp_path / ACH).read_bytes()[23:34] == b"2611190345A"
     assert paid.db.TreasuryFile.find_one({"_id": f"PE-G1:{ACH}"})["created_at"] == datetime(
         2026, 11, 19, 3, 45)
+
+
+def test_an_unexpected_failure_is_one_line_exit_4(paid: Store, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from PaymentProcess.common import functions
+    from PaymentProcess.treasury.__main__ import main
+
+    def lost(*_args: Any, **_kwargs: Any) -> None:
+        raise RuntimeError("connection to mongodb://user:secret@db:27017 lost")
+
+    monkeypatch.setattr(functions, "get_connection", lambda uri: paid)
+    monkeypatch.setattr(functions, "close_connection", lambda: None)
+    monkeypatch.setattr(writer_module, "load_treasury_inputs", lost)
+    result = CliRunner().invoke(main, ["-p", EVENT, "--db-uri", "mongomock://",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 4
+    assert result.output == ("error: failed: RuntimeError: connection to "
+                             "mongodb://user:***@db:27017 lost\n")
