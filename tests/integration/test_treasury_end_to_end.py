@@ -12,16 +12,19 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import achkit
 import pytest
 
 from PaymentProcess.remittance import write_remittances
 from PaymentProcess.synthetic.generator import SyntheticOptions
 from PaymentProcess.treasury import write_treasury_files
+from PaymentProcess.treasury.ach import build_ach_file
 from tests.conftest import GOLDEN_SOURCE, REPO, read_store, run_cli
 from tests.integration.resume_support import memory_store
 from tests.integration.test_remittance_end_to_end import add_payer
 from tests.integration.test_synthetic_cycles import run_cycles
-from tests.integration.treasury_checks import assert_bank_files
+from tests.integration.treasury_checks import assert_bank_files, node_parse
+from tests.unit.test_treasury_formats import CREATED, ORIGINATOR, entry
 
 EXPECTED = json.loads((Path(__file__).parent / "golden_treasury_expected.json").read_text())
 SECRETS = ("000123456789", "987650107", "4400102", "55-0106")  # golden accounts (overlay)
@@ -134,3 +137,15 @@ def test_synthetic_cycles_write_bank_files_both_parsers_accept(pc_type: str,
     modifiers = sorted((r["immediate_origin"], r["file_id_modifier"])
                        for r in store.db.TreasuryFile.find({"kind": "ACH"}))
     assert modifiers == [("1750000001", "A"), ("1750000001", "B"), ("1750000002", "A")]
+
+
+def test_both_parsers_reject_a_file_whose_totals_do_not_add_up(tmp_path: Path) -> None:
+    good = build_ach_file([entry(107, 5000, "EFT000000007")], ORIGINATOR, "A", CREATED)
+    records = good.decode("ascii").split("\n")
+    records[2] = records[2][:29] + "0000005001" + records[2][39:]  # the entry, not the totals
+    bad = tmp_path / "bad.ach"
+    bad.write_text("\n".join(records), encoding="ascii")
+    [theirs] = node_parse([bad])
+    assert theirs["errors"] == ["batch 1 credit 5000 != 5001", "file credit 5000 != 5001"]
+    errors = achkit.validate(bad.read_text())["errors"]
+    assert {e["code"] for e in errors} == {"BAD_BATCH_CREDIT", "BAD_FILE_CREDIT"}
