@@ -23,12 +23,13 @@ $(NODE_PARSER): tests/node/package.json tests/node/package-lock.json
 setup: $(VENV)/.installed $(NODE_PARSER)
 
 demo: setup
-	rm -rf $(STORE) $(STORE)-files
+	rm -rf $(STORE) $(STORE)-835 $(STORE)-bank
 	$(PY) -m PaymentProcess.synthetic --db-uri mongomock://$(STORE) --claims 2000 --payees 40 --seed 7
-	$(PY) main.py -p PE-SYN-0001 -m dry-run --db-uri mongomock://$(STORE) 2>$(STORE).log
+	$(PY) main.py -p PE-SYN-0001 -m dry-run --db-uri mongomock://$(STORE) \
+		--remittance-dir $(STORE)-835 --treasury-dir $(STORE)-bank 2>$(STORE).log
 	$(PY) main.py -p PE-SYN-0001 -m final --db-uri mongomock://$(STORE) \
-		--remittance-dir $(STORE)-files/835 --treasury-dir $(STORE)-files/bank 2>>$(STORE).log
-	@echo "store: $(STORE)/   files: $(STORE)-files/   JSON logs: $(STORE).log"
+		--remittance-dir $(STORE)-835 --treasury-dir $(STORE)-bank 2>>$(STORE).log
+	@echo "store: $(STORE)/   835 files: $(STORE)-835/   bank files: $(STORE)-bank/   JSON logs: $(STORE).log"
 
 test: setup
 	$(PY) -m ruff check .
@@ -38,4 +39,4 @@ bench: setup
 	$(PY) -m pytest tests/performance -m performance -q -s
 
 clean:
-	rm -rf $(VENV) $(STORE) $(STORE)-files $(STORE).log .pytest_cache .ruff_cache tests/node/node_modules
+	rm -rf $(VENV) $(STORE) $(STORE)-835 $(STORE)-bank $(STORE).log .pytest_cache .ruff_cache tests/node/node_modules

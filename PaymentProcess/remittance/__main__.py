@@ -1,27 +1,23 @@
 """``python -m PaymentProcess.remittance -p PE --db-uri URI --out DIR``: write the 835s of a
 finished payment event, one per payee, and print their paths. Exit codes follow spec
-section 11 (2 usage or configuration, 3 event not final, 4 failure)."""
+section 11 (2 usage or configuration, 3 event not final, 4 failure, the directory
+or a file in it not writable included)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PaymentProcess.common.file_command import file_command, run_file_command
-from PaymentProcess.common.functions import Store
 from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
 from PaymentProcess.remittance.writer import write_remittances
-
-
-def _write(store: Store, payment_event_id: str, out_dir: Path) -> list[Path]:
-    paths = write_remittances(store.db, payment_event_id, out_dir)
-    store.checkpoint([REMITTANCE_FILE, SEQUENCES])
-    return paths
 
 
 @file_command("Write one 835 per payee of a finished payment event.",
               "Directory the 835 files are written to.")
 def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
-    run_file_command(db_uri, lambda store: _write(store, payment_event_id, out_dir))
+    run_file_command(db_uri, lambda store: write_remittances(
+        store.db, payment_event_id, out_dir,
+        checkpoint=lambda: store.checkpoint([REMITTANCE_FILE, SEQUENCES])))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Bank data and payer identity of the synthetic store (spec 13), derived from ids only.
+"""Bank data of the synthetic store (spec 13), derived from ids only.
 
 Nothing here draws from the generator's random streams, so adding bank data changes no
 other synthetic figure. Routing numbers are real-format ABA numbers that pass the check
@@ -7,20 +7,8 @@ digit; account numbers are made up.
 
 from __future__ import annotations
 
-from typing import Any
-
 ROUTINGS = ("011000015", "021000021", "111000025", "121000248", "091000019")
 """ABA routing numbers (valid check digits) the synthetic accounts are spread over."""
-
-
-def payer_identity(index: int) -> dict[str, Any]:
-    """The payer of funding source ``index``: what the 835 and the ACH trace name."""
-    return {
-        "name": f"Synthetic Health Plan {index + 1}",
-        "tax_id": f"75000000{index + 1}",
-        "address": {"line1": "100 Plan Way", "city": "Dallas", "state": "TX", "zip": "75201"},
-        "contact_phone": "8005550100",
-    }
 
 
 def funding_bank(index: int) -> dict[str, str]:

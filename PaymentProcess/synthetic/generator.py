@@ -19,7 +19,7 @@ from typing import Any
 from pymongo.database import Database
 
 from PaymentProcess.processing.optimization.batch_processor import batch_iterable, bulk_upsert
-from PaymentProcess.synthetic.banking import funding_bank, payer_identity
+from PaymentProcess.synthetic.banking import funding_bank
 from PaymentProcess.synthetic.claims import INCLUDED_PLANS, Chain, ClaimFactory, money
 from PaymentProcess.synthetic.malformed import MalformedFactory, critical_codes
 from PaymentProcess.synthetic.parties import Payee, make_members, make_payees, make_providers
@@ -139,6 +139,17 @@ def event_id(cycle: int) -> str:
     return f"PE-SYN-{cycle:04d}"
 
 
+def _payer(index: int) -> dict[str, Any]:
+    """The payer identity of funding source ``index``: what its 835s name (N1*PR, TRN03)."""
+    return {
+        "name": f"Synthetic Health Plan {index + 1}",
+        "tax_id": f"{750000001 + index:09d}",
+        "address": {"line1": f"{100 * (index + 1)} Plan Way", "city": "Dallas", "state": "TX",
+                    "zip": "75201"},
+        "contact_phone": "8005550100",
+    }
+
+
 def _config(options: SyntheticOptions, payees: list[Payee]) -> dict[str, list[dict[str, Any]]]:
     rng = _stream(options.seed, "config")
     span = max(1_000_000, 2 * options.payees * (options.cycles + 1))
@@ -150,7 +161,7 @@ def _config(options: SyntheticOptions, payees: list[Payee]) -> dict[str, list[di
             "name": f"Synthetic operating account {index + 1}",
             "check_range": {"start": start, "end": start + span - 1},
             "eft_trace_prefix": f"EFT{'AB'[index]}",
-            "payer": payer_identity(index),
+            "payer": _payer(index),
             "bank": funding_bank(index),
         })
         if rng.random() < 0.75:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,22 +33,17 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from PaymentProcess.data.models.bank import mask_account
-from PaymentProcess.data.repositories.collections import SEQUENCES, TREASURY_FILE
+from PaymentProcess.data.repositories.collections import TREASURY_FILE
+from PaymentProcess.remittance.writer import finished_event
 from PaymentProcess.treasury.ach import FILE_ID_MODIFIERS, build_ach_file
 from PaymentProcess.treasury.ach_reader import read_ach_file
 from PaymentProcess.treasury.model import AchEntry, AchOriginator, TreasuryError
 from PaymentProcess.treasury.positive_pay import build_positive_pay_csv, build_positive_pay_fixed
 from PaymentProcess.treasury.register import build_check_register
 from PaymentProcess.treasury.source import TreasuryInputs, load_treasury_inputs
-from PaymentProcess.utils.error_handling import (
-    ConfigurationError,
-    PaymentProcessError,
-    StageError,
-)
-from PaymentProcess.utils.files import write_private_file_atomically
+from PaymentProcess.utils.files import prove_writable_directory, write_private_file_atomically
 from PaymentProcess.utils.logging import get_logger
 
-FINAL = "FINAL"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 log = get_logger(__name__)
@@ -89,17 +83,13 @@ def write_treasury_files(db: Any, payment_event_id: str, out_dir: Path,
     TreasuryError (exit 4) when the stored payments cannot make a valid file, differ from a
     file already written, or ``out_dir`` cannot be written.
     """
-    event = db.PaymentEvent.find_one({"_id": payment_event_id})
-    if event is None:
-        raise ConfigurationError(f"unknown payment event {payment_event_id!r}")
-    if event.get("stage") != FINAL:
-        raise StageError(f"payment event {payment_event_id} is {event.get('stage')}, not {FINAL}")
+    event = finished_event(db, payment_event_id)
     now = now or datetime.now(UTC)
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)  # stored dates are naive UTC
     created = now.replace(second=0, microsecond=0)
     planned = [_prepare(db, plan, created) for plan in _plan(load_treasury_inputs(db, event))]
-    _check_directory(out_dir, [out_dir / p.name for p in planned])
+    check_output_directory(out_dir, tuple(out_dir / p.name for p in planned))
     for plan in planned:
         _record(db, plan, created)
     checkpoint()
@@ -115,23 +105,6 @@ def write_treasury_files(db: Any, payment_event_id: str, out_dir: Path,
         log.info("treasury file written", file=str(path), kind=plan.kind, **plan.summary)
         paths.append(path)
     return paths
-
-
-def write_bank_files_after_final(store: Any, payment_event_id: str, out_dir: Path) -> str:
-    """The final run's step: write the bank files of the event it just paid.
-
-    A failure keeps its exit code and says that the payments are FINAL and which command
-    writes the files; on success, the line the run summary lists under "written".
-    """
-    try:
-        paths = write_treasury_files(
-            store.db, payment_event_id, out_dir,
-            checkpoint=lambda: store.checkpoint([TREASURY_FILE, SEQUENCES]))
-    except PaymentProcessError as exc:
-        exc.args = (f"the payments of {payment_event_id} are FINAL, but its bank files were "
-                    f"not written: {exc}; write them with python -m PaymentProcess.treasury",)
-        raise
-    return f"{len(paths)} bank files in {out_dir}"
 
 
 def file_name(payment_event_id: str, suffix: str, funding_source_id: str | None = None) -> str:
@@ -234,12 +207,10 @@ def reserve_file_id_modifier(db: Any, origin: str, created: datetime) -> str:
     return FILE_ID_MODIFIERS[index]
 
 
-def _check_directory(out_dir: Path, targets: list[Path]) -> None:
+def check_output_directory(out_dir: Path, targets: tuple[Path, ...] = ()) -> None:
     """Create ``out_dir`` if needed and prove files can be created there (exit 4)."""
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir, prefix=".probe-"):
-            pass
+        prove_writable_directory(out_dir)
     except OSError as error:
         raise TreasuryError(f"cannot write bank files to {out_dir}: "
                             f"{error.strerror or error}") from error

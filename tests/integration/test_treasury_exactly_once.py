@@ -16,7 +16,7 @@ from PaymentProcess.common.functions import Store
 from PaymentProcess.treasury import TreasuryError, write_treasury_files
 from PaymentProcess.treasury import writer as writer_module
 from PaymentProcess.utils.error_handling import ConfigurationError, StageError
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, read_store, run_cli
 from tests.integration.resume_support import EVENT, memory_store, processor
 from tests.integration.test_remittance_end_to_end import add_payer
 from tests.unit.test_remittance_store import PAYER
@@ -143,18 +143,28 @@ def test_command_failures_are_one_line_with_the_exit_code(golden_dir: Path,
     assert refused.returncode == 2 and "'--treasury-dir'" in refused.stderr
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--treasury-dir",
                     str(tmp_path / "bank"))
-    assert final.returncode == 2  # no payer identity for the ACH trace: configuration
+    assert final.returncode == 2  # no payer identity for the ACH trace: nothing was paid
     [message] = [line for line in final.stderr.splitlines()
                  if line.startswith("paymentprocess:")]
     assert "Traceback" not in final.stderr
-    assert message.startswith("paymentprocess: the payments of PE-G1 are FINAL, but its bank "
-                              "files were not written: FundingSource 'FS-G' lacks the payer")
-    assert message.endswith("write them with python -m PaymentProcess.treasury")
-    add_payer(golden_dir)
+    assert message.startswith("paymentprocess: --treasury-dir: FundingSource 'FS-G' lacks the "
+                              "payer identity")
+    assert next(e for e in read_store(golden_dir)["PaymentEvent"]
+                if e["_id"] == "PE-G1")["stage"] == "DRY_RUN"
+    add_payer(golden_dir)  # the funding source changed: a new dry run
+    assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    unwritable_dir = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--treasury-dir",
+                             str(blocked / "sub"))
+    assert unwritable_dir.returncode == 4  # checked before paying
+    assert f"paymentprocess: cannot write bank files to {blocked / 'sub'}" in \
+        unwritable_dir.stderr
+    paid_run = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--treasury-dir",
+                       str(tmp_path / "bank"))
+    assert paid_run.returncode == 0, paid_run.stderr
     unwritable = run_treasury("-p", "PE-G1", "--db-uri", uri, "--out", str(blocked / "sub"))
     assert unwritable.returncode == 4
-    assert unwritable.stderr.startswith(f"error: cannot write bank files to {blocked / 'sub'}")
-    assert unwritable.stderr.count("\n") == 1
+    assert unwritable.stderr == (f"error: cannot write bank files to {blocked / 'sub'}: "
+                                 "Not a directory\n")
     written = run_treasury("-p", "PE-G1", "--db-uri", uri, "--out", str(tmp_path / "bank"))
     assert written.returncode == 0, written.stderr
     assert len(written.stdout.splitlines()) == 4
@@ -187,3 +197,26 @@ def test_an_unexpected_failure_is_one_line_exit_4(paid: Store, tmp_path: Path,
     assert result.exit_code == 4
     assert result.output == ("error: failed: RuntimeError: connection to "
                              "mongodb://user:***@db:27017 lost\n")
+
+
+def test_paid_but_not_written_keeps_the_stats_and_exits_5(paid: Store, tmp_path: Path) -> None:
+    from PaymentProcess.data.models.stats import PaymentEventStats
+    from PaymentProcess.treasury.final_step import (
+        BankFilesNotWrittenError,
+        write_bank_files_after_final,
+    )
+
+    stats = PaymentEventStats("run-1", EVENT, "FINAL", NOW)
+    paid.db.PaymentCenter.update_one({"_id": 107}, {"$unset": {"bank": ""}})  # after paying
+    with pytest.raises(BankFilesNotWrittenError) as failure:
+        write_bank_files_after_final(paid, EVENT, tmp_path, stats)
+    assert failure.value.exit_code == 5 and failure.value.stats is stats
+    assert str(failure.value) == (
+        "the payments of PE-G1 are FINAL, but its bank files were not written: PaymentCenter "
+        "107 is paid by EFT without valid bank data: no bank data; write them with python -m "
+        f"PaymentProcess.treasury -p PE-G1 --out {tmp_path}")
+    assert stats.written == []
+    paid.db.PaymentCenter.update_one({"_id": 107}, {"$set": {"bank": {
+        "routing": "111000025", "account": "987650107", "type": "CHECKING"}}})
+    write_bank_files_after_final(paid, EVENT, tmp_path, stats)
+    assert stats.written == [f"4 bank files in {tmp_path}"]
