@@ -16,11 +16,14 @@ from typing import Any
 from PaymentProcess.common.functions import Store
 from PaymentProcess.data.models.stats import PaymentEventStats
 from PaymentProcess.data.repositories.collections import SEQUENCES, TREASURY_FILE
-from PaymentProcess.remittance.final_step import RemittanceNotWrittenError
+from PaymentProcess.remittance.final_step import (
+    RemittanceNotWrittenError,
+    write_files_after_final,
+)
 from PaymentProcess.remittance.writer import FINAL
 from PaymentProcess.treasury.source import load_funding_bank, load_originator
 from PaymentProcess.treasury.writer import check_output_directory, write_treasury_files
-from PaymentProcess.utils.error_handling import ConfigurationError, PaymentProcessError
+from PaymentProcess.utils.error_handling import ConfigurationError
 
 
 class BankFilesNotWrittenError(RemittanceNotWrittenError):
@@ -52,13 +55,10 @@ def write_bank_files_after_final(store: Store, payment_event_id: str, out_dir: P
 
     BankFilesNotWrittenError (exit 5), carrying ``stats``, when they cannot be written.
     """
-    try:
-        paths = write_treasury_files(
+    paths = write_files_after_final(
+        lambda: write_treasury_files(
             store.db, payment_event_id, out_dir,
-            checkpoint=lambda: store.checkpoint([TREASURY_FILE, SEQUENCES]))
-    except PaymentProcessError as error:
-        raise BankFilesNotWrittenError(
-            f"the payments of {payment_event_id} are FINAL, but its bank files were not "
-            f"written: {error}; write them with python -m PaymentProcess.treasury "
-            f"-p {payment_event_id} --out {out_dir}", stats) from error
+            checkpoint=lambda: store.checkpoint([TREASURY_FILE, SEQUENCES])),
+        payment_event_id, out_dir, stats, "bank files", "PaymentProcess.treasury",
+        BankFilesNotWrittenError)
     stats.written.append(f"{len(paths)} bank files in {out_dir}")
