@@ -19,7 +19,8 @@ from PaymentProcess.utils.logging import redact
 
 def file_command(help_text: str, out_help: str,
                  out_envvar: str | None = None) -> Callable[[Callable[..., Any]], click.Command]:
-    """A click command with ``-p/--payment-event-id``, ``--db-uri`` and ``--out``."""
+    """A click command with ``-p/--payment-event-id``, ``--db-uri``, ``--out`` and
+    ``--db-timeout``."""
     def decorate(function: Callable[..., Any]) -> click.Command:
         function.__doc__ = help_text
         options = [
@@ -29,6 +30,10 @@ def file_command(help_text: str, out_help: str,
                          help="Store URI (or PAYMENT_DB_URI)."),
             click.option("--out", "out_dir", envvar=out_envvar, required=True,
                          type=click.Path(file_okay=False, path_type=Path), help=out_help),
+            click.option("--db-timeout", envvar="PAYMENT_DB_TIMEOUT_S",
+                         default=functions.DEFAULT_DB_TIMEOUT_S, show_default=True,
+                         type=click.FloatRange(min=0, min_open=True, max=3600),
+                         help="Seconds a MongoDB server may take to answer."),
         ]
         for option in reversed(options):
             function = option(function)
@@ -36,11 +41,13 @@ def file_command(help_text: str, out_help: str,
     return decorate
 
 
-def run_file_command(db_uri: str, write: Callable[[Store], list[Path]]) -> None:
+def run_file_command(db_uri: str, db_timeout: float,
+                     write: Callable[[Store], list[Path]]) -> None:
     """Open the store, ``write`` the files and print their paths; a failure is one line
     ``error: ...`` on stderr and the error's exit code (4 for an unexpected one)."""
     try:
-        store = functions.get_connection(db_uri)  # looked up at call time (tests patch it)
+        # looked up at call time (tests patch it)
+        store = functions.get_connection(db_uri, timeout_s=db_timeout)
         paths = write(store)
     except PaymentProcessError as error:
         click.echo(f"error: {redact(str(error))}", err=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PaymentProcess.common.env_file import load_env_file
 from PaymentProcess.common.file_command import file_command, run_file_command
 from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
 from PaymentProcess.remittance.writer import write_remittances
@@ -14,11 +15,12 @@ from PaymentProcess.remittance.writer import write_remittances
 
 @file_command("Write one 835 per payee of a finished payment event.",
               "Directory the 835 files are written to.")
-def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
-    run_file_command(db_uri, lambda store: write_remittances(
+def main(payment_event_id: str, db_uri: str, out_dir: Path, db_timeout: float) -> None:
+    run_file_command(db_uri, db_timeout, lambda store: write_remittances(
         store.db, payment_event_id, out_dir,
         checkpoint=lambda: store.checkpoint([REMITTANCE_FILE, SEQUENCES])))
 
 
 if __name__ == "__main__":
+    load_env_file()
     main()

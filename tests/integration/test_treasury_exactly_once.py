@@ -189,7 +189,7 @@ def test_an_unexpected_failure_is_one_line_exit_4(paid: Store, tmp_path: Path,
     def lost(*_args: Any, **_kwargs: Any) -> None:
         raise RuntimeError("connection to mongodb://user:secret@db:27017 lost")
 
-    monkeypatch.setattr(functions, "get_connection", lambda uri: paid)
+    monkeypatch.setattr(functions, "get_connection", lambda uri, timeout_s: paid)
     monkeypatch.setattr(functions, "close_connection", lambda: None)
     monkeypatch.setattr(writer_module, "load_treasury_inputs", lost)
     result = CliRunner().invoke(main, ["-p", EVENT, "--db-uri", "mongomock://",
