@@ -14,8 +14,7 @@ from enum import StrEnum
 
 from PaymentProcess.data.models.bank import AccountType
 from PaymentProcess.utils.error_handling import PaymentProcessError
-
-CENTS = Decimal(100)
+from PaymentProcess.utils.money import BadAmount, cents_to_decimal, decimal_cents, money_str
 
 
 class TreasuryError(PaymentProcessError):
@@ -23,17 +22,16 @@ class TreasuryError(PaymentProcessError):
 
 
 def to_cents(amount: Decimal) -> int:
-    """A 2-place Decimal amount as integer cents (TreasuryError when it has more places)."""
-    cents = amount * CENTS
-    if cents != cents.to_integral_value():
-        raise TreasuryError(f"amount {amount} is not a whole number of cents")
-    return int(cents)
+    """A Decimal amount as integer cents (TreasuryError when it is not whole cents)."""
+    try:
+        return decimal_cents(amount)
+    except BadAmount as error:
+        raise TreasuryError(f"amount {amount}: {error}") from None
 
 
 def cents_text(cents: int) -> str:
     """``1234`` -> ``12.34``: integer cents as a decimal amount with two places."""
-    sign = "-" if cents < 0 else ""
-    return f"{sign}{abs(cents) // 100}.{abs(cents) % 100:02d}"
+    return money_str(cents_to_decimal(cents))
 
 
 @dataclass(frozen=True, slots=True)
