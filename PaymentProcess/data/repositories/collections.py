@@ -23,6 +23,7 @@ PAYMENT_EVENT_STATS = "PaymentEventStats"
 RUN_BACKUP = "RunBackup"
 REMITTANCE_FILE = "RemittanceFile"
 CONTROL_ACTION = "ControlAction"
+TREASURY_FILE = "TreasuryFile"
 INPUT_MANIFEST = "InputManifest"
 
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
