@@ -22,6 +22,7 @@ import pymongo
 from pymongo.database import Database
 from pymongo.errors import InvalidURI, PyMongoError
 
+from PaymentProcess.common.mongodb_guarantees import check_guarantees, guaranteed_database
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.utils.error_handling import ConfigurationError, RepositoryError
 
@@ -181,7 +182,11 @@ def _open_embedded(uri: str) -> Store:
 
 
 def _open_mongodb(uri: str) -> Store:
-    """Connect to MongoDB and check it answers: RepositoryError when it does not."""
+    """Connect to MongoDB and check it answers: RepositoryError when it does not.
+
+    The database has the write and read concerns exactly-once needs pinned
+    (:mod:`PaymentProcess.common.mongodb_guarantees`); a URI weakening them is refused.
+    """
     try:
         client: pymongo.MongoClient = pymongo.MongoClient(uri, tz_aware=False)
     except (InvalidURI, ValueError, TypeError) as exc:
@@ -193,13 +198,17 @@ def _open_mongodb(uri: str) -> Store:
             f"cannot reach the store {redact_uri(uri)}: {_short_reason(exc, uri)}"
         ) from None
     try:
+        check_guarantees(client, redact_uri(uri))
         client.admin.command("ping")
+    except ConfigurationError:
+        client.close()
+        raise
     except PyMongoError as exc:
         client.close()
         raise RepositoryError(
             f"cannot reach the store {redact_uri(uri)}: {_short_reason(exc, uri)}"
         ) from None
-    return Store(uri, client.get_default_database(DEFAULT_DATABASE), client)
+    return Store(uri, guaranteed_database(client, DEFAULT_DATABASE), client)
 
 
 def get_connection(db_uri: str) -> Store:

@@ -199,7 +199,8 @@ class PaymentProcessor:
                                  "run: run the dry run again, then the final run")
             self._begin_final(payment_event_id, fingerprint, analysis, stats)
         if not frozen:
-            self.backup(payment_event_id, analysis, stats.run_id)
+            self.backup(payment_event_id, analysis, stats.run_id,
+                        raw_event["dry_run"]["fingerprint"])
 
         self._timed(stats, "write", lambda: self._write_final(analysis, stats))
         stats.written = [coll.PAYMENT_CENTER, coll.SEQUENCES, coll.CLAIM_FIN, coll.PAYMENT_INFO,
@@ -312,10 +313,15 @@ class PaymentProcessor:
                 records_by_payee.get(payee_id, []) if payee else [],
                 event.id, event.min_payment_amount))
 
-    def backup(self, payment_event_id: str, analysis: CycleAnalysis, run_id: str) -> None:
-        """Freeze the payees and O/U records the run computes from, before any write."""
-        self.repos.events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents)
-        self.repos.events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records)
+    def backup(self, payment_event_id: str, analysis: CycleAnalysis, run_id: str,
+               inputs: str) -> None:
+        """Freeze the payees and O/U records the run computes from, before any write.
+
+        ``inputs``: the fingerprint of the dry run this final run matched.
+        """
+        events = self.repos.events
+        events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents, inputs)
+        events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records, inputs)
         if not self.repos.events.set_final_run_field(payment_event_id, run_id,
                                                      "backup_complete", True):
             # A resumed run took the event over (the operator thought this run dead):

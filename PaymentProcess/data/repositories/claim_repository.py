@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
 
 from PaymentProcess.data.models.over_under import LedgerEntry
@@ -80,12 +80,15 @@ class ClaimRepository:
         return valid, malformed
 
     def mark_paid(self, payment_event_id: str, document_ids: list[str]) -> None:
-        """Record on each settled claim that this event paid it (replayable)."""
+        """Record on each settled claim that this event paid it (replayable, retryable).
+
+        One single-document update per claim in an unordered bulk write: unlike one
+        ``update_many``, MongoDB retries such a write by itself after a failover.
+        """
         if document_ids:
-            self.db[CLAIM_WS].update_many(
-                {"_id": {"$in": document_ids}},
-                {"$set": {"PaymentStatus": "PAID", "PaidEvent_ID": payment_event_id}},
-            )
+            paid = {"$set": {"PaymentStatus": "PAID", "PaidEvent_ID": payment_event_id}}
+            self.db[CLAIM_WS].bulk_write([UpdateOne({"_id": document_id}, paid)
+                                          for document_id in document_ids], ordered=False)
 
 
 def ledger_states(entries: Iterable[dict[str, Any]]) -> tuple[dict[str, LedgerState],
