@@ -22,7 +22,11 @@ import pymongo
 from pymongo.database import Database
 from pymongo.errors import InvalidURI, PyMongoError
 
-from PaymentProcess.common.mongodb_guarantees import check_guarantees, guaranteed_database
+from PaymentProcess.common.mongodb_guarantees import (
+    check_guarantees,
+    check_topology,
+    guaranteed_database,
+)
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.utils.error_handling import ConfigurationError, RepositoryError
 
@@ -199,7 +203,7 @@ def _open_mongodb(uri: str) -> Store:
         ) from None
     try:
         check_guarantees(client, redact_uri(uri))
-        client.admin.command("ping")
+        check_topology(client.admin.command("hello"), redact_uri(uri))
     except ConfigurationError:
         client.close()
         raise

@@ -11,7 +11,8 @@ whatever the URI says:
 A URI that asks for less (``w=1``, ``journal=false``, ``retryWrites=false``,
 ``readPreference=secondary``, ``readConcernLevel=local``...) is refused with a one-line
 :class:`ConfigurationError` (exit 2) rather than silently overridden: the operator sees
-that the URI says something the engine will not do.
+that the URI says something the engine will not do. A standalone server, which can
+do neither retryable writes nor a majority, is refused the same way.
 """
 
 from __future__ import annotations
@@ -54,6 +55,18 @@ def check_guarantees(client: MongoClient, redacted_uri: str) -> None:
             f"the db URI {redacted_uri} sets {', '.join(problems)}: a final run needs "
             f"w=majority, journal=true, retryWrites=true and primary reads; remove "
             f"{'them' if len(problems) > 1 else 'it'} from the URI")
+
+
+def check_topology(hello: dict[str, Any], redacted_uri: str) -> None:
+    """ConfigurationError (one line) when the server is a standalone ``mongod``.
+
+    A standalone has no retryable writes and no majority to write to: only a replica set
+    member (``setName`` in its ``hello``) or a ``mongos`` (``msg: "isdbgrid"``) will do.
+    """
+    if "setName" not in hello and hello.get("msg") != "isdbgrid":
+        raise ConfigurationError(
+            f"the store {redacted_uri} is a standalone mongod: a final run needs a replica "
+            "set (retryable writes, majority write concern); see docs/operations.md")
 
 
 def guaranteed_database(client: MongoClient, default_name: str) -> Database:

@@ -195,8 +195,7 @@ class PaymentProcessor:
                 return self._blocked(stats)
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
             if fingerprint != raw_event.get("dry_run", {}).get("fingerprint"):
-                raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
-                                 "run: run the dry run again, then the final run")
+                self._refuse_changed_inputs(payment_event_id)
             self._begin_final(payment_event_id, fingerprint, analysis, stats)
         if not frozen:
             self.backup(payment_event_id, analysis, stats.run_id,
@@ -412,6 +411,15 @@ class PaymentProcessor:
             raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
                                    "run, or its dry run changed: nothing was written")
         self._checkpoint("begin", [coll.PAYMENT_EVENT])
+
+    def _refuse_changed_inputs(self, payment_event_id: str) -> None:
+        """The inputs differ from the dry run's: edited, or another final run began writing
+        since this one was admitted (on MongoDB both read the same store at once)."""
+        if self._engine_fields(payment_event_id).get("stage") != Stage.DRY_RUN.value:
+            raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
+                                   "run, or its dry run changed: nothing was written")
+        raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
+                         "run: run the dry run again, then the final run")
 
     @staticmethod
     def _blocked(stats: PaymentEventStats) -> PaymentEventStats:

@@ -77,9 +77,10 @@ class SecantusServer:
     storage and port: WiredTiger reopens what was durable.
     """
 
-    def __init__(self, storage: Path, port: int | None = None) -> None:
+    def __init__(self, storage: Path, *options: str) -> None:
         self.storage = storage
-        self.port = port or free_port()
+        self.options = options  # more secantusd-py flags (--standalone)
+        self.port = free_port()
         self.log = storage.parent / f"secantus-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -93,7 +94,7 @@ class SecantusServer:
         with open(self.log, "ab") as log:
             self.process = subprocess.Popen(
                 [secantus_executable(), "--host", "127.0.0.1", "--port", str(self.port),
-                 "--storage-path", str(self.storage), "--log-level", "WARNING"],
+                 "--storage-path", str(self.storage), "--log-level", "WARNING", *self.options],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + START_LIMIT
         while not ping(self.uri):
@@ -129,11 +130,11 @@ def storage_parent(fallback: Path) -> Path:
 
 
 @contextmanager
-def running_secantus(fallback: Path) -> Iterator[SecantusServer]:
+def running_secantus(fallback: Path, *options: str) -> Iterator[SecantusServer]:
     """A started :class:`SecantusServer` in a new directory (on tmpfs when there is one,
     else under ``fallback``), stopped and its directory removed on exit whatever happens."""
     home = Path(tempfile.mkdtemp(prefix="payment-secantus-", dir=storage_parent(fallback)))
-    server = SecantusServer(home / "data")
+    server = SecantusServer(home / "data", *options)
     try:
         server.start()
         yield server

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,7 +28,7 @@ from PaymentProcess.data.repositories.collections import (
 from PaymentProcess.main import main
 from tests.conftest import run_cli
 from tests.integration.conftest import ServerDatabase
-from tests.integration.mongo_server import ServerTarget, load_documents
+from tests.integration.mongo_server import ServerTarget, load_documents, running_secantus
 from tests.integration.resume_support import Crash, golden_documents
 from tests.unit.test_remittance_store import PAYER
 
@@ -170,22 +171,37 @@ def test_the_database_comes_from_the_uri(server_db: ServerDatabase) -> None:
         close_connection()
 
 
-@pytest.mark.parametrize(("options", "named"), [
-    ("w=1", "w=1"), ("journal=false", "journal=false"), ("retryWrites=false", "retryWrites=false"),
-    ("readPreference=secondaryPreferred", "readPreference=secondaryPreferred"),
-    ("readConcernLevel=local", "readConcernLevel=local")])
+@pytest.mark.parametrize("options", ["w=1", "journal=false", "retryWrites=false",
+                                     "readPreference=secondaryPreferred",
+                                     "readConcernLevel=local"])
 def test_a_uri_that_weakens_exactly_once_is_refused(server_db: ServerDatabase, options: str,
-                                                    named: str) -> None:
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """In-process (``main``): one line, exit 2, nothing read or written."""
     load_documents(server_db.db, golden_documents())
     uri = f"{server_db.uri}{'&' if '?' in server_db.uri else '?'}{options}"
     for mode in ("dry-run", "final"):
-        result = run_cli("-p", "PE-G1", "-m", mode, "--db-uri", uri)
-        assert result.returncode == 2
-        lines = [line for line in result.stderr.splitlines() if not line.startswith("{")]
-        assert lines == [f"paymentprocess: the db URI {uri} sets {named}: a final run needs "
+        capsys.readouterr()
+        assert main(["-p", "PE-G1", "-m", mode, "--db-uri", uri]) == 2
+        captured = capsys.readouterr()
+        lines = [line for line in captured.err.splitlines() if not line.startswith("{")]
+        assert captured.out == ""
+        assert lines == [f"paymentprocess: the db URI {uri} sets {options}: a final run needs "
                          "w=majority, journal=true, retryWrites=true and primary reads; "
                          "remove it from the URI"]
     assert "PaymentEventStats" not in server_db.db.list_collection_names()
+
+
+def test_a_standalone_server_is_refused(mongo_target: ServerTarget, tmp_path: Path) -> None:
+    """No retryable writes, no majority: refused before anything is read or written."""
+    if not mongo_target.is_secantus:
+        pytest.skip("starts a standalone SecantusDB: only where the tier starts its servers")
+    with running_secantus(tmp_path, "--standalone") as server:
+        uri = f"{server.uri}/payments"
+        result = run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri)
+        assert result.returncode == 2
+        assert [line for line in result.stderr.splitlines() if not line.startswith("{")] == [
+            f"paymentprocess: the store {uri} is a standalone mongod: a final run needs a "
+            "replica set (retryable writes, majority write concern); see docs/operations.md"]
 
 
 def test_every_write_is_majority_journaled_and_retryable_or_replayed(engine_commands: tuple

@@ -8,6 +8,7 @@ from pymongo import ReadPreference
 
 from PaymentProcess.common.mongodb_guarantees import (
     check_guarantees,
+    check_topology,
     guaranteed_database,
     weakened_options,
 )
@@ -70,3 +71,18 @@ def test_the_database_pins_majority_journal_and_primary(options: str, wtimeout: 
 def test_without_a_database_in_the_uri_the_default_is_used() -> None:
     plain = pymongo.MongoClient("mongodb://db.example.com/", connect=False)
     assert guaranteed_database(plain, "payments").name == "payments"
+
+
+@pytest.mark.parametrize("hello", [{"isWritablePrimary": True, "setName": "rs0"},
+                                   {"isWritablePrimary": True, "msg": "isdbgrid"}])
+def test_a_replica_set_member_or_a_mongos_is_accepted(hello: dict) -> None:
+    check_topology(hello, "mongodb://db.example.com/claims")
+
+
+def test_a_standalone_server_is_refused_in_one_line() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        check_topology({"isWritablePrimary": True}, "mongodb://db.example.com/claims")
+    assert str(info.value) == (
+        "the store mongodb://db.example.com/claims is a standalone mongod: a final run needs "
+        "a replica set (retryable writes, majority write concern); see docs/operations.md")
+    assert info.value.exit_code == 2
