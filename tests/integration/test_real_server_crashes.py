@@ -10,6 +10,7 @@ checkpoints whole phases, never has. ``test_a_kill_mid_phase_*`` shows both.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -152,11 +154,27 @@ def test_a_kill_mid_phase_leaves_part_of_it_on_the_server_and_nothing_in_the_emb
     assert_same_store(read_store(embedded), reference)
 
 
+def checkpoint_times(log_text: str) -> dict[str, datetime]:
+    """When the run logged each checkpoint first (from its JSON log lines)."""
+    times: dict[str, datetime] = {}
+    for line in log_text.splitlines():
+        if line.startswith("{") and '"event": "checkpoint"' in line:
+            record = json.loads(line)
+            times.setdefault(record["checkpoint"], datetime.fromisoformat(record["timestamp"]))
+    return times
+
+
 def test_killed_at_random_moments_then_resumed(mongo_target: ServerTarget,
                                                server_db: ServerDatabase,
                                                tmp_path: Path) -> None:
-    """A synthetic final run killed twice at random moments of its writes, then resumed."""
+    """A synthetic final run killed twice at random moments of its writes, then resumed.
+
+    The moments are drawn after the run's first checkpoint, within the time the
+    uninterrupted run took from its first checkpoint to its last. A run that finishes
+    before its moment without any kill yet starts over from the dry run, with the window
+    halved (the machine may be faster than the reference run was)."""
     rng = random.Random(SEED)
+    event = "PE-SYN-0001"
     reference_name = mongo_target.new_database()
     reference_db = mongo_target.client[reference_name]
     reference_uri = mongo_target.database_uri(reference_name)
@@ -164,50 +182,59 @@ def test_killed_at_random_moments_then_resumed(mongo_target: ServerTarget,
         [sys.executable, "-m", "PaymentProcess.synthetic", "--db-uri", reference_uri,
          "--claims", "400", "--payees", "16", "--seed", "21"],
         cwd=REPO, capture_output=True, text=True, timeout=RUN_LIMIT)
+    args = ("-p", event, "--batch-size", "20")
     try:
         assert synthetic.returncode == 0, synthetic.stderr
-        args = ("-p", "PE-SYN-0001", "--batch-size", "20")
         assert run_cli(*args, "-m", "dry-run", "--db-uri", reference_uri, env=ENV).returncode == 0
-        load_documents(server_db.db, server_collections(reference_db))
-        started = time.monotonic()
+        dry = server_collections(reference_db)
         final = run_cli(*args, "-m", "final", "--db-uri", reference_uri, env=ENV)
         assert final.returncode == 0, final.stderr
-        run_seconds = time.monotonic() - started
+        times = checkpoint_times(final.stderr)
+        window = (times["finished"] - times["begin"]).total_seconds()
         reference = server_collections(reference_db)
     finally:
         mongo_target.client.drop_database(reference_name)
 
-    history = []
-    for attempt in range(2):
+    load_documents(server_db.db, dry)
+    history: list[str] = []
+    kills = 0
+    for attempt in range(8):
         log = tmp_path / f"attempt-{attempt}.log"
-        running = stage_of(server_db.db, "PE-SYN-0001") == "FINAL_RUNNING"
-        resuming = ("--resume",) if running else ()
+        running = stage_of(server_db.db, event) == "FINAL_RUNNING"
         with open(log, "wb") as stderr:
             process = subprocess.Popen(
-                [sys.executable, str(REPO / "main.py"), *args, "-m", "final", *resuming,
-                 "--db-uri", server_db.uri], cwd=REPO, env=environment(),
-                stdout=subprocess.DEVNULL, stderr=stderr)
+                [sys.executable, str(REPO / "main.py"), *args, "-m", "final",
+                 *(("--resume",) if running else ()), "--db-uri", server_db.uri],
+                cwd=REPO, env=environment(), stdout=subprocess.DEVNULL, stderr=stderr)
         deadline = time.monotonic() + RUN_LIMIT
         while not checkpoints(log) and process.poll() is None:  # its writes have begun
             assert time.monotonic() < deadline, "the run never reached its first checkpoint"
-            time.sleep(0.05)
-        delay = rng.uniform(0.0, run_seconds)
+            time.sleep(0.02)
+        delay = rng.uniform(0.0, window)
         try:
             process.wait(timeout=delay)
         except subprocess.TimeoutExpired:
             process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
-        ledger = server_db.db.ClaimFinCore.count_documents({"PaymentEvent_ID": "PE-SYN-0001"})
+        ledger = server_db.db.ClaimFinCore.count_documents({"PaymentEvent_ID": event})
         history.append(f"attempt {attempt}: delay {delay:.2f}s, exit {process.returncode}, "
                        f"checkpoints {checkpoints(log)}, ledger entries {ledger}")
-        if process.returncode == 0:
+        if process.returncode == -signal.SIGKILL:
+            kills += 1
+            if kills == 2:
+                break
+            continue
+        assert process.returncode == 0, (history, log.read_text()[-2000:])
+        if kills:
             break
-        assert process.returncode == -signal.SIGKILL, (history, log.read_text()[-2000:])
-    if stage_of(server_db.db, "PE-SYN-0001") != "FINAL":
+        server_db.target.client.drop_database(server_db.db.name)  # again, from the dry run
+        load_documents(server_db.db, dry)
+        window /= 2
+    print(f"seed {SEED}:", *history, sep="\n  ")
+    assert kills, f"seed {SEED}: no kill: {history}"
+    if stage_of(server_db.db, event) != "FINAL":
         completed = run_cli(*args, "-m", "final", "--resume", "--db-uri", server_db.uri, env=ENV)
         assert completed.returncode == 0, completed.stderr[-2000:]
-    print(f"seed {SEED}:", *history, sep="\n  ")
-    assert any("exit -9" in line for line in history), f"seed {SEED}: no kill: {history}"
     try:
         assert_same_store(server_collections(server_db.db), reference)
     except AssertionError as exc:
