@@ -96,7 +96,8 @@ class Repositories:
     @classmethod
     def for_store(cls, store: Store, batch_size: int) -> Repositories:
         """Build the repositories on the store's database."""
-        return cls(ClaimRepository(store.db), PaymentRepository(store.db, batch_size),
+        return cls(ClaimRepository(store.db, retryable_marks=store.kind == "mongodb"),
+                   PaymentRepository(store.db, batch_size),
                    PaymentCenterRepository(store.db, batch_size),
                    EventRepository(store.db, batch_size))
 

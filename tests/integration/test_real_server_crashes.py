@@ -73,6 +73,17 @@ def wait_for(path: Path, process: subprocess.Popen, limit: float = RUN_LIMIT) ->
         time.sleep(0.05)
 
 
+def assert_final_refused_while_running(server_db: ServerDatabase) -> None:
+    """A final run without --resume on a FINAL_RUNNING event: exit 3, one line, no change."""
+    before = server_collections(server_db.db)
+    refused = run_cli(*FINAL, "--db-uri", server_db.uri, env=ENV)
+    assert refused.returncode == 3
+    assert human_lines(refused.stderr) == [
+        f"paymentprocess: payment event {EVENT} has a final run in progress or "
+        "interrupted: if it died, rerun with --resume"]
+    assert server_collections(server_db.db) == before
+
+
 def resume(uri: str) -> None:
     resumed = run_cli(*FINAL, "--resume", "--db-uri", uri, env=ENV)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
@@ -110,13 +121,7 @@ def test_killed_at_a_checkpoint_then_resumed(server_db: ServerDatabase, kill_at:
         assert stage_of(server_db.db) == "FINAL"
     else:
         assert stage_of(server_db.db) == "FINAL_RUNNING"
-        before = server_collections(server_db.db)
-        refused = run_cli(*FINAL, "--db-uri", server_db.uri, env=ENV)
-        assert refused.returncode == 3
-        assert human_lines(refused.stderr) == [
-            f"paymentprocess: payment event {EVENT} has a final run in progress or "
-            "interrupted: if it died, rerun with --resume"]
-        assert server_collections(server_db.db) == before
+        assert_final_refused_while_running(server_db)
         resume(server_db.uri)
     assert stage_of(server_db.db) == "FINAL"
     assert_same_store(server_collections(server_db.db), reference)
@@ -253,13 +258,7 @@ def test_two_final_runs_at_once(server_db: ServerDatabase, tmp_path: Path,
                              stderr=subprocess.PIPE, text=True)
     try:
         wait_for(Path(f"{release}.reached"), first)
-        before = server_collections(server_db.db)
-        second = run_cli(*FINAL, "--db-uri", server_db.uri, env=ENV)
-        assert second.returncode == 3
-        assert human_lines(second.stderr) == [
-            f"paymentprocess: payment event {EVENT} has a final run in progress or "
-            "interrupted: if it died, rerun with --resume"]
-        assert server_collections(server_db.db) == before
+        assert_final_refused_while_running(server_db)
     finally:
         release.touch()
         _, stderr = first.communicate(timeout=RUN_LIMIT)
