@@ -16,11 +16,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 setup: $(VENV)/.installed
 
 demo: setup
-	rm -rf $(STORE)
+	rm -rf $(STORE) $(STORE)-835
 	$(PY) -m PaymentProcess.synthetic --db-uri mongomock://$(STORE) --claims 2000 --payees 40 --seed 7
-	$(PY) main.py -p PE-SYN-0001 -m dry-run --db-uri mongomock://$(STORE) 2>$(STORE).log
-	$(PY) main.py -p PE-SYN-0001 -m final --db-uri mongomock://$(STORE) 2>>$(STORE).log
-	@echo "store: $(STORE)/   JSON logs: $(STORE).log"
+	$(PY) main.py -p PE-SYN-0001 -m dry-run --db-uri mongomock://$(STORE) --remittance-dir $(STORE)-835 2>$(STORE).log
+	$(PY) main.py -p PE-SYN-0001 -m final --db-uri mongomock://$(STORE) --remittance-dir $(STORE)-835 2>>$(STORE).log
+	@echo "store: $(STORE)/   835 files: $(STORE)-835/   JSON logs: $(STORE).log"
 
 test: setup
 	$(PY) -m ruff check .
@@ -35,4 +35,4 @@ bench: setup
 	$(PY) -m pytest tests/performance -m performance -q -s
 
 clean:
-	rm -rf $(VENV) $(STORE) $(STORE).log .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(STORE) $(STORE)-835 $(STORE).log .pytest_cache .ruff_cache

@@ -13,12 +13,12 @@ from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.event import RunMode
 from PaymentProcess.data.models.stats import PaymentEventStats
-from PaymentProcess.data.repositories.collections import (
-    REMITTANCE_FILE,
-    SEQUENCES,
-    ensure_indexes,
+from PaymentProcess.data.repositories.collections import ensure_indexes
+from PaymentProcess.remittance.final_step import (
+    RemittanceNotWrittenError,
+    check_remittance_ready,
+    write_after_final,
 )
-from PaymentProcess.remittance.writer import write_remittances
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import bind_run, configure_logging, get_logger, redact
 from PaymentProcess.utils.report import render_json, render_summary
@@ -35,22 +35,15 @@ def run(options: RunOptions) -> PaymentEventStats:
                            pc_type=options.pc_type, resume=options.resume)
     processor = PaymentProcessor(ConfigLoader(store.db),
                                  Repositories.for_store(store, options.batch_size), settings, store)
+    if options.remittance_dir is not None and not options.validate_only:
+        check_remittance_ready(store.db, options.payment_event_id, options.remittance_dir)
     if options.validate_only:
         return processor.run_validate_only(options.payment_event_id)
     if options.mode is RunMode.DRY_RUN:
         return processor.run_dry_run(options.payment_event_id)
     stats = processor.run_final_run(options.payment_event_id)
     if options.remittance_dir is not None and stats.status == "SUCCEEDED":
-        try:
-            paths = write_remittances(store.db, options.payment_event_id,
-                                      options.remittance_dir)
-        except PaymentProcessError as exc:
-            exc.args = (f"the payments of {options.payment_event_id} are FINAL, but its 835 files "
-                        f"were not written: {exc}; write them with python -m "
-                        "PaymentProcess.remittance",)
-            raise
-        store.checkpoint([REMITTANCE_FILE, SEQUENCES])
-        stats.written.append(f"{len(paths)} X12 835 files in {options.remittance_dir}")
+        write_after_final(store, options.payment_event_id, options.remittance_dir, stats)
     return stats
 
 
@@ -71,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stats = run(options)
     except PaymentProcessError as exc:
+        if isinstance(exc, RemittanceNotWrittenError):  # paid: the summary stands
+            print(render_json(exc.stats) if options.json else render_summary(exc.stats))
         log.error("run stopped", error=str(exc), exit_code=exc.exit_code)
         print(f"paymentprocess: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code

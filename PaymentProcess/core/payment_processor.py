@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from PaymentProcess.common.functions import Store
-from PaymentProcess.core import records
+from PaymentProcess.core import postal, records
 from PaymentProcess.core import validation as codes
 from PaymentProcess.core.claim_processor import (
     evaluate_batch,
@@ -153,6 +153,7 @@ class PaymentProcessor:
         cache = self._project_new_payees(analysis)
         self.settle(analysis, cache)
         self._check_numbers(analysis, stats)
+        self._check_addresses(analysis, stats)
         self._timed(stats, "write", lambda: self._write_dry_run(analysis, cache, stats))
         fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
         record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
@@ -192,6 +193,7 @@ class PaymentProcessor:
         if not resuming:
             self.settle(analysis, self._project_new_payees(analysis))
             self._check_numbers(analysis, stats)
+            self._check_addresses(analysis, stats)
             if stats.report.blocked:
                 return self._blocked(stats)
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
@@ -535,6 +537,13 @@ class PaymentProcessor:
             stats.report.add(codes.SEQUENCE_EXHAUSTED, funding.id,
                              f"{checks} checks from {start} exceed the range end "
                              f"{funding.check_range.end}")
+
+    @staticmethod
+    def _check_addresses(analysis: CycleAnalysis, stats: PaymentEventStats) -> None:
+        """ADDRESS_INVALID / ADDRESS_INCOMPLETE for settled payees without a mailing address."""
+        addresses = postal.payee_addresses(analysis.payees.documents,
+                                           analysis.payees.missing_keys, analysis.sources)
+        postal.report_address_findings(analysis.settlements, addresses, stats.report)
 
     def _fingerprint_records(self, analysis: CycleAnalysis) -> list[dict[str, Any]]:
         documents = [d for d in analysis.config.documents if d is not None]

@@ -1,6 +1,7 @@
 """``python -m PaymentProcess.remittance -p PE --db-uri URI --out DIR``: write the 835s of a
 finished payment event, one per payee, and print their paths. Exit codes follow spec
-section 11 (2 usage or configuration, 3 event not final, 4 failure)."""
+section 11 (2 usage or configuration, 3 event not final, 4 failure, the directory
+or a file in it not writable included)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,10 @@ def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
 
     try:
         store = get_connection(db_uri)
-        paths = write_remittances(store.db, payment_event_id, out_dir)
-        store.checkpoint([REMITTANCE_FILE, SEQUENCES])
+        paths = write_remittances(
+            store.db, payment_event_id, out_dir,
+            checkpoint=lambda: store.checkpoint([REMITTANCE_FILE, SEQUENCES]),
+        )
     except PaymentProcessError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(error.exit_code)

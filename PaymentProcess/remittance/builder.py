@@ -11,8 +11,9 @@ settlement's carried balances become PLB adjustments (see ``docs/remittance.md``
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from typing import Any
 
 from bson.decimal128 import Decimal128
 
+from PaymentProcess.core.postal import address_problems, postal_zip
 from PaymentProcess.remittance.model import (
     REVERSAL,
     ZERO,
@@ -34,6 +36,7 @@ from PaymentProcess.remittance.model import (
     ServicePayment,
 )
 from PaymentProcess.utils.error_handling import ConfigurationError
+from PaymentProcess.utils.logging import get_logger
 
 CENT = Decimal("0.01")
 FILING_INDICATOR = "ZZ"
@@ -41,6 +44,13 @@ FILING_INDICATOR = "ZZ"
 
 DENIED = "4"
 PROCESSED = "1"
+DEFAULT_DENIAL = ("CO", "204")
+"""CAS of a denied claim whose ClaimWSCore gives no ``denial_reason``: CARC 204, the service
+is not covered under the patient's current benefit plan (needs no remark code)."""
+_DENIAL_GROUPS = frozenset({"CO", "PR", "OA", "PI"})
+_CARC = re.compile(r"[A-Z0-9]{1,5}")
+
+log = get_logger(__name__)
 
 # (line field, CAS group, CARC) in the order the patient share and other payer consume allowed
 _SHARES = (
@@ -87,10 +97,13 @@ def load_payer(db: Any, event: Document) -> Payer:
         )
     if not (len(payer["tax_id"]) == 9 and payer["tax_id"].isdigit()):
         raise ConfigurationError(f"FundingSource {source_id!r}: payer.tax_id is not 9 digits")
+    problems = address_problems(address)
+    if problems:
+        raise ConfigurationError(f"FundingSource {source_id!r}: payer.{'; payer.'.join(problems)}")
     return Payer(
         name=payer["name"],
         tax_id=payer["tax_id"],
-        address=Address(address["line1"], address["city"], address["state"], address["zip"]),
+        address=_postal(address),
         contact_phone=payer["contact_phone"],
     )
 
@@ -104,8 +117,12 @@ class _Prior:
     payment_info_id: str
 
 
-def build_remittance(db: Any, event: Document, settlement: Document, payer: Payer) -> Remittance:
-    """The remittance of the payee of ``settlement`` for the finished ``event``."""
+def build_remittance(db: Any, event: Document, settlement: Document, payer: Payer,
+                     given_denials: Mapping[str, Any]) -> Remittance:
+    """The remittance of the payee of ``settlement`` for the finished ``event``.
+
+    ``given_denials`` is :func:`given_denial_reasons` (read once for all payees).
+    """
     event_id = event["_id"]
     center_id = settlement["PaymentCenter_ID"]
     center = db.PaymentCenter.find_one({"_id": center_id})
@@ -128,11 +145,17 @@ def build_remittance(db: Any, event: Document, settlement: Document, payer: Paye
     priors = {e["ParentClaimCore_ID"]: _prior(e, history[e["ParentClaimCore_ID"]]) for e in entries}
     prior_ids = [p.payment_info_id for p in priors.values() if p is not None]
     prior_infos = {d["_id"]: d for d in db.PaymentInfo.find({"_id": {"$in": prior_ids}})}
+    denied = [i for i in [*prior_infos.values(), *(i for c in infos.values() for i in c)]
+              if i["ClaimStatus"] == "DENIED"]
+    denials = {i["ClaimCore_ID"]: denial_reason(i["ClaimCore_ID"],
+                                                given_denials.get(i["ClaimCore_ID"]))
+               for i in denied}
     claims: list[ClaimPayment] = []
     for entry in entries:
         prior = priors[entry["ParentClaimCore_ID"]]
         prior_info = prior_infos.get(prior.payment_info_id) if prior else None
-        claims.extend(_chain_claims(entry, infos[entry["ParentClaimCore_ID"]], prior, prior_info))
+        claims.extend(_chain_claims(entry, infos[entry["ParentClaimCore_ID"]], prior, prior_info,
+                                    denials))
     amount, method, trace_number = _payment(db, event_id, settlement)
     return Remittance(
         payment_event_id=event_id,
@@ -142,9 +165,9 @@ def build_remittance(db: Any, event: Document, settlement: Document, payer: Paye
         trace_number=trace_number,
         issue_date=_day(event["due_date"]),
         payer=payer,
-        payee=_payee(center),
+        payee=_payee(center, method),
         claims=tuple(claims),
-        adjustments=_provider_adjustments(settlement, entries),
+        adjustments=_provider_adjustments(db, settlement, entries),
     )
 
 
@@ -173,7 +196,11 @@ def _prior(entry: Document, others: list[Document]) -> _Prior | None:
 
 
 def _chain_claims(
-    entry: Document, infos: list[Document], prior: _Prior | None, prior_info: Document | None
+    entry: Document,
+    infos: list[Document],
+    prior: _Prior | None,
+    prior_info: Document | None,
+    denials: dict[str, tuple[str, str]],
 ) -> list[ClaimPayment]:
     """The CLPs of one chain for the event, in version order (see the module docstring)."""
     chain = entry["ParentClaimCore_ID"]
@@ -186,12 +213,12 @@ def _chain_claims(
         originals = [i for i in infos if i["FrequencyCode"] == "1"]
         if len(originals) != 1:
             raise RemittanceError(f"chain {chain}: new chain without exactly one original")
-        current_id, current = originals[0]["ClaimCore_ID"], _claim(originals[0])
+        current_id, current = originals[0]["ClaimCore_ID"], _claim(originals[0], denials)
         claims.append(current)
         settled.add(current_id)
     else:
         current_id = prior.claim_id
-        current = _claim(prior_info) if prior_info is not None else None
+        current = _claim(prior_info, denials) if prior_info is not None else None
         if current is not None and current.paid != prior.amount:
             raise RemittanceError(
                 f"chain {chain}: {prior.payment_info_id} paid {current.paid}, "
@@ -211,7 +238,7 @@ def _chain_claims(
             break
         if replacement["ClaimCore_ID"] in settled:
             raise RemittanceError(f"chain {chain}: {replacement['ClaimCore_ID']} replaces itself")
-        current_id, current = replacement["ClaimCore_ID"], _claim(replacement)
+        current_id, current = replacement["ClaimCore_ID"], _claim(replacement, denials)
         claims.append(current)
         settled.add(current_id)
     unreached = sorted({i["ClaimCore_ID"] for i in infos} - settled)
@@ -247,13 +274,37 @@ def _referencing(infos: list[Document], code: str, field: str, chain: str) -> di
     return found
 
 
-def _claim(info: Document) -> ClaimPayment:
+def denial_reason(claim_id: str, value: Any) -> tuple[str, str]:
+    """(CAS group, CARC) of a denied claim from its ClaimWSCore ``denial_reason`` (or None).
+
+    ``denial_reason: {group: CO | PR | OA | PI, code: CARC}`` is optional; without it the
+    default :data:`DEFAULT_DENIAL`. A malformed one is a RemittanceError naming the claim,
+    never replaced by a guess.
+    """
+    if value is None:
+        return DEFAULT_DENIAL
+    group = value.get("group") if isinstance(value, dict) else None
+    code = value.get("code") if isinstance(value, dict) else None
+    if group not in _DENIAL_GROUPS or not isinstance(code, str) or not _CARC.fullmatch(code):
+        raise RemittanceError(f"ClaimWSCore {claim_id}: denial_reason {value!r} is not "
+                              "{group: CO|PR|OA|PI, code: a CARC}")
+    return group, code
+
+
+def given_denial_reasons(db: Any) -> dict[str, Any]:
+    """ClaimCore_ID -> ``denial_reason`` of every ClaimWSCore document that gives one."""
+    return {d["ClaimCore_ID"]: d["denial_reason"] for d in db.ClaimWSCore.find(
+        {"denial_reason": {"$exists": True}}, {"ClaimCore_ID": 1, "denial_reason": 1})}
+
+
+def _claim(info: Document, denials: dict[str, tuple[str, str]]) -> ClaimPayment:
     """A settled claim version from its PaymentInfo, with one SVC per stored line."""
     denied = info["ClaimStatus"] == "DENIED"
+    denial = denials[info["ClaimCore_ID"]] if denied else None
     qualifier = "AD" if info.get("ClaimType") == "DENTAL" else "HC"
     where = info["_id"]
     services = tuple(
-        _service(line, denied, qualifier, f"{where} line {line.get('line_no')}")
+        _service(line, denial, qualifier, f"{where} line {line.get('line_no')}")
         for line in sorted(info["lines"], key=lambda line: line["line_no"])
     )
     billed = money(info["claim_billed"], f"{where} claim_billed")
@@ -283,17 +334,20 @@ def _claim(info: Document) -> ClaimPayment:
     )
 
 
-def _service(line: Document, denied: bool, qualifier: str, where: str) -> ServicePayment:
+def _service(
+    line: Document, denial: tuple[str, str] | None, qualifier: str, where: str
+) -> ServicePayment:
     """One line with CAS explaining billed - paid.
 
     CO-45 billed - allowed; then deductible (PR-1), coinsurance (PR-2), copay (PR-3) and
     other payer (OA-23), each capped at what is left of allowed; CO-253 the reduction.
-    A denied line pays nothing: its whole charge is CO-45 and no allowed is reported.
+    A line of a denied claim (``denial`` its group and CARC) pays nothing: its whole charge
+    is that denial reason and no allowed is reported.
     """
     billed = money(line["billed"], f"{where} billed")
     paid = money(line["paid"], f"{where} paid")
-    if denied:
-        adjustments = [Adjustment("CO", "45", billed - paid)]
+    if denial is not None:
+        adjustments = [Adjustment(*denial, billed - paid)]
         allowed = None
     else:
         allowed = money(line["allowed"], f"{where} allowed")
@@ -344,16 +398,22 @@ def _claim_level_reversal(prior: _Prior, via: Document) -> ClaimPayment:
 
 
 def _provider_adjustments(
-    settlement: Document, entries: list[Document]
+    db: Any, settlement: Document, entries: list[Document]
 ) -> tuple[ProviderAdjustment, ...]:
-    """PLB: L6 interest paid (negative), WO prior OVER recovered (positive), FB balances
+    """PLB: L6 interest paid (negative); a prior OVER recovered (positive): FB with the
+    reference it was forwarded under when an earlier 835 forwarded it, else WO; FB balances
     carried: an UNDER consumed (negative), a new OVER (negative), a new UNDER (positive)."""
     where = settlement["_id"]
     interest = sum((money(e["interest_amount"], e["_id"]) for e in entries), ZERO)
     items = [ProviderAdjustment("L6", None, -interest)]
+    applied = settlement.get("over_applied", [])
+    forwarded = {s["new_over_id"] for s in db.PaymentSettlement.find(
+        {"new_over_id": {"$in": [a["ou_id"] for a in applied]}}, {"new_over_id": 1})
+    } if applied else set()
     items += [
-        ProviderAdjustment("WO", a["ou_id"], money(a["amount"], f"{where} over_applied"))
-        for a in settlement.get("over_applied", [])
+        ProviderAdjustment("FB" if a["ou_id"] in forwarded else "WO", a["ou_id"],
+                           money(a["amount"], f"{where} over_applied"))
+        for a in applied
     ]
     items += [
         ProviderAdjustment("FB", a["ou_id"], -money(a["amount"], f"{where} under_consumed"))
@@ -388,11 +448,22 @@ def _payment(db: Any, event_id: str, settlement: Document) -> tuple[Decimal, str
     return amount, methods[payment["method"]], str(payment["number"])
 
 
-def _payee(center: Document) -> Payee:
-    """Providers: NPI (XX) and TIN in REF*TJ, interchange id the TIN; DMR: the member."""
-    address = center.get("address") or {}
-    parts = [address.get(k) for k in ("line1", "city", "state", "zip")]
-    postal = Address(*parts) if all(parts) else None
+def _payee(center: Document, method: str) -> Payee:
+    """Providers: NPI (XX) and TIN in REF*TJ, interchange id the TIN; DMR: the member.
+
+    N3/N4 when the address is a complete US mailing address (spec 3.1 fields). Without
+    one a check cannot be mailed (RemittanceError); any other payee's 835 goes without
+    N3/N4, as its dry run reported (``ADDRESS_INCOMPLETE``), and the log says so again.
+    """
+    address = center.get("address")
+    problems = address_problems(address)
+    if problems and method == "CHK":
+        raise RemittanceError(f"PaymentCenter {center['_id']} is paid by check but has no "
+                              f"mailing address: {'; '.join(problems)}")
+    if problems:
+        log.warning("835 without payee address", payment_center_id=center["_id"],
+                    problems=problems)
+    postal = None if problems else _postal(address)
     if center["type"] == "DMR":
         member_id = center["member_id"]
         return Payee(center["vendor_name"], "FI", member_id, postal, (), "ZZ", member_id)
@@ -400,6 +471,14 @@ def _payee(center: Document) -> Payee:
     return Payee(
         center["vendor_name"], "XX", center["npi"], postal, (("TJ", tax_id),), "30", tax_id
     )
+
+
+def _postal(address: Document) -> Address:
+    """A complete US mailing address (checked by ``address_problems``) as N3/N4 carry it."""
+    line2 = address.get("line2")
+    return Address(address["line1"], address["city"], address["state"],
+                   postal_zip(address["zip"]),
+                   line2 if isinstance(line2, str) and line2.strip() else None)
 
 
 def _day(value: datetime | date) -> date:

@@ -26,12 +26,13 @@ class RemittanceError(PaymentProcessError):
 
 @dataclass(frozen=True)
 class Address:
-    """A postal address (N3/N4)."""
+    """A postal address (N3/N4): ``state`` a USPS code, ``zip`` 5 or 9 digits."""
 
     line1: str
     city: str
     state: str
     zip: str
+    line2: str | None = None
 
 
 @dataclass(frozen=True)

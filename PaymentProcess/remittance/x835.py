@@ -132,8 +132,8 @@ def _payee(payee: Payee) -> Iterator[Segment]:
 
 
 def _address(address: Address) -> Iterator[Segment]:
-    yield ["N3", _text(address.line1, 55)]
-    yield ["N4", _text(address.city, 30), _text(address.state, 2), _text(address.zip, 15)]
+    yield ["N3", _text(address.line1, 55), _text(address.line2 or "", 55)]
+    yield ["N4", _text(address.city, 30), _id(address.state), _id(address.zip)]
 
 
 def _claim(claim: ClaimPayment) -> Iterator[Segment]:

@@ -138,6 +138,17 @@ def event_id(cycle: int) -> str:
     return f"PE-SYN-{cycle:04d}"
 
 
+def _payer(index: int) -> dict[str, Any]:
+    """The payer identity of funding source ``index``: what its 835s name (N1*PR, TRN03)."""
+    return {
+        "name": f"Synthetic Health Plan {index + 1}",
+        "tax_id": f"{750000001 + index:09d}",
+        "address": {"line1": f"{100 * (index + 1)} Plan Way", "city": "Dallas", "state": "TX",
+                    "zip": "75201"},
+        "contact_phone": "8005550100",
+    }
+
+
 def _config(options: SyntheticOptions, payees: list[Payee]) -> dict[str, list[dict[str, Any]]]:
     rng = _stream(options.seed, "config")
     span = max(1_000_000, 2 * options.payees * (options.cycles + 1))
@@ -149,6 +160,7 @@ def _config(options: SyntheticOptions, payees: list[Payee]) -> dict[str, list[di
             "name": f"Synthetic operating account {index + 1}",
             "check_range": {"start": start, "end": start + span - 1},
             "eft_trace_prefix": f"EFT{'AB'[index]}",
+            "payer": _payer(index),
         })
         if rng.random() < 0.75:
             sequences.append({"_id": f"check:{fs_id}", "next": start + rng.randrange(1000)})

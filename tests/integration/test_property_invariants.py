@@ -173,7 +173,9 @@ def synthesize(rng: random.Random) -> Synthetic:
             "patient_control_number": f"PCN-{claim_id}", "NPI": pair[1], "TIN": pair[0],
             "provider": {"name": f"Vendor {pair[0]}", "address": {
                 "line1": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75001"}},
-            "MemberID": pair[2], "member": {"name": f"Pat {claim_id}", "address": None},
+            # a payee paid by check needs a mailing address (ADDRESS_INVALID otherwise)
+            "MemberID": pair[2], "member": {"name": f"Pat {claim_id}", "address": {
+                "line1": "2 Elm St", "city": "Austin", "state": "TX", "zip": "78701"}},
             "service_lines": lines,
         }
 

@@ -60,24 +60,72 @@ def test_final_run_writes_valid_balanced_835s(golden_dir: Path, tmp_path: Path,
     assert {f.name: f.read_bytes() for f in sorted(out.glob("*.835"))} == first
 
 
-def test_missing_payer_identity_leaves_the_payments_final(golden_dir: Path, tmp_path: Path) -> None:
+def stage(store_dir: Path) -> str:
+    return next(e for e in read_store(store_dir)["PaymentEvent"] if e["_id"] == "PE-G1")["stage"]
+
+
+def test_missing_payer_identity_is_refused_before_paying(golden_dir: Path,
+                                                         tmp_path: Path) -> None:
     uri = f"mongomock://{golden_dir}"
+    out = ("--remittance-dir", str(tmp_path / "835"))
+    dry = run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri, *out)
+    assert dry.returncode == 2
+    assert dry.stderr.splitlines()[-1] == (
+        "paymentprocess: --remittance-dir: FundingSource 'FS-G' lacks the payer identity the "
+        "835 needs: payer.address.city, payer.address.line1, payer.address.state, "
+        "payer.address.zip, payer.contact_phone, payer.name, payer.tax_id")
+    assert stage(golden_dir) == "NEW"
+    assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, *out)
+    assert final.returncode == 2 and "Traceback" not in final.stderr
+    assert stage(golden_dir) == "DRY_RUN"
+    assert "Payments" not in read_store(golden_dir)
+
+
+def test_unwritable_remittance_dir_is_refused_before_paying(golden_dir: Path,
+                                                            tmp_path: Path) -> None:
+    add_payer(golden_dir)
+    uri = f"mongomock://{golden_dir}"
+    (tmp_path / "file").write_text("")
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri,
-                    "--remittance-dir", str(tmp_path / "835"))
-    assert final.returncode == 2
-    assert "PE-G1 are FINAL, but its 835 files were not written" in final.stderr
-    assert "Traceback" not in final.stderr
-    store = read_store(golden_dir)
-    assert next(e for e in store["PaymentEvent"] if e["_id"] == "PE-G1")["stage"] == "FINAL"
-    assert len(store["Payments"]) == 3
+                    "--remittance-dir", str(tmp_path / "file" / "835"))
+    assert final.returncode == 4
+    assert final.stderr.splitlines()[-1] == (
+        f"paymentprocess: cannot write 835 files to {tmp_path}/file/835: Not a directory")
+    assert stage(golden_dir) == "DRY_RUN"
+
+
+def test_835s_failing_after_payment_keep_the_summary_and_exit_5(golden_dir: Path,
+                                                               tmp_path: Path) -> None:
+    add_payer(golden_dir)
+    uri = f"mongomock://{golden_dir}"
+    out = tmp_path / "835"
+    (out / "PE-G1_105.835").mkdir(parents=True)  # in the way of one payee's file
+    assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--remittance-dir", str(out))
+    assert final.returncode == 5
+    assert "384.88" in final.stdout  # the summary of what was paid
+    assert final.stderr.splitlines()[-1] == (
+        f"paymentprocess: the payments of PE-G1 are FINAL, but its 835 files were not written: "
+        f"cannot write the 835 file {out}/PE-G1_105.835: something other than a file is in the "
+        f"way; write them with python -m PaymentProcess.remittance -p PE-G1 --out {out}")
+    assert stage(golden_dir) == "FINAL"
+    assert [p.name for p in out.iterdir()] == ["PE-G1_105.835"]  # nothing half-written
+    (out / "PE-G1_105.835").rmdir()
+    rerun = subprocess.run(
+        [sys.executable, "-m", "PaymentProcess.remittance", "-p", "PE-G1", "--db-uri", uri,
+         "--out", str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0, rerun.stderr
+    numbers = sorted(r["control_number"] for r in read_store(golden_dir)["RemittanceFile"])
+    assert numbers == list(range(1, 8))
 
 
 def test_synthetic_cycles_write_valid_835s(tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     options = SyntheticOptions(claims=300, payees=12, cycles=2, seed=21)
     store = run_cycles(options)
-    store.db.FundingSource.update_many({}, {"$set": {"payer": PAYER}})
+    # the generator names each funding source's payer: no setup needed
     for event_id in ("PE-SYN-0001", "PE-SYN-0002"):
         out = tmp_path / event_id
         files = write_remittances(store.db, event_id, out)
@@ -88,3 +136,21 @@ def test_synthetic_cycles_write_valid_835s(tmp_path: Path,
         disbursed = sum(money(p["amount"])
                         for p in store.db.Payments.find({"PaymentEvent_ID": event_id}))
         assert sum(bpr02(f.read_text()) for f in files) == disbursed
+
+
+def test_a_malformed_denial_reason_is_refused_before_the_run(golden_dir: Path,
+                                                             tmp_path: Path) -> None:
+    add_payer(golden_dir)
+    path = golden_dir / "ClaimWSCore.jsonl"
+    claims = [json_util.loads(line) for line in path.read_text().splitlines()]
+    for claim in claims:
+        if claim["_id"] == "C6002":
+            claim["denial_reason"] = {"group": "CO", "code": "not a carc"}
+    path.write_text("".join(json_util.dumps(c) + "\n" for c in claims))
+    dry = run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", f"mongomock://{golden_dir}",
+                  "--remittance-dir", str(tmp_path / "835"))
+    assert dry.returncode == 2
+    assert dry.stderr.splitlines()[-1] == (
+        "paymentprocess: --remittance-dir: ClaimWSCore C6002: denial_reason {'group': 'CO', "
+        "'code': 'not a carc'} is not {group: CO|PR|OA|PI, code: a CARC}")
+    assert stage(golden_dir) == "NEW"

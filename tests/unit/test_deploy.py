@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 K8S = DEPLOY / "k8s"
+OPERATOR = K8S / "operator"
+PODS = [K8S / "cronjob.yaml", OPERATOR / "job-dry-run.yaml", OPERATOR / "job-resume.yaml"]
 DOCS = [ROOT / "docs" / "operations.md", DEPLOY / "README.md"]
 
 ENV_VARS = [
@@ -36,6 +38,7 @@ ENV_VARS = [
     "PAYMENT_BATCH_SIZE",
     "PAYMENT_LOG_DIR",
     "PAYMENT_EVENT_ID",
+    "PAYMENT_REMITTANCE_DIR",
 ]
 CONFIG_KEYS = {"workers", "batch_size", "log_level", "pc_type", "log_dir"}
 PYTHON = "/opt/paymentprocess/.venv/bin/python"
@@ -220,8 +223,8 @@ COMMAND_LINES = [
     ),
     ("Dockerfile CMD", _docker_json("CMD")),
     ("cronjob.yaml args", _container(K8S / "cronjob.yaml")["args"]),
-    ("job-dry-run.yaml args", _container(K8S / "job-dry-run.yaml")["args"]),
-    ("job-resume.yaml args", _container(K8S / "job-resume.yaml")["args"]),
+    ("job-dry-run.yaml args", _container(OPERATOR / "job-dry-run.yaml")["args"]),
+    ("job-resume.yaml args", _container(OPERATOR / "job-resume.yaml")["args"]),
     *_doc_command_lines(),
 ]
 COMMAND_IDS = [name for name, _ in COMMAND_LINES]
@@ -286,7 +289,7 @@ def test_timer_is_weekly_and_persistent():
     assert timer["Persistent"] == "true"
     assert timer["Unit"] == "paymentprocess.service"
     assert re.fullmatch(
-        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \*-\*-\* \d\d:\d\d:\d\d", timer["OnCalendar"]
+        r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun) \*-\*-\* \d\d:\d\d:\d\d UTC", timer["OnCalendar"]
     )
     assert unit["Install"]["WantedBy"] == "timers.target"
 
@@ -303,6 +306,29 @@ def test_hand_run_wrapper_runs_like_the_service():
         "--wait",  # the engine's exit status is the wrapper's
     ):
         assert needed in script
+
+
+def test_hand_run_wrapper_runs_in_the_services_sandbox(tmp_path):
+    """With a stand-in systemd-run that prints its arguments, one a line."""
+    fake = tmp_path / "systemd-run"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}",
+           "PAYMENTPROCESS_UNIT": str(SYSTEMD / "paymentprocess.service")}
+    result = subprocess.run(["sh", str(DEPLOY / "bin" / "paymentprocess"), "--mode", "dry-run",
+                             "-p", "PE *"], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    argv = result.stdout.splitlines()
+    unit = (SYSTEMD / "paymentprocess.service").read_text()
+    sandbox = [ln for ln in unit.split("# Sandbox:")[1].splitlines()
+               if re.match(r"[A-Za-z]+=", ln)]
+    directories = [ln for ln in unit.splitlines()
+                   if re.match(r"(LogsDirectory|StateDirectory|UMask)", ln)]
+    properties = [a.removeprefix("--property=") for a in argv if a.startswith("--property=")]
+    assert len(sandbox) > 25 and "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" in sandbox
+    assert set(sandbox + directories) <= set(properties)
+    assert argv[argv.index(PYTHON):] == [PYTHON, "-m", "PaymentProcess.main", "--mode",
+                                         "dry-run", "-p", "PE *"]
 
 
 @pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
@@ -343,6 +369,41 @@ def test_systemd_analyze_verify(tmp_path):
         subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True).returncode
         == 0
     )
+
+
+def _exposure(unit: Path, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(["systemd-analyze", "security", "--offline=true", unit.name],
+                          cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze not installed")
+def test_service_sandbox_rates_ok_in_systemd_analyze_security(tmp_path):
+    shutil.copy(SYSTEMD / "paymentprocess.service", tmp_path)
+    result = _exposure(tmp_path / "paymentprocess.service", tmp_path)
+    if "--offline" in result.stderr and ("unrecognized" in result.stderr
+                                         or "Unknown" in result.stderr):
+        pytest.skip(f"this systemd-analyze has no --offline: {result.stderr.strip()}")
+    level = re.search(r"Overall exposure level for paymentprocess\.service: (\d+\.\d)",
+                      result.stdout)
+    assert level, result.stdout + result.stderr
+    assert float(level.group(1)) <= 4.0, result.stdout
+    # the check measures: the unit as it was before the sandbox rates EXPOSED
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    unit = (SYSTEMD / "paymentprocess.service").read_text()
+    (bare / "paymentprocess.service").write_text(unit.split("# Sandbox:")[0])
+    before = re.search(r"exposure level for paymentprocess\.service: (\d+\.\d)",
+                       _exposure(bare / "paymentprocess.service", bare).stdout)
+    assert float(before.group(1)) > 8.0
+
+
+def test_service_sandbox_allows_only_what_the_engine_needs():
+    service = _unit(SYSTEMD / "paymentprocess.service")["Service"]
+    assert service["ProtectSystem"] == "strict"
+    assert service["CapabilityBoundingSet"] == ""
+    assert service["RestrictAddressFamilies"] == "AF_UNIX AF_INET AF_INET6"
+    assert service["StateDirectory"] == "paymentprocess"
+    assert "SystemCallFilter" in service and service["NoNewPrivileges"] == "true"
 
 
 # --- logrotate -----------------------------------------------------------------------------
@@ -427,6 +488,9 @@ def test_systemd_env_file_has_plain_assignments_only():
         if line.strip() and not line.startswith("#"):
             assert re.fullmatch(r"PAYMENT_[A-Z_]+=[^\s'\"\\]*", line), line
     assert dotenv_values(DEPLOY / "env.example")["PAYMENT_LOG_DIR"] == "/var/log/paymentprocess"
+    state = _unit(SYSTEMD / "paymentprocess.service")["Service"]["StateDirectory"]
+    remittance = dotenv_values(DEPLOY / "env.example")["PAYMENT_REMITTANCE_DIR"]
+    assert remittance.startswith(f"/var/lib/{state}/"), "the sandbox lets it write only there"
 
 
 def test_env_template_points_at_a_config_file_that_exists():
@@ -542,7 +606,7 @@ def test_compose_runs_the_engine_against_a_replica_set():
 
 
 def test_k8s_configmap_and_secret_split_the_environment():
-    configmap, secret = _one(K8S / "configmap.yaml"), _one(K8S / "secret.yaml")
+    configmap, secret = _one(K8S / "configmap.yaml"), _one(OPERATOR / "secret.example.yaml")
     assert (configmap["apiVersion"], configmap["kind"]) == ("v1", "ConfigMap")
     assert (secret["apiVersion"], secret["kind"], secret["type"]) == ("v1", "Secret", "Opaque")
     secret_data = secret["stringData"]
@@ -570,8 +634,9 @@ def test_k8s_cronjob_runs_the_final_run_once_at_a_time():
 
 
 def test_k8s_pods_read_the_configmap_and_the_secret_as_a_non_root_user():
-    names = {_one(K8S / f)["metadata"]["name"] for f in ("configmap.yaml", "secret.yaml")}
-    for path in (K8S / "cronjob.yaml", K8S / "job-dry-run.yaml", K8S / "job-resume.yaml"):
+    names = {_one(p)["metadata"]["name"]
+             for p in (K8S / "configmap.yaml", OPERATOR / "secret.example.yaml")}
+    for path in PODS:
         pod, container = _pod_spec(path), _container(path)
         assert pod["restartPolicy"] == "Never"
         assert pod["securityContext"]["runAsNonRoot"] is True
@@ -594,25 +659,71 @@ def _without_args(pod: dict) -> dict:
     [("job-dry-run.yaml", "dry-run", False), ("job-resume.yaml", "final", True)],
 )
 def test_k8s_operator_jobs_are_the_cronjob_pod_with_other_arguments(name, mode, resume):
-    job = _one(K8S / name)
+    job = _one(OPERATOR / name)
     assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
     assert job["metadata"]["generateName"].endswith("-")
     assert job["spec"]["backoffLimit"] == 0
-    assert _without_args(_pod_spec(K8S / name)) == _without_args(_pod_spec(K8S / "cronjob.yaml"))
-    args = _container(K8S / name)["args"]
+    assert _without_args(_pod_spec(OPERATOR / name)) == _without_args(
+        _pod_spec(K8S / "cronjob.yaml"))
+    args = _container(OPERATOR / name)["args"]
     assert args[args.index("--mode") + 1] == mode
     assert ("--resume" in args) is resume
 
 
 def test_every_k8s_file_parses_to_known_kinds():
-    kinds = {p.name: [d["kind"] for d in _yaml_docs(p)] for p in K8S.glob("*.yaml")}
+    kinds = {str(p.relative_to(K8S)): [d["kind"] for d in _yaml_docs(p)]
+             for p in K8S.rglob("*.yaml")}
     assert kinds == {
         "configmap.yaml": ["ConfigMap"],
-        "secret.yaml": ["Secret"],
         "cronjob.yaml": ["CronJob"],
-        "job-dry-run.yaml": ["Job"],
-        "job-resume.yaml": ["Job"],
+        "operator/secret.example.yaml": ["Secret"],
+        "operator/job-dry-run.yaml": ["Job"],
+        "operator/job-resume.yaml": ["Job"],
     }
+
+
+def test_kubectl_apply_of_the_directory_takes_no_placeholder_and_no_generate_name():
+    """``kubectl apply -f deploy/k8s/`` reads the directory's own files, not operator/."""
+    applied = [d for p in K8S.glob("*.y*ml") for d in _yaml_docs(p)]
+    assert sorted(d["kind"] for d in applied) == ["ConfigMap", "CronJob"]
+    assert not [d for d in applied if "generateName" in d["metadata"]]
+
+
+@pytest.mark.parametrize("path", PODS, ids=lambda p: p.name)
+def test_k8s_pods_meet_the_restricted_pod_security_standard(path):
+    pod, container = _pod_spec(path), _container(path)
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert not {"hostNetwork", "hostPID", "hostIPC"} & pod.keys()
+    assert all(set(v) - {"name"} == {"emptyDir"} for v in pod["volumes"])
+    context = container["securityContext"]
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["runAsNonRoot"] is True and pod["securityContext"]["runAsNonRoot"] is True
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert context["readOnlyRootFilesystem"] is True
+    assert "privileged" not in context
+
+
+@pytest.mark.parametrize("path", PODS, ids=lambda p: p.name)
+def test_finished_jobs_are_cleaned_up(path):
+    doc = _one(path)
+    job = doc["spec"]["jobTemplate"]["spec"] if doc["kind"] == "CronJob" else doc["spec"]
+    assert 86_400 <= job["ttlSecondsAfterFinished"] <= 30 * 86_400
+
+
+_WEEKDAYS = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+
+
+def test_timer_and_cronjob_fire_at_the_same_time_in_utc():
+    on_calendar = _unit(SYSTEMD / "paymentprocess.timer")["Timer"]["OnCalendar"]
+    day, date, clock, zone = on_calendar.split()
+    cronjob = _one(K8S / "cronjob.yaml")["spec"]
+    minute, hour, day_of_month, month, weekday = cronjob["schedule"].split()
+    assert (zone, cronjob["timeZone"]) == ("UTC", "Etc/UTC")
+    assert (date, day_of_month, month) == ("*-*-*", "*", "*")
+    assert day == _WEEKDAYS[int(weekday)]
+    assert clock == f"{int(hour):02d}:{int(minute):02d}:00"
 
 
 # --- docs ----------------------------------------------------------------------------------
@@ -627,7 +738,7 @@ def test_deploy_readme_names_every_deploy_file():
 
 def test_runbook_covers_exit_codes_stages_variables_and_redaction():
     runbook = (ROOT / "docs" / "operations.md").read_text()
-    for code in range(5):
+    for code in range(6):
         assert re.search(rf"^\| {code} \|", runbook, flags=re.M), f"exit code {code}"
     for stage in ("NEW", "DRY_RUN", "FINAL_RUNNING", "FINAL"):
         assert f"`{stage}`" in runbook

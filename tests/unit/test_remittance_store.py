@@ -10,9 +10,13 @@ ledger, settlement and O/U figures of its payee.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
+import shutil
+import stat
+import tempfile
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
@@ -21,6 +25,7 @@ from typing import Any
 import mongomock
 import oxedi
 import pytest
+import pyx12
 import pyx12.error_handler
 import pyx12.params
 import pyx12.x12n_document
@@ -29,8 +34,9 @@ from bson.decimal128 import Decimal128
 from click.testing import CliRunner
 
 from PaymentProcess.common import functions
-from PaymentProcess.remittance import RemittanceError, file_name, write_remittances
+from PaymentProcess.remittance import RemittanceError, file_name, write_remittances, writer
 from PaymentProcess.remittance.__main__ import main
+from PaymentProcess.remittance.writer import RemittanceOutputError
 from PaymentProcess.utils.error_handling import ConfigurationError, StageError
 
 GOLDEN = Path(__file__).resolve().parents[2].parent / "shared" / "golden"
@@ -254,8 +260,36 @@ class _Collecting(pyx12.error_handler.err_handler):
         super().ele_error(err_cde, err_str, bad_value, refdes)
 
 
-def pyx12_errors(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
-    """Every error pyx12 reports for the file (its return value alone says too little)."""
+_STOCK_FOOTER = "<repeat>1</repeat>"
+
+
+@functools.cache
+def guide_map_path() -> str:
+    """pyx12's maps with the 835 footer repeated as the implementation guide repeats PLB.
+
+    005010X221A1 lets PLB repeat (>1), each with up to six adjustments; pyx12 4.0.0 puts
+    PLB in a FOOTER wrapper loop of repeat 1 and counts each PLB as a new loop, so the
+    copy raises that loop's repeat to >1, its only change
+    (``test_stock_pyx12_rejects_a_second_plb`` notices when pyx12 fixes its map).
+    """
+    target = Path(tempfile.mkdtemp(prefix="pyx12-map-")) / "map"
+    shutil.copytree(Path(pyx12.__file__).parent / "map", target)
+    map_file = target / "835.5010.X221.A1.xml"
+    text = map_file.read_text()
+    footer = text.index('<loop xid="FOOTER" type="wrapper">')
+    repeat = text.index(_STOCK_FOOTER, footer)
+    assert repeat < text.index("<segment xid=\"PLB\">", footer)
+    map_file.write_text(text[:repeat] + "<repeat>&gt;1</repeat>" +
+                        text[repeat + len(_STOCK_FOOTER):])
+    return str(target)
+
+
+def pyx12_errors(path: Path, monkeypatch: pytest.MonkeyPatch, stock: bool = False
+                 ) -> list[tuple]:
+    """Every error pyx12 reports for the file (its return value alone says too little).
+
+    The map is :func:`guide_map_path`'s unless ``stock``.
+    """
     _Collecting.errors = []
     monkeypatch.setattr(pyx12.error_handler, "err_handler", _Collecting)
     monkeypatch.setattr(logging.getLogger("pyx12"), "disabled", True)
@@ -265,6 +299,7 @@ def pyx12_errors(path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple]:
         fd_997=None,
         fd_html=None,
         fd_json=io.StringIO(),
+        map_path=None if stock else guide_map_path(),
     )
     errors = list(_Collecting.errors)
     assert valid == (not errors), (valid, errors)
@@ -412,8 +447,28 @@ def test_denied_and_over_allowed_claims(written):
     text = path.read_text()
     denied = text[text.index("CLP*PCN-C6002") :]
     assert denied.startswith("CLP*PCN-C6002*4*500*0**ZZ*C6002**1~\n")
-    assert "CAS*CO*45*500~\n" in denied
+    assert "CAS*CO*204*500~\n" in denied  # no denial_reason on the claim: CARC 204
     assert "AMT*B6" not in denied
+
+
+@pytest.mark.parametrize(("reason", "clp", "cas"), [
+    ({"group": "CO", "code": "50"}, "CLP*PCN-C6002*4*500*0**ZZ", "CAS*CO*50*500~"),
+    ({"group": "PR", "code": "27"}, "CLP*PCN-C6002*4*500*0*500*ZZ", "CAS*PR*27*500~"),
+])
+def test_a_denied_claim_carries_its_own_denial_reason(db, tmp_path, monkeypatch, reason, clp,
+                                                      cas):
+    db.ClaimWSCore.insert_one({"_id": "C6002", "ClaimCore_ID": "C6002", "denial_reason": reason})
+    path = {p.name: p for p in write_remittances(db, EVENT, tmp_path)}["PE-G1_200.835"]
+    denied = path.read_text()[path.read_text().index("CLP*PCN-C6002"):]
+    assert denied.startswith(clp) and f"{cas}\n" in denied
+    assert_valid(path, monkeypatch)
+
+
+def test_a_malformed_denial_reason_is_named(db, tmp_path):
+    db.ClaimWSCore.insert_one({"_id": "C6002", "ClaimCore_ID": "C6002",
+                               "denial_reason": {"group": "XX", "code": "50"}})
+    with pytest.raises(RemittanceError, match="ClaimWSCore C6002: denial_reason"):
+        write_remittances(db, EVENT, tmp_path)
 
 
 def test_rerun_writes_the_same_bytes_with_the_same_control_numbers(db, written, tmp_path):
@@ -491,3 +546,134 @@ def test_a_line_without_units_is_one_unit(db, tmp_path, monkeypatch):
     assert_valid(path, monkeypatch)
     svc = [s for s in path.read_text().split("~") if s.strip().startswith("SVC*")]
     assert svc[0].strip().split("*")[5] == "1"
+
+
+def test_files_are_private_to_owner_and_group(written):
+    assert {stat.S_IMODE(p.stat().st_mode) for p in written.values()} == {0o640}
+
+
+def test_a_directory_in_the_way_writes_nothing_and_uses_no_number(db, tmp_path):
+    (tmp_path / file_name(EVENT, 105)).mkdir()
+    with pytest.raises(RemittanceOutputError, match=r"PE-G1_105\.835: something other"):
+        write_remittances(db, EVENT, tmp_path)
+    assert [p.name for p in tmp_path.iterdir()] == ["PE-G1_105.835"]
+    assert db.RemittanceFile.count_documents({}) == 0
+    assert db.Sequences.find_one({"_id": "x12:interchange"}) is None
+
+
+def test_an_output_directory_that_cannot_exist_is_named(db, tmp_path):
+    (tmp_path / "file").write_text("")
+    message = f"cannot write 835 files to {tmp_path}/file/835"
+    with pytest.raises(RemittanceOutputError, match=message):
+        write_remittances(db, EVENT, tmp_path / "file" / "835")
+    assert db.RemittanceFile.count_documents({}) == 0
+
+
+def test_numbers_are_recorded_durably_before_the_first_file(db, tmp_path, monkeypatch):
+    """A write that stops part-way (a kill, a full disk) never leaves a number to reuse."""
+    durable: dict[str, list] = {}
+
+    def checkpoint() -> None:  # what the embedded store would have on disk
+        durable["RemittanceFile"] = list(db.RemittanceFile.find())
+        durable["Sequences"] = list(db.Sequences.find())
+        assert list(tmp_path.iterdir()) == []
+
+    real = writer.write_private_file_atomically
+    calls = []
+
+    def failing(path: Path, data: bytes) -> None:
+        calls.append(path)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(writer, "write_private_file_atomically", failing)
+    with pytest.raises(RemittanceOutputError, match="No space left on device"):
+        write_remittances(db, EVENT, tmp_path, checkpoint=checkpoint)
+    assert sorted(r["control_number"] for r in durable["RemittanceFile"]) == list(range(1, 8))
+    assert durable["Sequences"] == [{"_id": "x12:interchange", "next": 8}]
+    written_before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert len(written_before) == 2
+    # the next run, from what was durable, reuses the recorded numbers: same bytes
+    db.RemittanceFile.delete_many({})
+    db.RemittanceFile.insert_many(durable["RemittanceFile"])
+    monkeypatch.setattr(writer, "write_private_file_atomically", real)
+    again = write_remittances(db, EVENT, tmp_path / "again")
+    assert {p.name: p.read_bytes() for p in again if p.name in written_before} == written_before
+    assert db.Sequences.find_one({"_id": "x12:interchange"})["next"] == 8
+
+
+def test_cli_unwritable_output_is_one_line_exit_4(db, tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("")
+    result = _cli(db, monkeypatch, "-p", EVENT, "--db-uri", "mongomock://",
+                  "--out", str(tmp_path / "file" / "835"))
+    assert result.exit_code == 4
+    assert result.output == (f"error: cannot write 835 files to {tmp_path}/file/835: "
+                             "Not a directory\n")
+
+
+def test_a_balance_forwarded_with_fb_is_recovered_with_fb_under_its_reference(db, tmp_path):
+    """Guide 1.10.2.12: the recovery repeats FB and the reference the balance was forwarded
+    under, with the opposite sign, so the provider can match the two."""
+    db.PaymentSettlement.insert_one({"_id": "PE-G0:105", "PaymentEvent_ID": "PE-G0",
+                                     "PaymentCenter_ID": 105, "new_over_id": "OU-5a"})
+    paths = {p.name: p for p in write_remittances(db, EVENT, tmp_path)}
+    assert plb_items(paths["PE-G1_105.835"]) == [
+        ("FB>OU-5a", Decimal("30.00")),  # forwarded by PE-G0's 835
+        ("WO>OU-5b", Decimal("70.00")),  # a balance no 835 of ours forwarded
+    ]
+
+
+@pytest.mark.parametrize("records", [7, 13])
+def test_many_over_records_take_several_plbs_that_both_validators_accept(
+        db, tmp_path, monkeypatch, records):
+    cents = [10000 // records + (1 if n < 10000 % records else 0) for n in range(records)]
+    applied = [{"ou_id": f"OU-X{n}", "amount": d128(Decimal(c) / 100)}
+               for n, c in enumerate(cents)]
+    db.PaymentSettlement.update_one({"_id": "PE-G1:105"}, {"$set": {"over_applied": applied}})
+    path = {p.name: p for p in write_remittances(db, EVENT, tmp_path)}["PE-G1_105.835"]
+    assert [len(s) for s in of(path, "PLB")] == [3 + 2 * min(6, records - n)
+                                                 for n in range(0, records, 6)]
+    assert sum(a for _, a in plb_items(path)) == Decimal("100.00")
+    assert_valid(path, monkeypatch)
+
+
+def test_stock_pyx12_rejects_a_second_plb(db, tmp_path, monkeypatch):
+    applied = [{"ou_id": f"OU-X{n}", "amount": d128("12.50")} for n in range(8)]
+    db.PaymentSettlement.update_one({"_id": "PE-G1:105"}, {"$set": {"over_applied": applied}})
+    path = {p.name: p for p in write_remittances(db, EVENT, tmp_path)}["PE-G1_105.835"]
+    assert [e[1:3] for e in pyx12_errors(path, monkeypatch, stock=True)] == [
+        ("4", "Loop FOOTER exceeded max count.  Found 2, should have 1")]
+    assert pyx12_errors(path, monkeypatch) == []
+
+
+def test_a_check_payee_without_a_mailing_address_gets_no_835(db, tmp_path):
+    db.PaymentCenter.update_one({"_id": 101}, {"$set": {"address.state": "Nevada"}})
+    with pytest.raises(RemittanceError, match="PaymentCenter 101 is paid by check but has no "
+                       "mailing address: address.state 'Nevada' is not a USPS state code"):
+        write_remittances(db, EVENT, tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_other_payees_without_an_address_go_without_n3_n4(db, tmp_path, monkeypatch):
+    db.PaymentCenter.update_one({"_id": 107}, {"$unset": {"address.city": ""}})
+    path = {p.name: p for p in write_remittances(db, EVENT, tmp_path)}["PE-G1_107.835"]
+    assert [s[1] for s in of(path, "N1")] == ["PR", "PE"]
+    assert [s[1] for s in of(path, "N4")] == ["Dallas"]  # the payer's only
+    assert_valid(path, monkeypatch)
+
+
+def test_a_payer_state_that_is_not_a_usps_code_is_a_configuration_error(db, tmp_path):
+    db.FundingSource.update_one({"_id": "FS-G"}, {"$set": {"payer.address.state": "Texas"}})
+    with pytest.raises(ConfigurationError,
+                       match="payer.address.state 'Texas' is not a USPS state code"):
+        write_remittances(db, EVENT, tmp_path)
+
+
+def test_a_second_address_line_is_kept(db, tmp_path, monkeypatch):
+    db.PaymentCenter.update_one({"_id": 101}, {"$set": {"address.line2": "Suite 200",
+                                                        "address.zip": "75001-4321"}})
+    path = {p.name: p for p in write_remittances(db, EVENT, tmp_path)}["PE-G1_101.835"]
+    assert of(path, "N3")[1] == ["N3", "1 Main St", "Suite 200"]
+    assert of(path, "N4")[1] == ["N4", "Dallas", "TX", "750014321"]
+    assert_valid(path, monkeypatch)

@@ -1,0 +1,80 @@
+"""The 835 step of ``main.py --remittance-dir``: checked before any money moves, written after.
+
+The dry run and the final run check, before computing anything, that the 835s will be
+writable: the funding source names its payer and the directory takes a file. When the
+files still cannot be written once the event is ``FINAL``, the payments stand: the run
+prints its summary and ends with :data:`PAID_NOT_WRITTEN` (never the code of a run that did
+nothing), and ``python -m PaymentProcess.remittance`` writes them later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PaymentProcess.common.functions import Store
+from PaymentProcess.data.models.stats import PaymentEventStats
+from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
+from PaymentProcess.remittance.builder import denial_reason, load_payer
+from PaymentProcess.remittance.model import RemittanceError
+from PaymentProcess.remittance.writer import FINAL, check_output_directory, write_remittances
+from PaymentProcess.utils.error_handling import ConfigurationError, PaymentProcessError
+
+PAID_NOT_WRITTEN = 5
+"""Exit code: the event is paid (FINAL), but its 835 files were not written."""
+
+
+class RemittanceNotWrittenError(PaymentProcessError):
+    """The payments are FINAL but the 835 files could not be written (exit 5).
+
+    ``stats`` is the final run's record, so its summary is printed all the same.
+    """
+
+    exit_code = PAID_NOT_WRITTEN
+
+    def __init__(self, message: str, stats: PaymentEventStats) -> None:
+        super().__init__(message)
+        self.stats = stats
+
+
+def check_remittance_ready(db: Any, payment_event_id: str, out_dir: Path) -> None:
+    """Before a dry or final run: the 835s of the event will be writable.
+
+    The payer identity is present, every ``denial_reason`` given on the event's claims is
+    well formed, and ``out_dir`` takes a file. ConfigurationError (exit 2) names the payer
+    fields missing or the claim; RemittanceOutputError (exit 4) names the directory. An
+    unknown event, one already FINAL or one without its funding source is left to the
+    run, which reports it in its own words.
+    """
+    event = db.PaymentEvent.find_one({"_id": payment_event_id})
+    if event is None or event.get("stage") == FINAL:
+        return
+    if db.FundingSource.find_one({"_id": event.get("funding_source_id")}) is None:
+        return
+    try:
+        load_payer(db, event)
+        for claim in db.ClaimWSCore.find(
+                {"PaymentEvent_ID": payment_event_id, "denial_reason": {"$exists": True}},
+                {"ClaimCore_ID": 1, "denial_reason": 1}):
+            denial_reason(str(claim.get("ClaimCore_ID")), claim["denial_reason"])
+    except (ConfigurationError, RemittanceError) as error:
+        raise ConfigurationError(f"--remittance-dir: {error}") from error
+    check_output_directory(out_dir)
+
+
+def write_after_final(store: Store, payment_event_id: str, out_dir: Path,
+                      stats: PaymentEventStats) -> None:
+    """Write the 835s of the event just paid and list them in ``stats.written``.
+
+    RemittanceNotWrittenError (exit 5), carrying ``stats``, when they cannot be written.
+    """
+    try:
+        paths = write_remittances(store.db, payment_event_id, out_dir,
+                                  checkpoint=lambda: store.checkpoint([REMITTANCE_FILE,
+                                                                       SEQUENCES]))
+    except PaymentProcessError as error:
+        raise RemittanceNotWrittenError(
+            f"the payments of {payment_event_id} are FINAL, but its 835 files were not "
+            f"written: {error}; write them with python -m PaymentProcess.remittance "
+            f"-p {payment_event_id} --out {out_dir}", stats) from error
+    stats.written.append(f"{len(paths)} X12 835 files in {out_dir}")
