@@ -14,7 +14,11 @@ from typing import Any
 import click
 import yaml
 
-from PaymentProcess.common.functions import get_default_workers, resolve_db_uri
+from PaymentProcess.common.functions import (
+    DEFAULT_DB_TIMEOUT_S,
+    get_default_workers,
+    resolve_db_uri,
+)
 from PaymentProcess.data.models.event import RunMode, is_event_id
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.utils.error_handling import ConfigurationError
@@ -41,6 +45,7 @@ class RunOptions:
     json: bool
     log_dir: str | None
     remittance_dir: Path | None = None
+    db_timeout_s: float = DEFAULT_DB_TIMEOUT_S
 
 
 def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
@@ -66,6 +71,9 @@ def _load_config_file(ctx: click.Context, _param: click.Parameter, value: str | 
             option = "--" + key.replace("_", "-")
             raise click.BadParameter(f"{path}: {key} ({option}) must be a whole number of "
                                      f"at least 1, not {count!r}")
+    for key in ("log_dir", "log_level", "pc_type"):
+        if content.get(key) is not None and not isinstance(content[key], str):
+            raise click.BadParameter(f"{path}: {key} must be text, not {content[key]!r}")
     ctx.default_map = {**(ctx.default_map or {}), **content}
     return value
 
@@ -105,6 +113,10 @@ def build_arg_parser() -> click.Command:
     @click.option("--remittance-dir", envvar="PAYMENT_REMITTANCE_DIR",
                   type=click.Path(file_okay=False),
                   help="After a final run, write one X12 835 per payee here.")
+    @click.option("--db-timeout", envvar="PAYMENT_DB_TIMEOUT_S",
+                  type=click.FloatRange(min=0, min_open=True, max=3600),
+                  default=DEFAULT_DB_TIMEOUT_S, show_default=True,
+                  help="Seconds a MongoDB server may take to answer before the run stops.")
     @click.option("--log-dir", envvar="PAYMENT_LOG_DIR", hidden=True)
     def command(**values: Any) -> dict[str, Any]:
         return values
@@ -125,6 +137,9 @@ def validate_args(values: dict[str, Any]) -> RunOptions:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
         raise click.UsageError("batch_size must be a whole number of at least 1")
     pc_type = values.get("pc_type")
+    if values["resume"] and values["mode"] != RunMode.FINAL.value:
+        raise click.UsageError("--resume completes a final run that died: it does not apply "
+                               "to a dry run")
     return RunOptions(
         payment_event_id=values["payment_event_id"],
         mode=RunMode(values["mode"]),
@@ -139,6 +154,7 @@ def validate_args(values: dict[str, Any]) -> RunOptions:
         json=values["json_output"],
         log_dir=values.get("log_dir") or None,
         remittance_dir=Path(values["remittance_dir"]) if values.get("remittance_dir") else None,
+        db_timeout_s=values["db_timeout"],
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 import click
-from dotenv import find_dotenv, load_dotenv
 
 from PaymentProcess.argument import RunOptions, parse_args
+from PaymentProcess.common.env_file import load_env_file
 from PaymentProcess.common.functions import close_connection, get_connection
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
@@ -28,7 +30,7 @@ log = get_logger("PaymentProcess.main")
 
 def run(options: RunOptions) -> PaymentEventStats:
     """Open the store, build the processor and run the requested mode."""
-    store = get_connection(options.db_uri)
+    store = get_connection(options.db_uri, timeout_s=options.db_timeout_s)
     ensure_indexes(store.db)
     settings = RunSettings(db_uri=store.uri, workers=options.workers,
                            batch_size=options.batch_size, log_level=options.log_level,
@@ -49,7 +51,7 @@ def run(options: RunOptions) -> PaymentEventStats:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the engine; returns the exit code of spec section 11."""
-    load_dotenv(find_dotenv(usecwd=True), override=False)  # .env of the working directory
+    load_env_file()
     try:
         options = parse_args(argv)
     except click.exceptions.Exit as exc:
@@ -57,29 +59,48 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         print(f"paymentprocess: error: {redact(exc.format_message())}", file=sys.stderr)
         return 2
-    configure_logging(options.log_level, log_dir=options.log_dir)
-    bind_run(payment_event_id=options.payment_event_id, mode=options.mode.value)
+    try:
+        configure_logging(options.log_level, log_dir=options.log_dir)
+    except PaymentProcessError as exc:
+        print(f"paymentprocess: error: {redact(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    bind_run(payment_event_id=options.payment_event_id, run_kind=options.mode.value)
     log.info("starting", db=redact(options.db_uri), workers=options.workers,
              batch_size=options.batch_size)
     try:
         stats = run(options)
     except PaymentProcessError as exc:
         if isinstance(exc, RemittanceNotWrittenError):  # paid: the summary stands
-            print(render_json(exc.stats) if options.json else render_summary(exc.stats))
+            print_output(render_json(exc.stats) if options.json else render_summary(exc.stats))
         log.error("run stopped", error=str(exc), exit_code=exc.exit_code)
         print(f"paymentprocess: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except Exception as exc:  # a crash: logged with its traceback, reported in one line
         log.exception("run failed")
-        print(f"paymentprocess: failed: {type(exc).__name__}: {redact(str(exc))[:300]}; "
-              "a final run can be resumed with --resume", file=sys.stderr)
+        advice = ("; the final run can be resumed with --resume"
+                  if options.mode is RunMode.FINAL and not options.validate_only else "")
+        print(f"paymentprocess: failed: {type(exc).__name__}: {redact(str(exc))[:300]}{advice}",
+              file=sys.stderr)
         return 4
     finally:
         close_connection()
-    print(render_json(stats) if options.json else render_summary(stats))
     log.info("run finished", status=stats.status, exit_code=stats.exit_code,
              disbursed=str(stats.totals.disbursed), counts=stats.counts)
+    print_output(render_json(stats) if options.json else render_summary(stats))
     return stats.exit_code
+
+
+def print_output(text: str) -> None:
+    """Print the run's output; a closed stdout or a broken pipe is logged, never fatal.
+
+    The run is done and recorded by then: its exit code stands whoever reads stdout.
+    """
+    try:
+        print(text, flush=True)
+    except (BrokenPipeError, ValueError, OSError) as exc:  # ValueError: stdout closed
+        log.warning("summary not printed", reason=type(exc).__name__)
+        with contextlib.suppress(OSError, ValueError):  # no second error at interpreter exit
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 if __name__ == "__main__":

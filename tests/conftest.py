@@ -52,7 +52,9 @@ def expected() -> dict[str, Any]:
 
 @pytest.fixture
 def golden_dir(tmp_path: Path) -> Path:
-    """A private copy of the golden store directory."""
+    """A private, writable copy of the golden store directory (shared/ may be read-only)."""
     target = tmp_path / "store"
     shutil.copytree(GOLDEN_STORE, target)
+    for path in (target, *target.iterdir()):
+        path.chmod(path.stat().st_mode | 0o200)
     return target

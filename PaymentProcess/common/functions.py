@@ -6,6 +6,11 @@ and every repository uses its ``db``. Store URIs (spec section 12):
 - ``mongodb://...`` / ``mongodb+srv://...``: a real MongoDB through pymongo.
 - ``mongomock://PATH``: the embedded store in directory PATH (absolute when it starts
   with ``/``, else relative to the working directory); ``mongomock://`` alone is memory only.
+  Only the synthetic generator creates a missing directory (``create=True``).
+
+A MongoDB server that does not answer within ``timeout_s`` seconds (``--db-timeout``,
+``PAYMENT_DB_TIMEOUT_S``; a ``serverSelectionTimeoutMS`` in the URI wins) is named, with
+its redacted host, in a RepositoryError.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -20,7 +26,8 @@ from urllib.parse import unquote, unquote_plus
 
 import pymongo
 from pymongo.database import Database
-from pymongo.errors import InvalidURI, PyMongoError
+from pymongo.errors import ConfigurationError as MongoConfigurationError
+from pymongo.errors import PyMongoError
 
 from PaymentProcess.common.mongodb_guarantees import (
     check_guarantees,
@@ -35,11 +42,14 @@ MAX_WORKERS_ENV = "PAYMENT_MAX_WORKERS"
 DEFAULT_DATABASE = "payments"
 MONGOMOCK_PREFIX = "mongomock://"
 SUPPORTED_SCHEMES = ("mongodb", "mongodb+srv", "mongomock")
+DB_TIMEOUT_ENV = "PAYMENT_DB_TIMEOUT_S"
+DEFAULT_DB_TIMEOUT_S = 10.0
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _QUERY_SECRET = re.compile(r"(?i)([?&;](?:[a-z0-9_]*password|authmechanismproperties)=)([^&;]*)")
 _REASON_CUTS = (" (configured timeouts", ", Timeout:", ", Topology Description:")
 _REASON_MAX = 200
+_URI_TIMEOUT = re.compile(r"(?i)[?&;]serverSelectionTimeoutMS=")
 
 
 def get_env(name: str, default: str | None = None) -> str | None:
@@ -178,22 +188,40 @@ _store: Store | None = None
 _store_uri: str | None = None
 
 
-def _open_embedded(uri: str) -> Store:
-    """Open ``mongomock://[PATH]``: memory only without PATH."""
+def _open_embedded(uri: str, create: bool) -> Store:
+    """Open ``mongomock://[PATH]``: memory only without PATH; PATH must exist unless ``create``."""
     location = uri[len(MONGOMOCK_PREFIX) :]
-    embedded = EmbeddedStore(Path.cwd() / location if location else None)
+    path = Path.cwd() / location if location else None
+    if path is not None and not create and not path.is_dir():
+        raise ConfigurationError(f"the embedded store {path} does not exist: check --db-uri "
+                                 "(only python -m PaymentProcess.synthetic creates a store)")
+    embedded = EmbeddedStore(path)
     return Store(uri, embedded.db, embedded)
 
 
-def _open_mongodb(uri: str) -> Store:
-    """Connect to MongoDB and check it answers: RepositoryError when it does not.
+def store_hosts(uri: str) -> str:
+    """The host list of a MongoDB URI (no user, no password, no options), for messages."""
+    rest = uri.split("://", 1)[-1]
+    return rest.rpartition("@")[2].split("/", 1)[0].split("?", 1)[0] or "?"
 
-    The database has the write and read concerns exactly-once needs pinned
-    (:mod:`PaymentProcess.common.mongodb_guarantees`); a URI weakening them is refused.
+
+def _open_mongodb(uri: str, timeout_s: float) -> Store:
+    """Connect to MongoDB and check it answers.
+
+    A malformed URI, an unknown URI option or a ``mongodb+srv://`` host without SRV
+    record is a ConfigurationError (exit 2); a server that does not answer within
+    ``timeout_s`` a RepositoryError naming the host. The database has the write and read
+    concerns exactly-once needs pinned (:mod:`PaymentProcess.common.mongodb_guarantees`);
+    a URI weakening them, or a standalone server, is refused (exit 2).
     """
+    options = {} if _URI_TIMEOUT.search(uri) else {
+        "serverSelectionTimeoutMS": int(timeout_s * 1000),
+        "connectTimeoutMS": int(timeout_s * 1000)}
     try:
-        client: pymongo.MongoClient = pymongo.MongoClient(uri, tz_aware=False)
-    except (InvalidURI, ValueError, TypeError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)  # pymongo warns of unknown options
+            client: pymongo.MongoClient = pymongo.MongoClient(uri, tz_aware=False, **options)
+    except (MongoConfigurationError, UserWarning, ValueError, TypeError) as exc:
         raise ConfigurationError(
             f"invalid db URI {redact_uri(uri)}: {_short_reason(exc, uri)}"
         ) from None
@@ -209,14 +237,20 @@ def _open_mongodb(uri: str) -> Store:
         raise
     except PyMongoError as exc:
         client.close()
+        within = f"{timeout_s:g} s" if options else "the URI's serverSelectionTimeoutMS"
         raise RepositoryError(
-            f"cannot reach the store {redact_uri(uri)}: {_short_reason(exc, uri)}"
+            f"cannot reach the store {redact_uri(uri)}: {store_hosts(redact_uri(uri))} did not "
+            f"answer within {within}: {_short_reason(exc, uri)}"
         ) from None
     return Store(uri, guaranteed_database(client, DEFAULT_DATABASE), client)
 
 
-def get_connection(db_uri: str) -> Store:
+def get_connection(db_uri: str, *, create: bool = False,
+                   timeout_s: float = DEFAULT_DB_TIMEOUT_S) -> Store:
     """The process-wide :class:`Store` for ``db_uri``, opened on first use.
+
+    ``create``: a missing embedded store directory is created (the generator only);
+    ``timeout_s``: how long a MongoDB server may take to answer.
 
     The same URI gives the same Store; another URI while one is open is a
     ConfigurationError (call :func:`close_connection` first).
@@ -230,9 +264,9 @@ def get_connection(db_uri: str) -> Store:
                 )
             return _store
         if _check_scheme(db_uri) == "mongomock":
-            store = _open_embedded(db_uri)
+            store = _open_embedded(db_uri, create)
         else:
-            store = _open_mongodb(db_uri)
+            store = _open_mongodb(db_uri, timeout_s)
         _store, _store_uri = store, db_uri
         return store
 

@@ -31,7 +31,13 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
-from PaymentProcess.core.run_control import Fingerprint, claim_digests, new_run_id, now_utc
+from PaymentProcess.core.run_control import (
+    Fingerprint,
+    claim_digests,
+    describe_changes,
+    new_run_id,
+    now_utc,
+)
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
 from PaymentProcess.data.models.event import RunMode, Stage
@@ -49,10 +55,11 @@ from PaymentProcess.data.models.payment_center import (
     PaymentCenterType,
     PaymentMethod,
 )
-from PaymentProcess.data.models.stats import PaymentEventStats, ValidationReport
+from PaymentProcess.data.models.stats import PayeeRow, PaymentEventStats, ValidationReport
 from PaymentProcess.data.repositories import collections as coll
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository, ledger_states
 from PaymentProcess.data.repositories.event_repository import EventRepository
+from PaymentProcess.data.repositories.manifest_repository import ManifestRepository
 from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
 from PaymentProcess.data.repositories.payment_repository import PaymentRepository
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
@@ -69,6 +76,8 @@ from PaymentProcess.utils.money import ZERO
 from PaymentProcess.utils.progress import progress
 
 log = get_logger(__name__)
+CONFIG_COLLECTIONS = (coll.PAYMENT_EVENT, coll.INCLUSION_CRITERIA, coll.FUNDING_SOURCE,
+                      coll.INTEREST_RULES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,17 +168,22 @@ class PaymentProcessor:
         record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
                   "critical_findings": sum(f.count for f in stats.report.findings.values()
                                            if f.severity == codes.CRITICAL)}
+        ManifestRepository(self.store.db).replace(payment_event_id,
+                                                  analysis.fingerprint.manifest)
         if not self.repos.events.record_dry_run(payment_event_id, record):
             raise ConcurrencyError(f"payment event {payment_event_id} changed stage during "
                                    "the dry run")
-        stats.written = [coll.PAYMENT_CENTER_WS, coll.PAYMENT_ESTIMATE, coll.PAYMENT_EVENT_STATS,
-                         coll.PAYMENT_EVENT]
+        stats.written = [coll.PAYMENT_CENTER_WS, coll.PAYMENT_ESTIMATE, coll.INPUT_MANIFEST,
+                         coll.PAYMENT_EVENT_STATS, coll.PAYMENT_EVENT]
         return self._save_stats(stats, stats.written)
 
     def run_validate_only(self, payment_event_id: str) -> PaymentEventStats:
         """Validations only: findings and counts, no calculation, only the stats written."""
         stats = self.initialize_stats(payment_event_id, "VALIDATE_ONLY")
         config = self.load_config(payment_event_id, stats)
+        if config is not None and config.event.stage in (Stage.FINAL_RUNNING, Stage.FINAL):
+            raise StageError(f"payment event {payment_event_id} is {config.event.stage}: its "
+                             "claims are paid or being paid, there is nothing to validate")
         if config is not None:
             self.analyze(config, stats, resuming=False, frozen=False)
         stats.written = [coll.PAYMENT_EVENT_STATS]
@@ -198,7 +212,7 @@ class PaymentProcessor:
                 return self._blocked(stats)
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
             if fingerprint != raw_event.get("dry_run", {}).get("fingerprint"):
-                self._refuse_changed_inputs(payment_event_id)
+                self._refuse_changed_inputs(analysis)
             self._begin_final(payment_event_id, fingerprint, analysis, stats)
         if not frozen:
             self.backup(payment_event_id, analysis, stats.run_id,
@@ -222,7 +236,7 @@ class PaymentProcessor:
     def initialize_stats(self, payment_event_id: str, stage: str) -> PaymentEventStats:
         """A new run's stats record; its id goes on every following log line."""
         run_id = new_run_id(payment_event_id, stage)
-        bind_run(payment_event_id=payment_event_id, run_id=run_id, stage=stage)
+        bind_run(payment_event_id=payment_event_id, run_id=run_id, run_kind=stage)
         log.info("run started", workers=self.settings.workers,
                  batch_size=self.settings.batch_size, store=self.store.uri)
         return PaymentEventStats(run_id=run_id, payment_event_id=payment_event_id, stage=stage,
@@ -243,7 +257,9 @@ class PaymentProcessor:
         analysis = CycleAnalysis(config, self._context(config))
         bind_run(phase="claims")
         started = time.perf_counter()
-        with progress("reading and computing") as advance, collect_per_batch() as collect:
+        total = self._count_claims(analysis, resuming)
+        with (progress("reading and computing", total) as advance,
+              collect_per_batch() as collect):
             for results, report in self._evaluate(analysis, resuming):
                 analysis.report.merge(report)
                 for chain in results:
@@ -347,17 +363,24 @@ class PaymentProcessor:
             return
         if frozen:
             raise StageError(f"the claims, ledger or configuration of {payment_event_id} "
-                             "changed while its final run was interrupted; restore them, "
-                             "then resume")
+                             f"changed while its final run was interrupted"
+                             f"{self._changes(analysis)}; restore them, then resume")
         if not self.repos.events.release_final(payment_event_id, run_id):
             raise ConcurrencyError(f"another run took over payment event {payment_event_id}")
         self._checkpoint("released", [coll.PAYMENT_EVENT])
         log.warning("final run released", reason="inputs changed before they were frozen")
         raise StageError(f"the inputs of {payment_event_id} changed after its final run began "
-                         "and before it froze them; nothing was paid and the event is back "
-                         "to DRY_RUN: run the dry run again, then the final run")
+                         f"and before it froze them{self._changes(analysis)}; nothing was paid "
+                         "and the event is back to DRY_RUN: run the dry run again, then the "
+                         "final run")
 
     # ------------------------------------------------------------------ helpers
+    def _changes(self, analysis: CycleAnalysis) -> str:
+        """' (what changed since the dry run)', or '' when its manifest was not stored."""
+        stored = ManifestRepository(self.store.db).load(analysis.context.payment_event_id)
+        changes = describe_changes(stored, analysis.fingerprint.manifest) if stored else ""
+        return f" ({changes})" if changes else ""
+
     def _context(self, config: EventConfig) -> PaymentContext:
         event = config.event
         return PaymentContext(
@@ -415,14 +438,16 @@ class PaymentProcessor:
                                    "run, or its dry run changed: nothing was written")
         self._checkpoint("begin", [coll.PAYMENT_EVENT])
 
-    def _refuse_changed_inputs(self, payment_event_id: str) -> None:
+    def _refuse_changed_inputs(self, analysis: CycleAnalysis) -> None:
         """The inputs differ from the dry run's: edited, or another final run began writing
         since this one was admitted (on MongoDB both read the same store at once)."""
+        payment_event_id = analysis.context.payment_event_id
         if self._engine_fields(payment_event_id).get("stage") != Stage.DRY_RUN.value:
             raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
                                    "run, or its dry run changed: nothing was written")
         raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
-                         "run: run the dry run again, then the final run")
+                         f"run{self._changes(analysis)}: run the dry run again, then "
+                         "the final run")
 
     @staticmethod
     def _blocked(stats: PaymentEventStats) -> PaymentEventStats:
@@ -430,6 +455,13 @@ class PaymentProcessor:
         stats.status = "BLOCKED"
         stats.finished_at = now_utc()
         return stats
+
+    def _count_claims(self, analysis: CycleAnalysis, resuming: bool) -> int:
+        """Count the claims a pass reads and note the duplicated ClaimCore_IDs in its context."""
+        counts = self.repos.claims.claim_id_counts(analysis.context.payment_event_id, resuming)
+        analysis.context = replace(analysis.context, duplicate_claim_ids=frozenset(
+            claim_id for claim_id, n in counts.items() if n > 1))
+        return sum(counts.values())
 
     def _evaluate(self, analysis: CycleAnalysis, resuming: bool,
                   pass_two: bool = False) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
@@ -439,9 +471,6 @@ class PaymentProcessor:
         fingerprints the inputs; pass 2 gets every claim's lines to write them.
         """
         context = analysis.context
-        duplicates = self.repos.claims.duplicate_claim_ids(context.payment_event_id, resuming)
-        context = replace(context, duplicate_claim_ids=duplicates)
-        analysis.context = context
         documents = self.repos.claims.fetch_ws(context.payment_event_id,
                                                self.settings.batch_size, resuming)
         batches = self._batches(group_by_parent(documents), context.payment_event_id,
@@ -450,9 +479,9 @@ class PaymentProcessor:
             yield from run_claim_batch_level(batches, partial(evaluate_batch, context),
                                              self.settings.workers)
             return
-        for results, report, digests in run_claim_batch_level(
+        for results, report, digests, ids in run_claim_batch_level(
                 batches, partial(_first_pass, context), self.settings.workers):
-            analysis.fingerprint.add_claims(digests)
+            analysis.fingerprint.add_claims(digests, ids)
             yield results, report
 
     def _batches(self, chains: Iterable[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
@@ -545,11 +574,14 @@ class PaymentProcessor:
                                            analysis.payees.missing_keys, analysis.sources)
         postal.report_address_findings(analysis.settlements, addresses, stats.report)
 
-    def _fingerprint_records(self, analysis: CycleAnalysis) -> list[dict[str, Any]]:
-        documents = [d for d in analysis.config.documents if d is not None]
-        documents += sorted(analysis.payees.documents, key=lambda d: str(d.get("_id")))
-        documents += sorted(analysis.open_records, key=lambda d: str(d.get("_id")))
-        return documents
+    def _fingerprint_records(self, analysis: CycleAnalysis) -> dict[str, list[dict[str, Any]]]:
+        """The configuration, payee and O/U documents the run read, by collection."""
+        records = {name: [document] for name, document in zip(
+            CONFIG_COLLECTIONS, analysis.config.documents, strict=True) if document is not None}
+        records[coll.PAYMENT_CENTER] = sorted(analysis.payees.documents,
+                                              key=lambda d: str(d.get("_id")))
+        records[coll.OVER_UNDER] = sorted(analysis.open_records, key=lambda d: str(d.get("_id")))
+        return records
 
     def _write_dry_run(self, analysis: CycleAnalysis, cache: PaymentCenterCache,
                        stats: PaymentEventStats) -> None:
@@ -633,6 +665,7 @@ class PaymentProcessor:
         check = {key: (t.pos, t.neg) for key, t in analysis.totals_by_key.items()}
         seen: dict[str, list] = {}
         replay = CycleAnalysis(analysis.config, analysis.context)
+        self._count_claims(replay, resuming=True)
         with (progress("writing", analysis.counts.get("claims_settled")) as advance,
               collect_per_batch() as collect):
             for results, _ in self._evaluate(replay, resuming=True, pass_two=True):
@@ -671,9 +704,7 @@ class PaymentProcessor:
             money.disbursed += s.disbursed
             if s.disbursed > 0:
                 by_method[s.method.value] = by_method.get(s.method.value, 0) + 1
-            stats.payees.append({"key": s.key, "PaymentCenter_ID": s.payee_id,
-                                 "outcome": s.outcome, "method": s.method.value,
-                                 "amount": s.disbursed, "number": s.number})
+            stats.payees.append(_payee_row(analysis, s))
         stats.counts["disbursements_by_method"] = by_method
 
     def _timed(self, stats: PaymentEventStats, phase: str, action: Callable[[], Any]) -> Any:
@@ -704,10 +735,26 @@ class PaymentProcessor:
 
 
 def _first_pass(context: PaymentContext, batch: BatchInput
-                ) -> tuple[list[ChainResult], ValidationReport, list[bytes]]:
-    """Pass 1 of one batch, in a worker: chain summaries, findings and the claims' digests."""
+                ) -> tuple[list[ChainResult], ValidationReport, list[bytes], list[Any]]:
+    """Pass 1 of one batch, in a worker: chain summaries, findings, the claims' digests and ids."""
     results, report = evaluate_batch(context, batch, detailed=False)
-    return results, report, claim_digests(d for chain in batch.chains for d in chain.documents)
+    documents = [d for chain in batch.chains for d in chain.documents]
+    return results, report, claim_digests(documents), [d.get("_id") for d in documents]
+
+
+def _payee_row(analysis: CycleAnalysis, settlement: PayeeSettlement) -> PayeeRow:
+    """The summary's line of one settled payee (``PaymentEventStats.payees``)."""
+    payee = analysis.payees.existing.get(settlement.key)
+    name = payee.vendor_name if payee else analysis.sources.get(settlement.key, {}).get(
+        "vendor_name")
+    return PayeeRow(
+        PaymentCenter_ID=settlement.payee_id, key=settlement.key, name=name or "",
+        status=settlement.payee_status.value, method=settlement.method.value,
+        disbursed=settlement.disbursed, held=settlement.new_under,
+        held_reason=settlement.under_reason, offset=settlement.offset,
+        recouped=settlement.over_offsets, under_consumed=settlement.consumed_under,
+        new_over=settlement.new_over,
+        number=None if settlement.number is None else str(settlement.number))
 
 
 def _created_id(event_id: str, settlement: PayeeSettlement, kind: str) -> str | None:

@@ -11,8 +11,13 @@ from typing import Any
 import bson
 
 from PaymentProcess.data.repositories.claim_repository import ENGINE_CLAIM_FIELDS
+from PaymentProcess.data.repositories.collections import CLAIM_FIN, CLAIM_WS
+from PaymentProcess.data.repositories.manifest_repository import Manifest
 
 _MODULUS = 1 << 256
+_SHORT_DIGEST = 16  # hex characters of a document's digest kept in the manifest
+MAX_CHANGED_SAMPLES = 10
+
 
 
 def now_utc() -> datetime:
@@ -51,24 +56,54 @@ class Fingerprint:
     def __init__(self) -> None:
         self._claims = hashlib.sha256()
         self._ledger = 0
+        self.manifest: Manifest = {}
 
-    def add_claims(self, digests: Iterable[bytes]) -> None:
-        """Add the claims' digests (:func:`claim_digests`), in stream order."""
-        for digest in digests:
+    def add_claims(self, digests: list[bytes], ids: list[Any]) -> None:
+        """Add the claims' digests (:func:`claim_digests`), in stream order, with their ids."""
+        claims = self.manifest.setdefault(CLAIM_WS, {})
+        for digest, document_id in zip(digests, ids, strict=True):
             self._claims.update(digest)
+            claims[str(document_id)] = digest.hex()[:_SHORT_DIGEST]
 
     def add_ledger(self, documents: Iterable[dict[str, Any]]) -> None:
         """Add ledger entries in any order."""
+        ledger = self.manifest.setdefault(CLAIM_FIN, {})
         for document in documents:
-            self._ledger = (self._ledger + int.from_bytes(_digest(document), "big")) % _MODULUS
+            digest = _digest(document)
+            self._ledger = (self._ledger + int.from_bytes(digest, "big")) % _MODULUS
+            ledger[str(document.get("_id"))] = digest.hex()[:_SHORT_DIGEST]
 
     def inputs_digest(self) -> str:
         """Digest of the claims and ledger entries read so far."""
         return hashlib.sha256(self._claims.digest() + self._ledger.to_bytes(32, "big")).hexdigest()
 
-    def full_digest(self, records: Iterable[dict[str, Any]]) -> str:
-        """Digest of claims, ledger and the given configuration/payee/O-U documents."""
+    def full_digest(self, records: dict[str, list[dict[str, Any]]]) -> str:
+        """Digest of claims, ledger and the configuration/payee/O-U documents by collection.
+
+        Those documents go into the manifest too, under their collection.
+        """
         combined = hashlib.sha256(self.inputs_digest().encode())
-        for document in records:
-            combined.update(_digest(document))
+        for collection, documents in records.items():
+            entries = self.manifest.setdefault(collection, {})
+            for document in documents:
+                digest = _digest(document)
+                combined.update(digest)
+                entries[str(document.get("_id"))] = digest.hex()[:_SHORT_DIGEST]
         return combined.hexdigest()
+
+
+def describe_changes(before: Manifest, after: Manifest) -> str:
+    """What differs between two manifests, per collection: how many documents changed,
+    were added or removed, with up to ten sample ids each; '' when nothing differs."""
+    parts = []
+    for collection in sorted(before.keys() | after.keys()):
+        old, new = before.get(collection, {}), after.get(collection, {})
+        kinds = (("changed", sorted(i for i in old.keys() & new.keys() if old[i] != new[i])),
+                 ("added", sorted(new.keys() - old.keys())),
+                 ("removed", sorted(old.keys() - new.keys())))
+        described = [f"{len(ids)} {kind} ({', '.join(ids[:MAX_CHANGED_SAMPLES])}"
+                     f"{', ...' if len(ids) > MAX_CHANGED_SAMPLES else ''})"
+                     for kind, ids in kinds if ids]
+        if described:
+            parts.append(f"{collection}: {', '.join(described)}")
+    return "; ".join(parts)

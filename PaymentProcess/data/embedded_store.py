@@ -22,7 +22,7 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -35,12 +35,14 @@ from PaymentProcess.data import (
     mongomock_patches,  # noqa: F401  (applies the patches)
 )
 from PaymentProcess.utils.error_handling import ConcurrencyError, ConfigurationError
+from PaymentProcess.utils.progress import progress
 
 DATABASE_NAME = "payments"
 SUFFIX = ".jsonl"
 LOCK_NAME = ".lock"
 STAGING_NAME = ".staging"
 COMMIT_NAME = "COMMIT"
+LOAD_CHUNK = 5000
 
 
 
@@ -109,6 +111,8 @@ class EmbeddedStore:
         """Create ``path`` if needed and take the exclusive lock on ``path/.lock``."""
         try:
             path.mkdir(parents=True, exist_ok=True)
+            if not os.access(path, os.W_OK | os.X_OK):  # found now, not after the computing
+                raise PermissionError(13, "the directory is not writable")
             fd = os.open(path / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise ConfigurationError(
@@ -143,21 +147,29 @@ class EmbeddedStore:
         shutil.rmtree(staging)
 
     def _load(self) -> None:
-        """Insert every ``<Collection>.jsonl`` of the directory into the database."""
+        """Insert every ``<Collection>.jsonl`` of the directory into the database.
+
+        Lines are counted first, so loading a large store shows its progress
+        (:func:`PaymentProcess.utils.progress.progress`), then read and inserted in chunks.
+        """
         assert self.path is not None
-        for file in sorted(self.path.glob("*" + SUFFIX)):
-            if file.name.startswith(".") or not file.is_file():
-                continue
-            try:
-                collection = self.db[file.name[: -len(SUFFIX)]]
-            except InvalidName as exc:
-                raise ConfigurationError(
-                    f"{file}: not a collection name: {_one_line(exc)}"
-                ) from None
-            docs, line_numbers = _read_jsonl(file)
-            if not docs:
-                self.db.create_collection(collection.name)
-                continue
+        files = [file for file in sorted(self.path.glob("*" + SUFFIX))
+                 if not file.name.startswith(".") and file.is_file()]
+        total = sum(_count_lines(file) for file in files)
+        with progress("loading the store", total, unit="documents") as advance:
+            for file in files:
+                self._load_file(file, advance)
+
+    def _load_file(self, file: Path, advance: Callable[[int], None]) -> None:
+        """Insert one collection file's documents, in chunks, counting them as they go."""
+        try:
+            collection = self.db[file.name[: -len(SUFFIX)]]
+        except InvalidName as exc:
+            raise ConfigurationError(f"{file}: not a collection name: {_one_line(exc)}") from None
+        loaded = False
+        for docs, line_numbers in _read_jsonl(file):
+            loaded = True
+            before = collection.estimated_document_count()
             try:
                 collection.insert_many(docs, ordered=True)
             except Exception as exc:  # duplicate _id, a document BSON cannot hold
@@ -166,8 +178,11 @@ class EmbeddedStore:
                 else:
                     reason = _one_line(exc)
                 # ordered inserts stop at the first bad document: it is the next one
-                line = line_numbers[collection.estimated_document_count()]
+                line = line_numbers[collection.estimated_document_count() - before]
                 raise ConfigurationError(f"{file}:{line}: cannot load: {reason}") from None
+            advance(len(docs))
+        if not loaded:
+            self.db.create_collection(collection.name)
 
     def checkpoint(self, collections: Iterable[str] | None = None) -> None:
         """Write ``collections`` (None: every collection) to the directory, atomically.
@@ -222,8 +237,14 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _read_jsonl(file: Path) -> tuple[list[dict[str, Any]], list[int]]:
-    """Parse a ``.jsonl`` file: its documents and the line number of each."""
+def _count_lines(file: Path) -> int:
+    """How many lines ``file`` has (the documents it holds, give or take blank lines)."""
+    with open(file, "rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
+
+
+def _read_jsonl(file: Path) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
+    """Parse a ``.jsonl`` file in chunks of ``LOAD_CHUNK`` documents, with each one's line."""
     docs: list[dict[str, Any]] = []
     line_numbers: list[int] = []
     with open(file, "rb") as handle:
@@ -241,4 +262,8 @@ def _read_jsonl(file: Path) -> tuple[list[dict[str, Any]], list[int]]:
                 ) from None
             docs.append(doc)
             line_numbers.append(number)
-    return docs, line_numbers
+            if len(docs) >= LOAD_CHUNK:
+                yield docs, line_numbers
+                docs, line_numbers = [], []
+    if docs:
+        yield docs, line_numbers

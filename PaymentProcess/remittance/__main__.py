@@ -10,6 +10,8 @@ from pathlib import Path
 
 import click
 
+from PaymentProcess.common.env_file import load_env_file
+from PaymentProcess.common.functions import DEFAULT_DB_TIMEOUT_S
 from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
 from PaymentProcess.remittance.writer import write_remittances
 from PaymentProcess.utils.error_handling import PaymentProcessError
@@ -27,12 +29,15 @@ from PaymentProcess.utils.error_handling import PaymentProcessError
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory the 835 files are written to.",
 )
-def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
+@click.option("--db-timeout", envvar="PAYMENT_DB_TIMEOUT_S", default=DEFAULT_DB_TIMEOUT_S,
+              type=click.FloatRange(min=0, min_open=True, max=3600), show_default=True,
+              help="Seconds a MongoDB server may take to answer.")
+def main(payment_event_id: str, db_uri: str, out_dir: Path, db_timeout: float) -> None:
     """Write one 835 per payee of a finished payment event."""
     from PaymentProcess.common.functions import close_connection, get_connection
 
     try:
-        store = get_connection(db_uri)
+        store = get_connection(db_uri, timeout_s=db_timeout)
         paths = write_remittances(
             store.db, payment_event_id, out_dir,
             checkpoint=lambda: store.checkpoint([REMITTANCE_FILE, SEQUENCES]),
@@ -47,4 +52,5 @@ def main(payment_event_id: str, db_uri: str, out_dir: Path) -> None:
 
 
 if __name__ == "__main__":
+    load_env_file()
     main()

@@ -6,6 +6,7 @@ import click
 
 from PaymentProcess.synthetic.generator import GenerationSummary, SyntheticOptions, generate
 from PaymentProcess.utils.error_handling import PaymentProcessError
+from PaymentProcess.utils.logging import redact
 
 
 def format_summary(summary: GenerationSummary) -> str:
@@ -32,25 +33,30 @@ def format_summary(summary: GenerationSummary) -> str:
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
 @click.option("--bad-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Extra malformed claims per cycle, as a share of --claims.")
+@click.option("--add-events", is_flag=True,
+              help="Add --cycles new events and their claims to a store that holds data, "
+                   "changing nothing already there (otherwise the store must be empty).")
 def main(
-    db_uri: str, claims: int, payees: int, pc_type: str, cycles: int, seed: int, bad_rate: float
+    db_uri: str, claims: int, payees: int, pc_type: str, cycles: int, seed: int, bad_rate: float,
+    add_events: bool,
 ) -> None:
-    """Generate a deterministic synthetic payment-cycle store."""
+    """Generate a deterministic synthetic payment-cycle store (into an empty store only)."""
     from PaymentProcess.common.functions import close_connection, get_connection
+    from PaymentProcess.synthetic.additions import add_events as add
 
     options = SyntheticOptions(
         claims=claims, payees=payees, pc_type=pc_type.upper(), cycles=cycles, seed=seed,
         bad_rate=bad_rate,
     )
     try:
-        store = get_connection(db_uri)
+        store = get_connection(db_uri, create=True)
         try:
-            summary = generate(store.db, options)
+            summary = (add if add_events else generate)(store.db, options)
             store.checkpoint()
         finally:
             close_connection()
     except PaymentProcessError as error:
-        click.echo(f"error: {error}", err=True)
+        click.echo(f"error: {redact(db_uri)}: {redact(str(error))}", err=True)
         raise SystemExit(error.exit_code) from error
     click.echo(format_summary(summary))
 

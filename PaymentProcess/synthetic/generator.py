@@ -18,10 +18,11 @@ from typing import Any
 
 from pymongo.database import Database
 
-from PaymentProcess.processing.optimization.batch_processor import batch_iterable, bulk_upsert
+from PaymentProcess.processing.optimization.batch_processor import batch_iterable
 from PaymentProcess.synthetic.claims import INCLUDED_PLANS, Chain, ClaimFactory, money
 from PaymentProcess.synthetic.malformed import MalformedFactory, critical_codes
 from PaymentProcess.synthetic.parties import Payee, make_members, make_payees, make_providers
+from PaymentProcess.utils.error_handling import ConfigurationError
 
 FIRST_DUE_DATE = datetime(2026, 11, 20)
 PRIOR_EVENT_ID = "PE-SYN-0000"
@@ -99,34 +100,23 @@ class GenerationSummary:
 
 
 class _Writer:
-    """Writes documents by collection and counts them.
-
-    A collection empty when first written to gets plain unordered inserts: the generator's
-    ``_id``s are unique, so that is the same as replacing by ``_id``, and mongomock
-    inserts in linear time where its upserts scan the whole collection for every
-    document. A collection that already holds documents gets ``bulk_upsert``, so
-    generating twice into one store leaves the same documents.
-    """
+    """Inserts documents by collection and counts them (the store is empty: see ``generate``)."""
 
     def __init__(self, db: Database) -> None:
         self._db = db
-        self._fresh: dict[str, bool] = {}
         self.counts: Counter[str] = Counter()
 
     def write(self, name: str, docs: list[dict[str, Any]]) -> None:
-        """Write ``docs`` (unique ``_id``s) into collection ``name``."""
-        if not docs:
-            return
-        coll = self._db[name]
-        fresh = self._fresh.get(name)
-        if fresh is None:
-            fresh = self._fresh[name] = coll.find_one({}, {"_id": 1}) is None
-        if fresh:
-            for batch in batch_iterable(docs, _WRITE_BATCH):
-                coll.insert_many(batch, ordered=False)
-        else:
-            bulk_upsert(coll, docs, batch_size=_WRITE_BATCH)
+        """Insert ``docs`` (unique ``_id``s) into collection ``name``."""
+        for batch in batch_iterable(docs, _WRITE_BATCH):
+            self._db[name].insert_many(batch, ordered=False)
         self.counts[name] += len(docs)
+
+
+def stored_collections(db: Database) -> dict[str, int]:
+    """The collections of ``db`` that hold documents, with how many each holds."""
+    counts = {name: db[name].estimated_document_count() for name in db.list_collection_names()}
+    return {name: count for name, count in sorted(counts.items()) if count}
 
 
 def _stream(seed: int, name: str) -> random.Random:
@@ -276,11 +266,17 @@ def _over_under(rng: random.Random, stored: list[Payee]) -> list[dict[str, Any]]
 
 
 def generate(db: Database, options: SyntheticOptions) -> GenerationSummary:
-    """Write the synthetic store described by ``options`` into ``db`` and summarise it.
+    """Write the synthetic store described by ``options`` into the empty ``db``; summarise it.
 
-    Same options, same documents. Documents already in ``db`` with the same ``_id`` are
-    replaced; nothing is deleted.
+    Same options, same documents. A ``db`` that holds any document is refused
+    (ConfigurationError, nothing written): the generator never changes data it did not
+    create. ``synthetic.additions.add_events`` adds events beside existing data.
     """
+    if stored := stored_collections(db):
+        held = ", ".join(f"{name} {count}" for name, count in stored.items())
+        raise ConfigurationError(f"the store already holds documents ({held}): the generator "
+                                 "writes only into an empty store (--add-events adds new "
+                                 "events beside existing data)")
     seed, pc_type = options.seed, options.pc_type
     payees = make_payees(_stream(seed, "payees"), pc_type, options.payees)
     stored = [payee for payee in payees if payee.pc_id is not None]

@@ -17,6 +17,8 @@ from typing import Any
 
 import structlog
 
+from PaymentProcess.utils.error_handling import ConfigurationError
+
 LOG_FILE_NAME = "paymentprocess.log"
 LOG_FILE_MODE = 0o640
 MAX_REDACT_DEPTH = 20
@@ -66,6 +68,20 @@ class PrivateWatchedFileHandler(logging.handlers.WatchedFileHandler):
         return open(descriptor, self.mode, encoding=self.encoding, errors=self.errors)
 
 
+def _log_file_handler(log_dir: Path) -> logging.Handler:
+    """The handler of ``log_dir/paymentprocess.log``; ConfigurationError if it is unusable.
+
+    The directory is created when missing, but not its parents: a missing parent is
+    more likely a typo than a place to log to.
+    """
+    try:
+        log_dir.mkdir(exist_ok=True)
+        return PrivateWatchedFileHandler(log_dir / LOG_FILE_NAME, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"the log directory {log_dir} (PAYMENT_LOG_DIR) is unusable: "
+                                 f"{exc.strerror or exc}") from None
+
+
 def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | None = None) -> None:
     """Send JSON lines to stderr and, with ``log_dir``, to ``<log_dir>/paymentprocess.log``.
 
@@ -87,9 +103,7 @@ def configure_logging(level: str = "INFO", json: bool = True, log_dir: str | Non
     )
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     if log_dir:
-        path = Path(log_dir) / LOG_FILE_NAME
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handlers.append(PrivateWatchedFileHandler(path, encoding="utf-8"))
+        handlers.append(_log_file_handler(Path(log_dir)))
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from bson import json_util
 
-from PaymentProcess.data.models.stats import PaymentEventStats, Severity
+from PaymentProcess.data.models.stats import (
+    Finding,
+    PayeeRow,
+    PaymentEventStats,
+    Severity,
+    printable,
+)
 from PaymentProcess.utils.money import money_str
 
 _TOTAL_LABELS = [
@@ -23,6 +28,40 @@ def render_json(stats: PaymentEventStats) -> str:
     """The stats document as relaxed Extended JSON (amounts as ``$numberDecimal``)."""
     return json_util.dumps(stats.as_document(), json_options=json_util.RELAXED_JSON_OPTIONS,
                            indent=2)
+
+
+_PAYEE_COLUMNS = ("key", "name", "id", "status", "method", "disbursed", "held", "why held",
+                  "offset", "recouped", "number")
+_NUMERIC = {"id", "disbursed", "held", "offset", "recouped"}
+_MAX_NAME = 30
+
+
+def payee_table(rows: list[PayeeRow]) -> list[str]:
+    """The payees as an aligned table with a header line, one payee a line."""
+    cells = [[row.key, printable(row.name, _MAX_NAME) or "-", str(row.PaymentCenter_ID),
+              row.status, row.method, money_str(row.disbursed), money_str(row.held),
+              row.held_reason or "-", money_str(row.offset), money_str(row.recouped),
+              row.number or "-"] for row in rows]
+    widths = [max(len(column), *(len(line[i]) for line in cells))
+              for i, column in enumerate(_PAYEE_COLUMNS)]
+
+    def line(values: tuple[str, ...] | list[str]) -> str:
+        return "  ".join(value.rjust(width) if column in _NUMERIC else value.ljust(width)
+                         for column, value, width in zip(_PAYEE_COLUMNS, values, widths,
+                                                         strict=True)).rstrip()
+
+    return [line(_PAYEE_COLUMNS), *(line(values) for values in cells)]
+
+
+def finding_lines(finding: Finding) -> list[str]:
+    """A finding: code, count and message, then its counts or each sample with its detail."""
+    lines = [f"{finding.code:<22}{finding.count:>7}  {finding.message}"]
+    if finding.counts:
+        lines.append("  " + ", ".join(f"{key} {n}" for key, n in sorted(finding.counts.items())))
+    for sample in finding.samples:
+        detail = finding.details.get(sample)
+        lines.append(f"  {sample}: {detail}" if detail else f"  {sample}")
+    return lines
 
 
 def render_summary(stats: PaymentEventStats) -> str:
@@ -43,11 +82,7 @@ def render_summary(stats: PaymentEventStats) -> str:
                   for name, label in _TOTAL_LABELS]
     if stats.payees:
         lines.append("  payees")
-        for payee in stats.payees:
-            number = f" #{payee['number']}" if payee.get("number") is not None else ""
-            lines.append(f"    {payee['key']:<36} {str(payee['PaymentCenter_ID'] or '-'):>6} "
-                         f"{payee['outcome']:<13} {payee['method']:<5} "
-                         f"{money_str(payee['amount']):>12}{number}")
+        lines += ["    " + line for line in payee_table(stats.payees)]
     by_method = counts.get("disbursements_by_method", {})
     if by_method:
         methods = ", ".join(f"{method} {n}" for method, n in sorted(by_method.items()))
@@ -57,11 +92,7 @@ def render_summary(stats: PaymentEventStats) -> str:
         if findings:
             lines.append(f"  {severity.value.lower()} findings")
         for finding in findings:
-            if finding.counts:
-                detail = json.dumps(dict(sorted(finding.counts.items())))
-            else:
-                detail = ", ".join(finding.samples)
-            lines.append(f"    {finding.code:<22}{finding.count:>7}  {detail}")
+            lines += ["    " + line for line in finding_lines(finding)]
     if stats.status == "BLOCKED" and stats.stage == "FINAL":
         lines.append("  nothing was written: fix the critical findings, rerun the dry run")
     elif stats.written:

@@ -10,6 +10,7 @@ the field (detail); the chains the mutation did not touch must keep their figure
 from __future__ import annotations
 
 import copy
+import itertools
 import logging
 import os
 import re
@@ -1211,8 +1212,11 @@ def test_cli_bad_claims_exit_1_with_findings_and_block_the_final_run(
     assert code == 1
     for code_name, sample in (("BAD_AMOUNT", "C1001"), ("VOID_LINKAGE", "C4001"),
                               ("RECORD_INVALID", "PE-PRIOR:C2001"), ("RECORD_INVALID", "OU-1")):
-        line = next(line for line in out.splitlines() if line.strip().startswith(code_name))
-        assert sample in line, (code_name, line)
+        lines = out.splitlines()
+        at = next(i for i, line in enumerate(lines) if line.strip().startswith(code_name))
+        block = itertools.takewhile(lambda line: line.startswith("      "), lines[at + 1:])
+        samples = [line.strip().split(": ")[0] for line in block]  # a line a sample: detail
+        assert sample in samples, (code_name, lines[at:])
     code, _, err = cli(documents, "-p", EVENT, "-m", "final", capsys=capsys)
     assert code == 1 and "critical findings" in err
 

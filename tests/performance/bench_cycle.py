@@ -49,7 +49,6 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from functools import partial
 from types import SimpleNamespace
 from typing import Any
@@ -59,6 +58,7 @@ from pymongo import ASCENDING, ReplaceOne
 from PaymentProcess.common.functions import Store, get_default_workers
 from PaymentProcess.core.claim_processor import evaluate_batch, group_by_parent
 from PaymentProcess.core.payment_processor import (
+    CycleAnalysis,
     PaymentProcessor,
     Repositories,
     RunSettings,
@@ -188,8 +188,9 @@ def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[Bat
     """The event's context and every batch pass 1 would compute, read from the store."""
     processor = _processor(store)
     config = processor.config_loader.load(event_id)
-    duplicates = processor.repos.claims.duplicate_claim_ids(event_id, False)
-    context = replace(processor._context(config), duplicate_claim_ids=duplicates)
+    analysis = CycleAnalysis(config, processor._context(config))
+    processor._count_claims(analysis, resuming=False)
+    context = analysis.context
     documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
     return context, list(processor._batches(group_by_parent(documents), event_id, None))
 

@@ -61,11 +61,34 @@ def test_every_option_on_the_command_line(tmp_path: Path) -> None:
                           "--batch-size", "50", "--log-level", "debug", "--db-uri",
                           "mongodb://h/payments", "--resume", "--pc-type", "DMR",
                           "--validate-only", "--json", "--config-path", config,
-                          "--log-dir", "/tmp/logs"])
+                          "--log-dir", "/tmp/logs", "--db-timeout", "2.5"])
     assert options == RunOptions(
         payment_event_id="PE-1", mode=RunMode.FINAL, workers=2, batch_size=50,
         log_level="DEBUG", config_path=Path(config), db_uri="mongodb://h/payments", resume=True,
-        pc_type=PaymentCenterType.DMR, validate_only=True, json=True, log_dir="/tmp/logs")
+        pc_type=PaymentCenterType.DMR, validate_only=True, json=True, log_dir="/tmp/logs",
+        db_timeout_s=2.5)
+
+
+def test_db_timeout_from_the_environment_and_its_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse_args(BASE).db_timeout_s == 10.0
+    monkeypatch.setenv("PAYMENT_DB_TIMEOUT_S", "3")
+    assert parse_args(BASE).db_timeout_s == 3.0
+    for bad in ("0", "-1", "soon"):
+        monkeypatch.setenv("PAYMENT_DB_TIMEOUT_S", bad)
+        with pytest.raises(click.UsageError) as error:
+            parse_args(BASE)
+        assert "'--db-timeout'" in error.value.format_message()
+
+
+def test_resume_applies_to_a_final_run_only() -> None:
+    with pytest.raises(click.UsageError, match="--resume completes a final run"):
+        parse_args([*BASE, "--resume"])
+
+
+def test_log_dir_of_the_config_file_must_be_text(tmp_path: Path) -> None:
+    config = yaml_file(tmp_path, "log_dir: [a, b]\n")
+    with pytest.raises(click.BadParameter, match="log_dir must be text"):
+        parse_args([*BASE, "--config-path", config])
 
 
 @pytest.mark.parametrize(("value", "expected"), [("provider", PaymentCenterType.PROVIDER),

@@ -176,7 +176,7 @@ def test_memory_store_is_a_process_wide_singleton(tmp_path: Path) -> None:
 
 def test_embedded_store_relative_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    store = get_connection("mongomock://data/store")
+    store = get_connection("mongomock://data/store", create=True)
     store.db.PaymentEvent.insert_one({"_id": "PE-1", "stage": "NEW"})
     store.checkpoint(["PaymentEvent"])
     assert (tmp_path / "data" / "store" / "PaymentEvent.jsonl").read_text() == (
@@ -192,7 +192,7 @@ def test_embedded_store_relative_path(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_embedded_store_absolute_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     target = tmp_path / "elsewhere" / "payments"
-    store = get_connection(f"mongomock://{target}")  # mongomock:///abs/...
+    store = get_connection(f"mongomock://{target}", create=True)  # mongomock:///abs/...
     store.db.A.insert_one({"_id": 1})
     store.checkpoint()
     assert (target / "A.jsonl").read_text() == '{"_id": 1}\n'

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -189,6 +188,7 @@ def test_password_never_appears_when_the_store_is_unreachable(
     assert "Traceback" not in err
     [line] = human_lines(err)
     assert line.startswith("paymentprocess: cannot reach the store mongodb://user:***@127.0.0.1:1/")
+    assert "127.0.0.1:1 did not answer within the URI's serverSelectionTimeoutMS: " in line
 
 
 def test_percent_encoded_password_never_appears(capsys: pytest.CaptureFixture[str]) -> None:
@@ -230,9 +230,6 @@ def dotenv_in_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     workdir = tmp_path / "work"
     workdir.mkdir()
     monkeypatch.chdir(workdir)
-    # python-dotenv searches the working directory only under a tracer (debugger,
-    # coverage); without one it walks up from the caller's file. Pin the untraced case.
-    monkeypatch.setattr(sys, "gettrace", lambda: None)
     return workdir / ".env"
 
 
@@ -263,6 +260,19 @@ def test_dotenv_in_the_working_directory_is_loaded(capsys: pytest.CaptureFixture
     code, _, err = run_main(capsys, "-p", "PE-1", "-m", "dry-run")
     assert code == 0, err
     assert (captured_options[0].db_uri, captured_options[0].workers) == ("mongomock://", 5)
+
+
+def test_only_the_working_directorys_dotenv_and_only_payment_names(
+        capsys: pytest.CaptureFixture[str], dotenv_in_cwd: Path,
+        captured_options: list[RunOptions]) -> None:
+    (dotenv_in_cwd.parent.parent / ".env").write_text("PAYMENT_DB_URI=mongomock://\n")
+    code, _, err = run_main(capsys, "-p", "PE-1", "-m", "dry-run")
+    assert code == 2 and "no database" in err  # the parent directory's .env is not read
+    dotenv_in_cwd.write_text("PAYMENT_DB_URI=mongomock://\nHOME=/nowhere\nOTHER_TOKEN=x\n")
+    home = os.environ.get("HOME")
+    code, _, err = run_main(capsys, "-p", "PE-1", "-m", "dry-run")
+    assert code == 0, err
+    assert os.environ.get("HOME") == home and "OTHER_TOKEN" not in os.environ
 
 
 def test_dotenv_beats_the_config_file(capsys: pytest.CaptureFixture[str], dotenv_in_cwd: Path,
@@ -310,3 +320,18 @@ def test_dry_run_reports_a_malformed_over_under_record(capsys: pytest.CaptureFix
     code, stats = dry_run_json(capsys, golden_dir)
     assert "RECORD_INVALID" in {f["code"] for f in stats["findings"]}
     assert code == 1
+
+
+@pytest.mark.parametrize(("mode", "advice"), [("dry-run", False), ("final", True)])
+def test_resume_advice_only_where_a_final_run_can_be_resumed(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, mode: str,
+        advice: bool) -> None:
+    def crash(options: RunOptions) -> PaymentEventStats:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(main_module, "run", crash)
+    code, out, err = run_main(capsys, "-p", "PE-1", "-m", mode, "--db-uri", "mongomock://")
+    assert code == 4 and out == ""
+    [line] = human_lines(err)
+    assert line.startswith("paymentprocess: failed: OSError: [Errno 30] Read-only file system")
+    assert line.endswith("; the final run can be resumed with --resume") is advice

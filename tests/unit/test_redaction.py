@@ -151,7 +151,7 @@ def _fake_connection(monkeypatch: pytest.MonkeyPatch) -> Store:
     store = Store(URI, client.payments, client)
     for name, documents in read_store(GOLDEN_STORE).items():
         store.db[name].insert_many(documents)
-    monkeypatch.setattr(main_module, "get_connection", lambda uri: store)
+    monkeypatch.setattr(main_module, "get_connection", lambda uri, **_: store)
     return store
 
 

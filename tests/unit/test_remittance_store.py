@@ -514,10 +514,16 @@ def test_event_must_exist_be_final_and_name_its_payer(db, tmp_path):
         write_remittances(db, EVENT, tmp_path)
 
 
-def _cli(db: Any, monkeypatch: pytest.MonkeyPatch, *args: str):
+def _cli(db: Any, monkeypatch: pytest.MonkeyPatch, *args: str, opened: list | None = None):
     """Run the command on the fixture database instead of opening a store."""
     store = functions.Store("mongomock://", db, db.client)
-    monkeypatch.setattr(functions, "get_connection", lambda uri: store)
+
+    def get_connection(uri: str, **options: Any) -> functions.Store:
+        if opened is not None:
+            opened.append((uri, options))
+        return store
+
+    monkeypatch.setattr(functions, "get_connection", get_connection)
     monkeypatch.setattr(functions, "close_connection", lambda: None)
     return CliRunner().invoke(main, list(args))
 
@@ -537,6 +543,15 @@ def test_cli_exit_codes(db, tmp_path, monkeypatch):
     assert result.exit_code == 3
     assert "not FINAL" in result.output
     assert _cli(db, monkeypatch, "-p", EVENT, "--out", str(tmp_path)).exit_code == 2
+
+
+def test_cli_takes_the_db_timeout_from_the_environment(db, tmp_path, monkeypatch):
+    monkeypatch.setenv("PAYMENT_DB_TIMEOUT_S", "2.5")
+    opened: list = []
+    result = _cli(db, monkeypatch, "-p", EVENT, "--db-uri", "mongomock://", "--out",
+                  str(tmp_path), opened=opened)
+    assert result.exit_code == 0, result.output
+    assert opened == [("mongomock://", {"timeout_s": 2.5})]
 
 
 def test_a_line_without_units_is_one_unit(db, tmp_path, monkeypatch):

@@ -8,7 +8,8 @@ import copy
 import pytest
 from bson.decimal128 import Decimal128
 
-from PaymentProcess.core.run_control import Fingerprint, claim_digests
+from PaymentProcess.core.run_control import Fingerprint, claim_digests, describe_changes
+from PaymentProcess.utils.error_handling import StageError
 from tests.integration.resume_support import EVENT, golden_documents, memory_store, processor
 
 # The golden dry run's fingerprint as the engine recorded it before the claims' digests
@@ -37,8 +38,8 @@ def test_a_claims_digest_changes_with_any_input() -> None:
 def test_claims_are_combined_in_order() -> None:
     claims = golden_documents()["ClaimWSCore"][:2]
     forward, backward = Fingerprint(), Fingerprint()
-    forward.add_claims(claim_digests(claims))
-    backward.add_claims(claim_digests(reversed(claims)))
+    forward.add_claims(claim_digests(claims), [c["_id"] for c in claims])
+    backward.add_claims(claim_digests(reversed(claims)), [c["_id"] for c in reversed(claims)])
     assert forward.inputs_digest() != backward.inputs_digest()
 
 
@@ -50,3 +51,27 @@ def test_the_golden_fingerprint_whatever_the_workers_and_batch_size(workers: int
     assert run.exit_code == 0
     event = store.db.PaymentEvent.find_one({"_id": EVENT})
     assert event["dry_run"]["fingerprint"] == GOLDEN_FINGERPRINT
+
+
+def test_a_final_run_names_what_changed_since_the_dry_run() -> None:
+    store = memory_store()
+    assert processor(store).run_dry_run(EVENT).exit_code == 0
+    store.db.ClaimWSCore.update_one({"_id": "C1001"}, {"$set": {"patient_control_number": "X"}})
+    store.db.OverUnder.delete_one({"_id": "OU-1"})
+    store.db.InterestRules.update_many({}, {"$set": {"grace_days": 31}})
+    with pytest.raises(StageError) as error:
+        processor(store).run_final_run(EVENT)
+    rules = store.db.InterestRules.find_one()["_id"]
+    assert str(error.value) == (
+        f"the inputs of {EVENT} changed since its last dry run (ClaimWSCore: 1 changed (C1001); "
+        f"InterestRules: 1 changed ({rules}); OverUnder: 1 removed (OU-1)): run the dry run "
+        "again, then the final run")
+
+
+def test_changes_list_at_most_ten_ids_a_kind() -> None:
+    before = {"ClaimWSCore": {f"C{i:02d}": "a" for i in range(12)}}
+    after = {"ClaimWSCore": {**{f"C{i:02d}": "b" for i in range(12)}, "C99": "c"}}
+    assert describe_changes(before, after) == (
+        "ClaimWSCore: 12 changed (C00, C01, C02, C03, C04, C05, C06, C07, C08, C09, ...), "
+        "1 added (C99)")
+    assert describe_changes(after, after) == ""

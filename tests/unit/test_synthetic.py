@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from PaymentProcess.common import functions
 from PaymentProcess.core.validation import npi_is_valid
 from PaymentProcess.synthetic import (
     CRITICAL_CODES,
@@ -28,6 +29,7 @@ from PaymentProcess.synthetic import (
     generate,
 )
 from PaymentProcess.synthetic.__main__ import main
+from PaymentProcess.synthetic.additions import add_events
 from PaymentProcess.synthetic.claims import (
     AMOUNT_FIELDS,
     EXCLUDED_PLAN,
@@ -127,12 +129,46 @@ def test_different_seed_writes_different_documents():
         assert first[name] != second[name], name
 
 
-def test_generating_twice_into_one_store_replaces_by_id():
-    db, first = make(claims=80, payees=8, cycles=2, seed=4, bad_rate=0.1)
+def test_a_store_that_holds_data_is_refused_and_left_unchanged():
+    db, _ = make(claims=80, payees=8, cycles=2, seed=4, bad_rate=0.1)
+    db.PaymentEvent.update_one({"_id": "PE-SYN-0001"}, {"$set": {"stage": "FINAL"}})
+    db.Sequences.update_one({"_id": "check:FS-SYN-1"}, {"$set": {"next": 7000067}}, upsert=True)
     before = dump(db)
-    second = generate(db, SyntheticOptions(claims=80, payees=8, cycles=2, seed=4, bad_rate=0.1))
+    with pytest.raises(ConfigurationError, match=r"already holds documents \(ClaimFinCore \d+"):
+        generate(db, SyntheticOptions(claims=80, payees=8, cycles=2, seed=4))
     assert dump(db) == before
-    assert second == first
+
+
+def test_add_events_inserts_new_events_and_never_touches_existing_data():
+    db, _ = make(claims=80, payees=8, cycles=2, seed=4)
+    db.PaymentEvent.update_one({"_id": "PE-SYN-0001"}, {"$set": {"stage": "FINAL"}})
+    db.Sequences.update_one({"_id": "check:FS-SYN-1"}, {"$set": {"next": 7000067}}, upsert=True)
+    db.InterestRules.update_one({"_id": "IR-SYN"}, {"$set": {"grace_days": 99}})
+    before = dump(db)
+    summary = add_events(db, SyntheticOptions(claims=80, payees=8, cycles=2, seed=4))
+    after = dump(db)
+    assert summary.event_ids == ("PE-SYN-0003", "PE-SYN-0004")
+    for name in ("Sequences", "ClaimFinCore", "OverUnder", "PaymentCenter", "InterestRules",
+                 "FundingSource", "InclusionCriteria"):
+        assert after[name] == before[name], name
+    assert db.PaymentEvent.find_one({"_id": "PE-SYN-0001"})["stage"] == "FINAL"
+    assert sorted(d["_id"] for d in db.PaymentEvent.find()) == [
+        "PE-SYN-0001", "PE-SYN-0002", "PE-SYN-0003", "PE-SYN-0004"]
+    assert set(before["ClaimWSCore"]) <= set(after["ClaimWSCore"])
+    added = db.ClaimWSCore.count_documents({"PaymentEvent_ID": {"$in": ["PE-SYN-0003",
+                                                                         "PE-SYN-0004"]}})
+    assert len(after["ClaimWSCore"]) == len(before["ClaimWSCore"]) + added > len(
+        before["ClaimWSCore"])
+    assert summary.counts == {"ClaimWSCore": added, "PaymentEvent": 2}
+
+
+def test_add_events_refuses_ids_already_taken_and_writes_nothing():
+    db, _ = make(claims=80, payees=8, cycles=1, seed=4)
+    db.PaymentEvent.delete_one({"_id": "PE-SYN-0001"})  # its claims stay: their ids are taken
+    before = dump(db)
+    with pytest.raises(ConfigurationError, match="ClaimWSCore already holds 80 of the ids"):
+        add_events(db, SyntheticOptions(claims=80, payees=8, cycles=1, seed=4))
+    assert dump(db) == before
 
 
 def test_bad_claims_and_more_cycles_leave_earlier_valid_claims_unchanged(clean):
@@ -560,7 +596,8 @@ def fake_connection(monkeypatch):
     calls = {"uris": [], "closed": 0, "store": FakeStore(), "error": None}
     module = types.ModuleType("PaymentProcess.common.functions")
 
-    def get_connection(uri):
+    def get_connection(uri, create=False):
+        assert create, "the generator is the one tool that creates a store"
         calls["uris"].append(uri)
         if calls["error"]:
             raise calls["error"]
@@ -570,6 +607,7 @@ def fake_connection(monkeypatch):
         calls["closed"] += 1
 
     module.get_connection = get_connection
+    module.redact_text = functions.redact_text
     module.close_connection = close_connection
     monkeypatch.setitem(sys.modules, "PaymentProcess.common.functions", module)
     monkeypatch.delenv("PAYMENT_DB_URI", raising=False)
@@ -610,3 +648,18 @@ def test_cli_reports_a_connection_error_with_its_exit_code(fake_connection):
     result = CliRunner().invoke(main, ["--db-uri", "nosql://x"])
     assert result.exit_code == 2
     assert "unsupported db uri" in result.output
+
+
+def test_cli_add_events_adds_beside_existing_data(fake_connection):
+    store = fake_connection["store"]
+    generate(store.db, SyntheticOptions(claims=50, payees=5, seed=4))
+    sequences = list(store.db.Sequences.find())
+    refused = CliRunner().invoke(main, ["--db-uri", "mongomock://x", "--claims", "50",
+                                        "--payees", "5", "--seed", "4"])
+    assert refused.exit_code == 2
+    assert refused.output.startswith("error: mongomock://x: the store already holds documents")
+    added = CliRunner().invoke(main, ["--db-uri", "mongomock://x", "--claims", "50",
+                                      "--payees", "5", "--seed", "4", "--add-events"])
+    assert added.exit_code == 0, added.output
+    assert added.output.startswith("events: PE-SYN-0002\n")
+    assert list(store.db.Sequences.find()) == sequences

@@ -6,7 +6,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
 
 from PaymentProcess.utils.money import to_decimal128
 
@@ -176,6 +178,39 @@ class Totals:
     disbursed: Decimal = Decimal("0.00")
 
 
+class PayeeRow(BaseModel):
+    """One payee's line of a run: who, how paid, and why each amount is what it is.
+
+    ``disbursed`` is paid now; ``held`` is kept as a new UNDER balance for ``held_reason``
+    (``HOLD``: the payee is on hold; ``BELOW_MINIMUM``: under the event's minimum);
+    ``offset`` is the negative nets offset this cycle, ``recouped`` the prior OVER balances
+    taken back, ``under_consumed`` the prior UNDER balances paid out, ``new_over`` what is
+    still owed back. ``number`` is the check number or EFT trace (final run only). A dry
+    run's new payees carry the ids the final run will give them.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    PaymentCenter_ID: int
+    key: str
+    name: str
+    status: Literal["ACTIVE", "HOLD"]
+    method: Literal["CHECK", "EFT"]
+    disbursed: Decimal
+    held: Decimal
+    held_reason: Literal["HOLD", "BELOW_MINIMUM"] | None = None
+    offset: Decimal
+    recouped: Decimal
+    under_consumed: Decimal
+    new_over: Decimal
+    number: str | None = None
+
+    def as_document(self) -> dict[str, Any]:
+        """Store form: amounts as Decimal128."""
+        return {name: to_decimal128(value) if isinstance(value, Decimal) else value
+                for name, value in self.model_dump().items()}
+
+
 @dataclass(slots=True)
 class PaymentEventStats:
     """One run's record (``PaymentEventStats``): what ran, what it found, what it paid."""
@@ -190,7 +225,7 @@ class PaymentEventStats:
     counts: dict[str, Any] = field(default_factory=dict)
     totals: Totals = field(default_factory=Totals)
     report: ValidationReport = field(default_factory=ValidationReport)
-    payees: list[dict[str, Any]] = field(default_factory=list)
+    payees: list[PayeeRow] = field(default_factory=list)
     written: list[str] = field(default_factory=list)
     store: str = ""
 
@@ -213,5 +248,6 @@ class PaymentEventStats:
             "totals": {name: to_decimal128(getattr(self.totals, name))
                        for name in self.totals.__slots__},
             "findings": self.report.as_documents(),
+            "payees": [row.as_document() for row in sorted(self.payees, key=lambda r: r.key)],
             "store": self.store,
         }
