@@ -304,8 +304,8 @@ def test_the_server_killed_mid_write_then_restarted_and_resumed(
             _, stderr = run.communicate(timeout=RUN_LIMIT)
         assert run.returncode == 4, stderr[-2000:]
         [line] = human_lines(stderr)
-        assert line.startswith("paymentprocess: ") and line.endswith(
-            "a final run can be resumed with --resume")
+        assert line.startswith("paymentprocess: failed: ") and line.endswith(
+            "the final run can be resumed with --resume")
         server.start()
         assert stage_of(client.payments) == "FINAL_RUNNING"
         assert client.payments.ClaimFinCore.count_documents({"PaymentEvent_ID": EVENT}) > 0

@@ -130,8 +130,9 @@ def test_the_dry_run_fingerprint_gates_the_final_run(server_db: ServerDatabase) 
     before = server_collections(server_db.db)
     refused = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", server_db.uri, env=SERVER_ENV)
     assert refused.returncode == 3
-    assert ("paymentprocess: the inputs of PE-G1 changed since its last dry run: run the dry "
-            "run again, then the final run") in refused.stderr
+    assert ("paymentprocess: the inputs of PE-G1 changed since its last dry run (ClaimWSCore: "
+            f"1 changed ({claim['_id']})): run the dry run again, then the final run"
+            ) in refused.stderr
     assert server_collections(server_db.db) == before
     run_ok(server_db.uri, "PE-G1", "-m", "dry-run")
     run_ok(server_db.uri, "PE-G1", "-m", "final")

@@ -22,6 +22,7 @@ from PaymentProcess.common.functions import close_connection, get_connection
 from PaymentProcess.core import payment_processor
 from PaymentProcess.data.repositories.collections import (
     INDEXES,
+    INPUT_MANIFEST,
     PAYMENT_EVENT_STATS,
     RUN_BACKUP,
 )
@@ -34,9 +35,10 @@ from tests.unit.test_remittance_store import PAYER
 
 WRITES = ("insert", "update", "delete", "findAndModify")
 READS = ("find", "aggregate", "count", "distinct")
-# Multi-document deletes: not retryable by MongoDB, replayed by --resume instead (the
-# backup's cleanup runs again until backup_complete; the stats cleanup on every resume).
-REPLAYED_DELETES = {RUN_BACKUP, PAYMENT_EVENT_STATS}
+# Multi-document deletes: not retryable by MongoDB, replayed instead: by --resume (the
+# backup's cleanup runs again until backup_complete; the stats cleanup on every resume),
+# or by the next dry run (the manifest of the event's latest dry run is replaced whole).
+REPLAYED_DELETES = {RUN_BACKUP, PAYMENT_EVENT_STATS, INPUT_MANIFEST}
 SARGABLE = {"$eq", "$in", "$gt", "$gte", "$lt", "$lte", "$all"}
 INDEX_STAGES_ONLY_MESSAGE = ("SecantusDB's explain does not report MongoDB's plans (it shows "
                              "COLLSCAN for an update by _id): set PAYMENT_TEST_MONGODB_URI to a "

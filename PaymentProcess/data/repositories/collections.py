@@ -37,6 +37,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
     PAYMENT_SETTLEMENT: [([("PaymentEvent_ID", ASCENDING)], {}),
                          ([("new_over_id", ASCENDING)], {})],
     PAYMENT_EVENT_STATS: [([("PaymentEvent_ID", ASCENDING)], {})],
+    INPUT_MANIFEST: [([("PaymentEvent_ID", ASCENDING)], {})],
 }
 
 
