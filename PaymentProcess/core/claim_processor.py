@@ -8,27 +8,31 @@ pure (no store access), so the result cannot depend on ``--workers`` or ``--batc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 from PaymentProcess.core import validation as codes
+from PaymentProcess.core.plain_chain import PlainChains
 from PaymentProcess.core.service_line_processor import ServiceLineProcessor
 from PaymentProcess.core.validation import Validation
-from PaymentProcess.data.models.claim import Claim, FrequencyCode, claim_label
+from PaymentProcess.data.models.claim import Claim, ClaimStatus, FrequencyCode, claim_label
 from PaymentProcess.data.models.payment import (
     BatchInput,
     ChainInput,
+    ChainResolution,
     ChainResult,
     ChainStatus,
     ClaimPayment,
+    ClaimTotals,
     LedgerState,
     PaymentContext,
+    Version,
 )
-from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key
+from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key, payee_source
 from PaymentProcess.data.models.stats import ValidationReport
-from PaymentProcess.utils.money import ZERO
+from PaymentProcess.utils.money import ZERO, cents_to_decimal, decimal_cents
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +73,6 @@ def group_by_parent(documents: Iterable[dict[str, Any]]) -> Iterator[tuple[Any, 
         yield parent_id, list(chain)
 
 
-@dataclass(frozen=True, slots=True)
-class ChainResolution:
-    """Outcome of walking a chain: its version in force after the event."""
-
-    final_id: str | None
-    last_version_id: str | None
-
-
 def _shown(value: Any) -> str:
     """A raw field value for a finding's detail: short text quoted, anything else its type.
 
@@ -103,12 +99,15 @@ def _raw_text(document: dict[str, Any], field: str) -> str | None:
 class ClaimTransformer:
     """Judges and computes the chains of one payment event."""
 
-    def __init__(self, context: PaymentContext) -> None:
+    def __init__(self, context: PaymentContext, summaries: bool = False) -> None:
         self.context = context
         self.validation = Validation(context.pc_type)
         self.calculator = ServiceLineProcessor(
             context.payment_reduction_pct, context.interest, context.due_date, context.pc_type
         )
+        self.plain = (PlainChains(context, self.calculator, self.resolve_chain,
+                                  self.included_chain) if summaries else None)
+        self.sourced_keys: set[str | None] = set()  # payee keys given a payee_source
 
     def evaluate_batch(self, batch: BatchInput) -> tuple[list[ChainResult], ValidationReport]:
         """Judge and compute every chain of a batch, findings in claim order."""
@@ -170,7 +169,16 @@ class ClaimTransformer:
         ledger_claim_chains: Mapping[str, str],
         report: ValidationReport,
     ) -> ChainResult:
-        """Exclude, validate, resolve and compute one chain (the batch counts its claims)."""
+        """Exclude, validate, resolve and compute one chain (the batch counts its claims).
+
+        With ``summaries``, a plain chain is computed by the fast path
+        (:class:`~PaymentProcess.core.plain_chain.PlainChains`); any other goes through
+        the claim model, which reports its findings.
+        """
+        if self.plain is not None:
+            result = self.plain.evaluate(chain, ledger_claim_chains)
+            if result is not None:
+                return result
         parent_label = str(chain.parent_id)[:64]
         count = len(chain.documents)
         if self.exclusion(chain.documents, report):
@@ -199,7 +207,8 @@ class ClaimTransformer:
         if not isinstance(chain.parent_id, str):
             return ChainResult(parent_label, ChainStatus.BLOCKED, count)
 
-        resolution = self.resolve_chain(chain.parent_id, claims, chain.ledger,
+        versions = [Version(c.ClaimCore_ID, c.FrequencyCode, c.reference) for c in claims]
+        resolution = self.resolve_chain(chain.parent_id, versions, chain.ledger,
                                         ledger_claim_chains, report)
         if resolution is None or not ok:
             return ChainResult(parent_label, ChainStatus.BLOCKED, count)
@@ -221,37 +230,40 @@ class ClaimTransformer:
         report.add_counts(codes.CLAIMS_BY_STATUS, by_status)
         report.add_counts(codes.CLAIMS_BY_FREQUENCY, by_frequency)
 
+    @staticmethod
     def resolve_chain(
-        self,
         parent_id: str,
-        claims: list[Claim],
+        claims: list[Version],
         ledger: LedgerState,
         ledger_claim_chains: Mapping[str, str],
         report: ValidationReport,
     ) -> ChainResolution | None:
-        """Spec 4.1 with the linkage checks; None when the linkage is broken."""
+        """Spec 4.1 with the linkage checks; None when the linkage is broken (reported)."""
+        if (len(claims) == 1 and not ledger.has_entries and claims[0].claim_id == parent_id
+                and claims[0].frequency == FrequencyCode.ORIGINAL):
+            return ChainResolution(parent_id, parent_id)  # the usual chain: one original
         ok = True
-        by_id = {claim.ClaimCore_ID: claim for claim in claims}
-        replacements: dict[str, list[Claim]] = {}
-        voids: dict[str, list[Claim]] = {}
+        by_id = {claim.claim_id: claim for claim in claims}
+        replacements: dict[str, list[Version]] = {}
+        voids: dict[str, list[Version]] = {}
         flagged: set[str] = set()
 
-        def broken(code, claim: Claim, detail: str) -> None:
+        def broken(code, claim: Version, detail: str) -> None:
             nonlocal ok
-            report.add(code, claim.ClaimCore_ID, detail)
-            flagged.add(claim.ClaimCore_ID)
+            report.add(code, claim.claim_id, detail)
+            flagged.add(claim.claim_id)
             ok = False
 
         for claim in claims:
-            frequency = claim.FrequencyCode
+            frequency = claim.frequency
             if frequency == FrequencyCode.ORIGINAL:
-                if claim.ClaimCore_ID != parent_id:
+                if claim.claim_id != parent_id:
                     broken(codes.VOID_LINKAGE, claim, "an original that is not its chain's parent")
                 elif ledger.has_entries:
                     broken(codes.VOID_LINKAGE, claim, "an original in a chain already paid")
                 continue
             if frequency not in (FrequencyCode.REPLACEMENT, FrequencyCode.VOID):
-                flagged.add(claim.ClaimCore_ID)  # FREQ_INVALID already reported
+                flagged.add(claim.claim_id)  # FREQ_INVALID already reported
                 ok = False
                 continue
             reference = claim.reference
@@ -277,16 +289,16 @@ class ClaimTransformer:
             start = ledger.in_force_id
         else:
             original = by_id.get(parent_id)
-            start = parent_id if original and original.FrequencyCode == "1" else None
+            start = parent_id if original and original.frequency == "1" else None
         reached = {start} if start in by_id else set()
         current, last_version = start, start
         while current is not None:
             replacement = replacements.get(current, [])
             void = voids.get(current, [])
             if void:
-                reached.add(void[0].ClaimCore_ID)
-            if replacement and replacement[0].ClaimCore_ID not in reached:
-                current = replacement[0].ClaimCore_ID
+                reached.add(void[0].claim_id)
+            if replacement and replacement[0].claim_id not in reached:
+                current = replacement[0].claim_id
                 reached.add(current)
                 last_version = current
             elif void:
@@ -294,7 +306,7 @@ class ClaimTransformer:
             else:
                 break
         for claim in claims:
-            if claim.ClaimCore_ID not in reached and claim.ClaimCore_ID not in flagged:
+            if claim.claim_id not in reached and claim.claim_id not in flagged:
                 broken(codes.VOID_LINKAGE, claim, "not reachable from the chain's start")
         if not ok:
             return None
@@ -313,56 +325,71 @@ class ClaimTransformer:
             if over_allowed:
                 report.add(codes.OVER_ALLOWED, claim.ClaimCore_ID)
             payments[claim.ClaimCore_ID] = payment
-        final = payments.get(resolution.final_id) if resolution.final_id else None
         keys = {p.payee_key for p in payments.values()}
         if len(keys) > 1:
             report.add(codes.PC_MISMATCH, str(chain.parent_id),
                        ", ".join(sorted(k for k in keys if k)))
-        payee_id = chain.ledger.last_payee_id
-        if final is not None:
-            key = final.payee_key
-            source_claim = next(c for c in claims if c.ClaimCore_ID == final.claim_id)
-        elif chain.ledger.has_entries:
-            key, source_claim = None, None
-        else:  # a new chain opened and voided in this very event
-            key = payments[resolution.last_version_id].payee_key
-            source_claim = next(c for c in claims if c.ClaimCore_ID == resolution.last_version_id)
-        current = final.paid if final is not None else ZERO
-        net = current - chain.ledger.prior_sum
-        return ChainResult(
-            parent_id=chain.parent_id,
-            status=ChainStatus.INCLUDED,
-            claim_count=len(chain.documents),
-            payee_key=key,
-            payee_id=payee_id,
+        final = payments.get(resolution.final_id) if resolution.final_id else None
+        source_id = resolution.payee_version(chain.ledger)
+        source_claim = next((c for c in claims if c.ClaimCore_ID == source_id), None)
+        pc_type = self.context.pc_type
+        return self.included_chain(
+            chain, resolution,
+            None if final is None else ClaimTotals(
+                final.claim_status == ClaimStatus.APPROVED, final.received_date,
+                decimal_cents(final.billed), decimal_cents(final.allowed),
+                decimal_cents(final.reduction), decimal_cents(final.paid)),
+            None if source_id is None else payments[source_id].payee_key,
+            None if source_claim is None else lambda: payee_source(
+                pc_type, source_claim.provider if pc_type is PaymentCenterType.PROVIDER
+                else source_claim.member, source_claim.TIN, source_claim.NPI,
+                source_claim.MemberID),
             claim_ids=tuple(sorted(payments)),
-            final_claim_id=resolution.final_id,
-            current=current,
-            prior=chain.ledger.prior_sum,
-            net=net,
-            interest=self.calculator.apply_interest(net, final),
-            billed=final.billed if final is not None else ZERO,
-            allowed=final.allowed if final is not None else ZERO,
-            reduction=final.reduction if final is not None else ZERO,
-            paid=current,
-            claims=tuple(payments[claim_id] for claim_id in sorted(payments)),
-            payee_source=(_payee_source(source_claim, self.context.pc_type)
-                          if source_claim else None),
-        )
+            claims=tuple(payments[claim_id] for claim_id in sorted(payments)))
+
+    def included_chain(self, chain: ChainInput, resolution: ChainResolution,
+                       final: ClaimTotals | None, payee_key: str | None,
+                       source: Callable[[], dict[str, Any]] | None,
+                       claim_ids: tuple[str, ...] = (),
+                       claims: tuple[ClaimPayment, ...] = ()) -> ChainResult:
+        """An included chain's result from its version in force (spec 6): what it pays
+        now (``current``), the net against what the ledger paid before, and interest.
+
+        ``source`` gives the data a new payee is made from; it is taken for the first
+        chain of each payee key in the batch only (the run keeps the first it sees).
+        """
+        prior = chain.ledger.prior_sum
+        if final is None:
+            current = paid = billed = allowed = reduction = interest = ZERO
+            net = ZERO - prior
+        else:
+            net_cents = final.paid - decimal_cents(prior)
+            current = paid = cents_to_decimal(final.paid)
+            net = cents_to_decimal(net_cents)
+            interest_cents = self.calculator.chain_interest(net_cents, final.approved,
+                                                            final.received_date)
+            interest = cents_to_decimal(interest_cents) if interest_cents else ZERO
+            billed = cents_to_decimal(final.billed)
+            allowed = cents_to_decimal(final.allowed)
+            reduction = cents_to_decimal(final.reduction) if final.reduction else ZERO
+        payee = None
+        if source is not None and payee_key not in self.sourced_keys:
+            self.sourced_keys.add(payee_key)
+            payee = source()
+        return ChainResult(chain.parent_id, ChainStatus.INCLUDED, len(chain.documents),
+                           payee_key, chain.ledger.last_payee_id, claim_ids, resolution.final_id,
+                           current, prior, net, interest, billed, allowed, reduction, paid,
+                           claims, payee)
 
 
-def _payee_source(claim: Claim, pc_type: PaymentCenterType) -> dict[str, Any]:
-    """The data a new payee is created from: the final version's provider or member."""
-    party = (claim.provider if pc_type is PaymentCenterType.PROVIDER else claim.member) or {}
-    name = party.get("name") if isinstance(party.get("name"), str) else None
-    address = party.get("address") if isinstance(party.get("address"), dict) else None
-    return {
-        "vendor_name": name,
-        "tax_id": claim.TIN if pc_type is PaymentCenterType.PROVIDER else None,
-        "npi": claim.NPI if pc_type is PaymentCenterType.PROVIDER else None,
-        "member_id": claim.MemberID if pc_type is PaymentCenterType.DMR else None,
-        "address": address,
-    }
+def first_pass(context: PaymentContext, batch: BatchInput
+               ) -> tuple[list[ChainResult], ValidationReport, list[bytes], list[Any]]:
+    """Pass 1 of one batch, in a worker: chain summaries, findings, and the claims' digests
+    (:func:`~PaymentProcess.core.plain_chain.claim_digest`) and ids, in claim order."""
+    transformer = ClaimTransformer(context, summaries=True)
+    results, report = transformer.evaluate_batch(batch)
+    ids = [document.get("_id") for chain in batch.chains for document in chain.documents]
+    return [result.summary() for result in results], report, transformer.plain.digests, ids
 
 
 def evaluate_batch(context: PaymentContext, batch: BatchInput,
@@ -372,7 +399,7 @@ def evaluate_batch(context: PaymentContext, batch: BatchInput,
     ``detailed=False`` returns :meth:`ChainResult.summary` of each chain (pass 1 needs
     no lines), which keeps what workers send back small.
     """
-    results, report = ClaimTransformer(context).evaluate_batch(batch)
+    results, report = ClaimTransformer(context, summaries=not detailed).evaluate_batch(batch)
     if not detailed:
         results = [result.summary() for result in results]
     return results, report

@@ -23,6 +23,7 @@ from PaymentProcess.core import postal, records
 from PaymentProcess.core import validation as codes
 from PaymentProcess.core.claim_processor import (
     evaluate_batch,
+    first_pass,
     group_by_parent,
     mentioned_claim_ids,
 )
@@ -31,13 +32,7 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
-from PaymentProcess.core.run_control import (
-    Fingerprint,
-    claim_digests,
-    describe_changes,
-    new_run_id,
-    now_utc,
-)
+from PaymentProcess.core.run_control import Fingerprint, describe_changes, new_run_id, now_utc
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
 from PaymentProcess.data.models.event import RunMode, Stage
@@ -480,7 +475,7 @@ class PaymentProcessor:
                                              self.settings.workers)
             return
         for results, report, digests, ids in run_claim_batch_level(
-                batches, partial(_first_pass, context), self.settings.workers):
+                batches, partial(first_pass, context), self.settings.workers):
             analysis.fingerprint.add_claims(digests, ids)
             yield results, report
 
@@ -732,14 +727,6 @@ class PaymentProcessor:
         self.repos.events.save_stats(stats.as_document())
         self._checkpoint("stats", collections)
         return stats
-
-
-def _first_pass(context: PaymentContext, batch: BatchInput
-                ) -> tuple[list[ChainResult], ValidationReport, list[bytes], list[Any]]:
-    """Pass 1 of one batch, in a worker: chain summaries, findings, the claims' digests and ids."""
-    results, report = evaluate_batch(context, batch, detailed=False)
-    documents = [d for chain in batch.chains for d in chain.documents]
-    return results, report, claim_digests(documents), [d.get("_id") for d in documents]
 
 
 def _payee_row(analysis: CycleAnalysis, settlement: PayeeSettlement) -> PayeeRow:

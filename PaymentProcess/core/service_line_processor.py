@@ -1,15 +1,52 @@
-"""Line computation, claim roll-up and prompt-pay interest (spec section 6)."""
+"""Line computation, claim roll-up and prompt-pay interest (spec section 6).
+
+The rules themselves are :func:`line_cents` and :func:`interest_cents`, in exact integer
+cents: the chain fast path (:mod:`PaymentProcess.core.plain_chain`) calls them on the
+amounts it reads from the documents, :class:`ServiceLineProcessor` on the amounts of the
+claim model.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from PaymentProcess.data.models.claim import Claim, ClaimStatus, ServiceLine
 from PaymentProcess.data.models.event import InterestTerms
 from PaymentProcess.data.models.payment import ClaimPayment, LinePayment
 from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key
-from PaymentProcess.utils.money import CENT, ZERO, round_ratio
+from PaymentProcess.utils.money import ZERO, cents_to_decimal, decimal_cents, half_up_ratio
+
+PERCENT_CENTS = 100 * 100  # a percentage in cents (2.00 % is 200) over a whole
+DAYS_A_YEAR_PERCENT_CENTS = 36500 * 100  # annual rate in cents (18.00 % is 1800), by the day
+
+
+def line_cents(allowed: int, deductible: int, coinsurance: int, copay: int, cob_paid: int,
+               reduction_pct_cents: int) -> tuple[int, int, bool]:
+    """A line's (reduction, paid, over_allowed) in cents for an approved claim (spec 6).
+
+    paid = allowed - deductible - coinsurance - copay - cob_paid, floored at 0 (the flag
+    says it was below: ``OVER_ALLOWED``); the payment reduction is paid × pct / 100
+    rounded to cents half up, and is taken off paid.
+    """
+    paid = allowed - deductible - coinsurance - copay - cob_paid
+    over_allowed = paid < 0
+    if over_allowed:
+        paid = 0
+    reduction = half_up_ratio(paid * reduction_pct_cents, PERCENT_CENTS)
+    return reduction, paid - reduction, over_allowed
+
+
+def interest_cents(net: int, annual_rate_cents: int, late_days: int, min_interest: int) -> int:
+    """Prompt-pay interest in cents on a positive net paid ``late_days`` late (spec 6).
+
+    net × rate / 100 × late_days / 365, rounded to cents half up once; below the
+    minimum it is zero.
+    """
+    if net <= 0 or late_days <= 0:
+        return 0
+    interest = half_up_ratio(net * annual_rate_cents * late_days, DAYS_A_YEAR_PERCENT_CENTS)
+    return 0 if interest < min_interest else interest
 
 
 class ServiceLineProcessor:
@@ -26,6 +63,20 @@ class ServiceLineProcessor:
         self.interest = interest
         self.due_date = due_date
         self.pc_type = pc_type
+        self.reduction_pct_cents = decimal_cents(payment_reduction_pct)
+        self.annual_rate_cents = decimal_cents(interest.annual_rate_pct)
+        self.min_interest_cents = decimal_cents(interest.min_interest)
+
+    def late_days(self, received_date: date) -> int:
+        """Days past the grace period from receipt to the event's due date."""
+        return (self.due_date - received_date).days - self.interest.grace_days
+
+    def chain_interest(self, net: int, approved: bool, received_date: date | None) -> int:
+        """Interest in cents on a chain's net when its final version is approved."""
+        if net <= 0 or not approved or received_date is None:
+            return 0
+        return interest_cents(net, self.annual_rate_cents, self.late_days(received_date),
+                              self.min_interest_cents)
 
     def compute_service_line(self, line: ServiceLine, denied: bool) -> tuple[LinePayment, bool]:
         """A line's reduction and paid; the flag says the patient share exceeded allowed."""
@@ -33,16 +84,11 @@ class ServiceLineProcessor:
             reduction = paid = ZERO
             over_allowed = False
         else:
-            line_paid = (
-                line.allowed - line.deductible - line.coinsurance - line.copay - line.cob_paid
-            )
-            over_allowed = line_paid < 0
-            if over_allowed:
-                line_paid = ZERO
-            reduction = (line_paid * self.payment_reduction_pct).scaleb(-2).quantize(
-                CENT, rounding=ROUND_HALF_UP
-            )
-            paid = line_paid - reduction
+            reduction_cents, paid_cents, over_allowed = line_cents(
+                decimal_cents(line.allowed), decimal_cents(line.deductible),
+                decimal_cents(line.coinsurance), decimal_cents(line.copay),
+                decimal_cents(line.cob_paid), self.reduction_pct_cents)
+            reduction, paid = cents_to_decimal(reduction_cents), cents_to_decimal(paid_cents)
         payment = LinePayment(
             line.line_no,
             line.procedure_code,
@@ -93,13 +139,3 @@ class ServiceLineProcessor:
             paid=paid,
         )
         return claim_payment, any_over_allowed
-
-    def apply_interest(self, net: Decimal, final_claim: ClaimPayment | None) -> Decimal:
-        """Prompt-pay interest on a chain's positive net when its final version is approved."""
-        if net <= 0 or final_claim is None or final_claim.claim_status != ClaimStatus.APPROVED:
-            return ZERO
-        late_days = (self.due_date - final_claim.received_date).days - self.interest.grace_days
-        if late_days <= 0:
-            return ZERO
-        interest = round_ratio(net * self.interest.annual_rate_pct * late_days, 36500)
-        return ZERO if interest < self.interest.min_interest else interest

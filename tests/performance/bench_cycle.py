@@ -1,39 +1,33 @@
-"""Cycle benchmark: dry run and final run of synthetic cycles on the in-memory embedded store.
+"""Cycle benchmark: pass 1's compute against the parse floor, and the dry and final runs on
+the embedded store against its read floor, for 1 and 2 workers.
 
 Run on demand, never in the default test run::
 
-    python -m tests.performance.bench_cycle --claims 10000 100000 300000
+    python -m tests.performance.bench_cycle --claims 10000 20000 100000 --repeat 3
     make bench          # pytest tests/performance -m performance -s (10,000 claims)
 
-For each size it generates a fresh in-memory store (``mongomock://``, the embedded store
-without a directory) and reports, for the dry run and then the final run of the same
-event: the engine's phase timings, claims and service lines per second, the peak RSS
-above the RSS before the run (sampled every 20 ms; it includes what the run adds to the
-in-memory store), and the **I/O floor**: the time the same store takes to do the run's
-reads and writes directly through the driver, with nothing computed:
+For each size it generates a synthetic cycle (seed 3, payees = max(50, claims / 200))
+into an embedded-store directory, then measures:
 
-* reads: the event's claims with the engine's filter and sort, streamed in
-  ``batch_size`` batches, and one ledger query a batch (the engine's ``$or`` of the
-  batch's chains and claim ids) — read once, although a final run reads them twice;
-* writes (final run): one ledger entry a chain and one PaymentInfo a claim (the claim's
-  lines with eight amounts), as unordered bulk upserts of ``batch_size`` into scratch
-  collections, and one ``update_many`` a batch setting two fields on its claims (a
-  scratch field, removed afterwards outside the timing). The dry run writes a few
-  documents a payee: its floor is the reads.
+* **pass 1's compute**: every batch read first (claim documents as the store returns
+  them, Decimal128 amounts, with their ledger state), then ``first_pass`` — judging,
+  computing and hashing the claims (the fingerprint's digests) — inline (1 worker) and by
+  the run with a forked worker (2 workers), under the engine's collection policy: wall
+  and CPU seconds, lines/s, peak RSS above the start, the load average;
+* the **parse floor**: ``bson.decode`` of the same claim documents, what reading them
+  from MongoDB costs before any computing; compute / floor is the engine's ratio to it;
+* this machine's **parallel ceilings**: one share computed by one forked process alone and
+  by two at once, on inherited documents and on private copies;
+* the **read floor** of the embedded store: one process parsing every
+  ``<Collection>.jsonl`` line with bson's Extended JSON parser (``json_util.loads``);
+* **end to end**: the dry run, then the final run, each as an operator runs it
+  (``main.py`` on a copy of the directory: loading, computing, writing back), for each
+  worker count: wall and CPU seconds, maximum RSS, and the ratio to the read floor.
 
-It also times the compute phase alone: the batches (claim documents as the store returns
-them, Decimal128 amounts, with their ledger state) are read first, then judged and
-computed by ``evaluate_batch`` as pass 1 runs it (every line computed, chain summaries
-returned) inline (1 worker) and by the run with one forked worker (2 workers), under
-the engine's collection policy. Beside it, the **line floor**: every line's six amounts
-parsed and computed by the engine's line rule, nothing else; no compute phase written in
-Python can be faster. And this machine's **parallel ceilings**: one share of batches
-computed by one forked process alone and by two at once, on the documents they inherit
-from the run (as workers do) and on private copies (the host's own limit); the ratio is
-the most two workers can gain here, whatever the engine does.
-
-``--repeat N`` measures the compute phase, the floors and the dry run N times and
-reports the best (the final run changes the store: it runs once).
+``--repeat N`` measures the compute and the floors N times and reports the best (every
+time is kept); the end-to-end runs change their store and run once. Each figure carries
+the 1-minute load average when it was taken: on a shared machine compare ratios taken
+in the same run more than seconds.
 """
 
 from __future__ import annotations
@@ -45,30 +39,31 @@ import os
 import pickle
 import platform
 import resource
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from functools import partial
-from types import SimpleNamespace
+from pathlib import Path
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne
+import bson
+from bson import json_util
 
-from PaymentProcess.common.functions import Store, get_default_workers
-from PaymentProcess.core.claim_processor import evaluate_batch, group_by_parent
+from PaymentProcess.common.functions import Store
+from PaymentProcess.core.claim_processor import first_pass, group_by_parent
 from PaymentProcess.core.payment_processor import (
     CycleAnalysis,
     PaymentProcessor,
     Repositories,
     RunSettings,
 )
-from PaymentProcess.core.service_line_processor import ServiceLineProcessor
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
-from PaymentProcess.data.models.claim import AMOUNT_FIELDS, ClaimStatus
 from PaymentProcess.data.models.payment import BatchInput, PaymentContext
-from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
     BATCHES_PER_WORKER,
@@ -76,9 +71,9 @@ from PaymentProcess.processing.parallel.multiprocessing import (
 )
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
 from PaymentProcess.utils.logging import configure_logging
-from PaymentProcess.utils.money import ZERO, parse_amount
 
 BATCH_SIZE = 1000
+MAIN = Path(__file__).resolve().parents[2] / "main.py"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -124,66 +119,6 @@ def _processor(store: Store, workers: int = 1) -> PaymentProcessor:
                             settings, store)
 
 
-def io_floor(store: Store, event_id: str, write: bool) -> dict[str, Any]:
-    """The run's reads (and a final run's writes) done directly with the driver."""
-    db = store.db
-    claims = ClaimRepository(db)
-    counts = {"claims": 0, "lines": 0, "chains": 0}
-    started = time.perf_counter()
-    cursor = db.ClaimWSCore.find(
-        ClaimRepository.event_filter(event_id, False),
-        sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)], batch_size=BATCH_SIZE)
-    batch: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        chains = sorted({d["ParentClaimCore_ID"] for d in batch})
-        ids = sorted({d.get(n) for d in batch for n in ("ClaimCore_ID", "OriginalClaimCore_ID",
-                                                       "VoidClaimCore_ID") if d.get(n)})
-        claims.fetch_fin(event_id, chains, ids)
-        counts["claims"] += len(batch)
-        counts["chains"] += len(chains)
-        counts["lines"] += sum(len(d.get("service_lines") or ()) for d in batch)
-        if write:
-            ledger = [{"_id": f"{event_id}:{p}", "ParentClaimCore_ID": p,
-                       "PaymentEvent_ID": event_id,
-                       "ClaimCore_IDs": [d["ClaimCore_ID"] for d in batch
-                                         if d["ParentClaimCore_ID"] == p][:3],
-                       "benefit_amount": batch[0]["service_lines"][0]["allowed"]}
-                      for p in chains]
-            infos = [{"_id": f"{event_id}:{d['ClaimCore_ID']}", "ClaimCore_ID": d["ClaimCore_ID"],
-                      "PaymentEvent_ID": event_id, "claim_paid": line0["allowed"],
-                      "lines": [{**{k: line[k] for k in ("billed", "allowed", "deductible",
-                                                         "coinsurance", "copay", "cob_paid")},
-                                 "reduction": line["copay"], "paid": line["allowed"]}
-                                for line in d["service_lines"]]}
-                     for d in batch for line0 in d["service_lines"][:1]]
-            db.BenchFloorLedger.bulk_write([ReplaceOne({"_id": e["_id"]}, e, upsert=True)
-                                            for e in ledger], ordered=False)
-            db.BenchFloorInfo.bulk_write([ReplaceOne({"_id": e["_id"]}, e, upsert=True)
-                                          for e in infos], ordered=False)
-            db.ClaimWSCore.update_many({"_id": {"$in": [d["_id"] for d in batch]}},
-                                       {"$set": {"BenchFloor": "PAID",
-                                                 "BenchFloorEvent": event_id}})
-        batch.clear()
-
-    previous = None
-    for document in cursor:
-        parent = document.get("ParentClaimCore_ID")
-        if len(batch) >= BATCH_SIZE and parent != previous:
-            flush()
-        batch.append(document)
-        previous = parent
-    if batch:
-        flush()
-    seconds = time.perf_counter() - started
-    if write:
-        db.BenchFloorLedger.drop()
-        db.BenchFloorInfo.drop()
-        db.ClaimWSCore.update_many({"BenchFloor": "PAID"},
-                                   {"$unset": {"BenchFloor": "", "BenchFloorEvent": ""}})
-    return {"seconds": seconds, **counts}
-
-
 def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[BatchInput]]:
     """The event's context and every batch pass 1 would compute, read from the store."""
     processor = _processor(store)
@@ -197,74 +132,128 @@ def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[Bat
 
 def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
                  repeat: int = 1) -> dict[str, Any]:
-    """Judge and compute every batch from documents already read, for 1 and 2 workers.
+    """Pass 1's compute from documents already read, for each worker count, and its floor.
 
-    The batches run under the engine's collection policy (``collect_per_batch``), as
-    pass 1 runs them. Each worker count runs ``repeat`` times; the best time is
-    reported with every time measured.
+    Every batch runs ``first_pass`` (judge, compute, the claims' digests) under the
+    engine's collection policy, inline (1 worker) or with the run and forked workers.
+    Each worker count runs ``repeat`` times: the best wall time is reported with every
+    time, the CPU seconds of the run and its workers, the load average and the peak RSS
+    above the start. The **parse floor** is ``bson.decode`` of the same claim documents
+    (encoded beforehand): what reading them from MongoDB costs before any computing.
     """
     context, batches = event_batches(store, event_id)
-    lines = sum(len(d.get("service_lines") or ()) for b in batches for c in b.chains
-                for d in c.documents)
-    compute = partial(evaluate_batch, context, detailed=False)
-    result: dict[str, Any] = {"lines": lines, "batches": len(batches)}
+    documents = [d for b in batches for c in b.chains for d in c.documents]
+    lines = sum(len(d.get("service_lines") or ()) for d in documents)
+    compute = partial(first_pass, context)
+    result: dict[str, Any] = {"lines": lines, "claims": len(documents), "batches": len(batches)}
+    result["parse_floor"] = min((parse_floor(documents) for _ in range(repeat)),
+                                key=lambda floor: floor["seconds"])
+    result["parse_floor"]["lines_per_second"] = lines / result["parse_floor"]["seconds"]
+    result["parse_floor"]["lines_per_cpu_second"] = lines / result["parse_floor"]["cpu_seconds"]
     reference = None
     for workers in workers_list:
-        times = []
+        runs = []
         for _ in range(repeat):
             gc.collect()
-            seconds, outcome = _timed(lambda w=workers: _compute_batches(batches, compute, w))
-            times.append(seconds)
+            with PeakRss() as memory, CpuTime() as cpu:
+                seconds, outcome = _timed(lambda w=workers: _compute_batches(batches, compute, w))
+            runs.append({"seconds": seconds, "cpu_seconds": cpu.seconds,
+                         "peak_rss_above_start_mb": memory.above_start_mb,
+                         "load": os.getloadavg()[0]})
             if reference is None:
                 reference = outcome
             assert outcome == reference, "results differ between worker counts"
             del outcome
-        result[f"workers_{workers}"] = {"seconds": min(times), "all_seconds": times,
-                                        "lines_per_second": lines / min(times)}
-    result["line_floor"] = min((line_floor(batches, context) for _ in range(repeat)),
-                               key=lambda floor: floor["seconds"])
+        best = min(runs, key=lambda run: run["seconds"])
+        result[f"workers_{workers}"] = {
+            **best, "all_seconds": [run["seconds"] for run in runs],
+            "lines_per_second": lines / best["seconds"],
+            "lines_per_cpu_second": lines / min(run["cpu_seconds"] for run in runs),
+            "over_parse_floor": best["seconds"] / result["parse_floor"]["seconds"]}
     if len(workers_list) > 1:
         result["parallel_ceiling"] = parallel_ceiling(batches, compute, repeat)
         result["host_ceiling"] = parallel_ceiling(batches, compute, repeat, private=True)
     return result
 
 
+class CpuTime:
+    """CPU seconds (user + system) of this process and of the children it waited for."""
+
+    def __enter__(self) -> CpuTime:
+        self._start = self._now()
+        return self
+
+    @staticmethod
+    def _now() -> float:
+        own = resource.getrusage(resource.RUSAGE_SELF)
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds = self._now() - self._start
+
+
 def _compute_batches(batches: list[Any], compute: Callable[[Any], Any], workers: int) -> list:
     results = []
     with collect_per_batch() as collect:
-        for chains, _report in run_claim_batch_level(batches, compute, workers):
-            results.append(chains)
+        for chains, _report, digests, _ids in run_claim_batch_level(batches, compute, workers):
+            results.append((chains, digests))
             collect()
     return results
 
 
-def line_floor(batches: list[Any], context: PaymentContext) -> dict[str, Any]:
-    """The least a service line costs in this interpreter: its amounts and its rule alone.
+def parse_floor(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """``bson.decode`` of every claim document: reading the claims costs at least this.
 
-    Every line of the batches' documents, as the store returns them, has its six amounts
-    parsed (``parse_amount``), is computed by the engine's own line rule
-    (``ServiceLineProcessor.compute_service_line``, denied when its claim is) and its
-    paid amount summed: no claim model, no check, no chain, no finding. No compute phase
-    written in Python can beat it; compute / floor is what judging claims and chains
-    costs around the lines.
+    On MongoDB the driver decodes each claim from BSON before the engine sees it, 57 %
+    of it building Decimal128 values; no run can be faster than decoding its claims.
     """
-    calculator = ServiceLineProcessor(context.payment_reduction_pct, context.interest,
-                                      context.due_date, context.pc_type)
-    documents = [d for batch in batches for chain in batch.chains for d in chain.documents]
+    encoded = [bson.encode(document) for document in documents]
+    gc.collect()
+    with collect_per_batch(), CpuTime() as cpu:
+        started = time.perf_counter()
+        for data in encoded:
+            bson.decode(data)
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "cpu_seconds": cpu.seconds, "claims": len(encoded),
+            "load": os.getloadavg()[0]}
+
+
+def read_floor(directory: Path) -> dict[str, Any]:
+    """The embedded store's read floor: one process parsing every ``<Collection>.jsonl``
+    line with bson's Extended JSON parser (``json_util.loads``), nothing else."""
+    documents = 0
     started = time.perf_counter()
-    lines, paid = 0, ZERO
-    for document in documents:
-        denied = document["ClaimStatus"] == ClaimStatus.DENIED
-        for raw in document["service_lines"]:
-            line = SimpleNamespace(**{name: parse_amount(raw[name]) for name in AMOUNT_FIELDS},
-                                   line_no=raw.get("line_no"),
-                                   procedure_code=raw.get("procedure_code"),
-                                   units=raw.get("units"), service_date=raw.get("service_date"))
-            paid += calculator.compute_service_line(line, denied)[0].paid
-            lines += 1
-    seconds = time.perf_counter() - started
-    return {"seconds": seconds, "lines": lines, "lines_per_second": lines / seconds,
-            "paid": str(paid)}
+    for file in sorted(directory.glob("*.jsonl")):
+        with open(file, encoding="utf-8") as handle:
+            for line in handle:
+                if line.strip():
+                    json_util.loads(line)
+                    documents += 1
+    return {"seconds": time.perf_counter() - started, "documents": documents,
+            "load": os.getloadavg()[0]}
+
+
+def end_to_end(directory: Path, event_id: str, workers: int) -> dict[str, Any]:
+    """Dry run then final run of the event, each as the operator runs it (``main.py`` on
+    the embedded store in ``directory``: loading, computing, writing back)."""
+    report: dict[str, Any] = {}
+    for mode in ("dry-run", "final"):
+        command = [sys.executable, str(MAIN), "-p", event_id, "-m", mode, "--workers",
+                   str(workers), "--batch-size", str(BATCH_SIZE), "--log-level", "WARNING",
+                   "--db-uri", f"mongomock://{directory}"]
+        started = time.perf_counter()
+        process = subprocess.Popen(command, cwd=directory.parent, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        errors = process.stderr.read().decode(errors="replace") if process.stderr else ""
+        assert process.returncode == 0, f"{mode} failed ({process.returncode}): {errors[-2000:]}"
+        report[mode.replace("-", "_")] = {
+            "seconds": seconds, "cpu_seconds": usage.ru_utime + usage.ru_stime,
+            "max_rss_mb": usage.ru_maxrss / 1024, "load": os.getloadavg()[0]}
+    return report
 
 
 def parallel_ceiling(batches: list[Any], compute: Callable[[Any], Any], repeat: int = 1,
@@ -324,51 +313,37 @@ def parallel_ceiling(batches: list[Any], compute: Callable[[Any], Any], repeat: 
 
 
 def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3,
-          run_workers: int | None = None, repeat: int = 1) -> dict[str, Any]:
-    """Generate a cycle of ``claims`` claims and measure dry run, final run and compute.
-
-    The dry and final runs use ``run_workers`` processes, by default what the engine
-    itself defaults to (``--workers``: the CPU count, at most 8). The compute phase,
-    the I/O floors and the dry run are measured ``repeat`` times and the best time is
-    reported (with every time measured): on a shared machine the best of several runs
-    is the one least disturbed by others. The final run changes the store, so it runs
-    once.
-    """
-    run_workers = run_workers or get_default_workers()
-    embedded = EmbeddedStore(None)
-    store = Store("mongomock://", embedded.db, embedded)
+          repeat: int = 1, end_to_end_runs: bool = True) -> dict[str, Any]:
+    """Generate a cycle of ``claims`` claims; measure pass 1's compute, its parse floor and
+    (``end_to_end_runs``) the dry and final runs on the embedded store against its read
+    floor, for each worker count. The final run changes the store: every worker count
+    runs on its own copy of the generated directory."""
     payees = max(50, claims // 200)
-    gen_seconds, summary = _timed(
-        lambda: generate(store.db, SyntheticOptions(claims=claims, payees=payees, seed=seed)))
-    event_id = summary.event_ids[0]
-    report: dict[str, Any] = {"claims": claims, "payees": payees, "generate_seconds": gen_seconds,
-                              "run_workers": run_workers, "repeat": repeat}
-    report["compute"] = compute_only(store, event_id, workers_list, repeat)
-    lines = report["compute"]["lines"]
-    for mode, run in (("dry_run", lambda: _processor(store, run_workers).run_dry_run(event_id)),
-                      ("final_run",
-                       lambda: _processor(store, run_workers).run_final_run(event_id))):
-        write = mode == "final_run"
-        floors = [io_floor(store, event_id, write) for _ in range(repeat)]
-        floor = min(f["seconds"] for f in floors)
-        report["floor_final" if write else "floor_dry"] = {
-            **floors[0], "seconds": floor, "all_seconds": [f["seconds"] for f in floors]}
-        measured = []
-        for _ in range(1 if write else repeat):
-            gc.collect()
-            with PeakRss() as memory:
-                seconds, stats = _timed(run)
-            assert stats.status == "SUCCEEDED", stats.report.as_documents()
-            measured.append((seconds, stats, memory.above_start_mb))
-        seconds, stats, memory_mb = min(measured, key=lambda m: m[0])
-        report[mode] = {
-            "seconds": seconds, "all_seconds": [m[0] for m in measured],
-            "phases": {k: round(v, 3) for k, v in stats.timings.items()},
-            "claims_per_second": claims / seconds, "lines_per_second": lines / seconds,
-            "peak_rss_above_start_mb": max(m[2] for m in measured),
-            "io_floor_seconds": floor, "engine_over_floor": seconds / floor,
-        }
-    embedded.close()
+    with tempfile.TemporaryDirectory(prefix="bench-cycle-") as scratch:
+        base = Path(scratch) / "generated"
+        embedded = EmbeddedStore(base)
+        store = Store(f"mongomock://{base}", embedded.db, embedded)
+        gen_seconds, summary = _timed(
+            lambda: generate(store.db, SyntheticOptions(claims=claims, payees=payees, seed=seed)))
+        embedded.checkpoint()
+        event_id = summary.event_ids[0]
+        report: dict[str, Any] = {"claims": claims, "payees": payees,
+                                  "generate_seconds": gen_seconds, "repeat": repeat}
+        report["compute"] = compute_only(store, event_id, workers_list, repeat)
+        embedded.close()
+        if not end_to_end_runs:
+            return report
+        report["read_floor"] = min((read_floor(base) for _ in range(repeat)),
+                                   key=lambda floor: floor["seconds"])
+        floor = report["read_floor"]["seconds"]
+        for workers in workers_list:
+            copy = Path(scratch) / f"workers-{workers}"
+            shutil.copytree(base, copy, ignore=shutil.ignore_patterns(".lock"))
+            runs = end_to_end(copy, event_id, workers)
+            for run in runs.values():
+                run["over_read_floor"] = run["seconds"] / floor
+            report[f"end_to_end_{workers}"] = runs
+            shutil.rmtree(copy)
     return report
 
 
@@ -389,31 +364,24 @@ def machine() -> dict[str, Any]:
 
 def format_report(report: dict[str, Any]) -> str:
     """A few human-readable lines for one size."""
-    out = [f"== {report['claims']:,} claims, {report['payees']} payees, "
-           f"{report['compute']['lines']:,} service lines "
-           f"(generated in {report['generate_seconds']:.1f} s); runs with "
-           f"{report['run_workers']} worker(s)"]
-    for mode in ("dry_run", "final_run"):
-        r = report[mode]
-        phases = ", ".join(f"{k} {v:.2f}s" for k, v in r["phases"].items())
-        out.append(f"{mode:9}: {r['seconds']:7.2f} s  ({phases})  {r['claims_per_second']:,.0f} "
-                   f"claims/s  {r['lines_per_second']:,.0f} lines/s  peak RSS +"
-                   f"{r['peak_rss_above_start_mb']:,.0f} MB  I/O floor {r['io_floor_seconds']:.2f}"
-                   f" s  engine/floor {r['engine_over_floor']:.2f}{_all(r)}")
     compute = report["compute"]
+    floor = compute["parse_floor"]
+    out = [f"== {report['claims']:,} claims, {report['payees']} payees, "
+           f"{compute['lines']:,} service lines (generated in {report['generate_seconds']:.1f} s)",
+           f"parse floor (bson.decode of the claims): {floor['seconds']:.2f} s "
+           f"(CPU {floor['cpu_seconds']:.2f} s)  {floor['lines_per_second']:,.0f} lines/s "
+           f"({floor['lines_per_cpu_second']:,.0f} a CPU second)  load {floor['load']:.1f}"]
     for key, value in compute.items():
         if key.startswith("workers_"):
-            out.append(f"compute, {key.split('_')[1]} worker(s): {value['seconds']:.2f} s  "
-                       f"{value['lines_per_second']:,.0f} lines/s{_all(value)}")
+            out.append(f"pass 1 compute, {key.split('_')[1]} worker(s): {value['seconds']:.2f} s "
+                       f"(CPU {value['cpu_seconds']:.2f} s)  {value['lines_per_second']:,.0f} "
+                       f"lines/s ({value['lines_per_cpu_second']:,.0f} a CPU second)  "
+                       f"{value['over_parse_floor']:.2f}x the parse floor  peak RSS +"
+                       f"{value['peak_rss_above_start_mb']:,.0f} MB  load {value['load']:.1f}"
+                       f"{_all(value)}")
     if "workers_1" in compute and "workers_2" in compute:
         out.append(f"2 workers / 1 worker speed-up: "
                    f"{compute['workers_1']['seconds'] / compute['workers_2']['seconds']:.2f}x")
-    floor = compute["line_floor"]
-    out.append(f"line floor (amounts and line rule alone): {floor['seconds']:.2f} s  "
-               f"{floor['lines_per_second']:,.0f} lines/s  compute 1 worker / floor "
-               f"{compute['workers_1']['seconds'] / floor['seconds']:.2f}"
-               if "workers_1" in compute else
-               f"line floor: {floor['lines_per_second']:,.0f} lines/s")
     for key, label in (("parallel_ceiling", "machine ceiling, inherited documents"),
                        ("host_ceiling", "host ceiling, private copies")):
         if key in compute:
@@ -421,6 +389,17 @@ def format_report(report: dict[str, Any]) -> str:
             out.append(f"{label} (one share by 1 process alone: "
                        f"{ceiling['alone_seconds']:.2f} s, by 2 at once: "
                        f"{ceiling['together_seconds']:.2f} s): {ceiling['speed_up']:.2f}x")
+    if "read_floor" in report:
+        read = report["read_floor"]
+        out.append(f"read floor (json_util.loads of every .jsonl line): {read['seconds']:.2f} s "
+                   f"for {read['documents']:,} documents  load {read['load']:.1f}")
+        for key, runs in report.items():
+            if key.startswith("end_to_end_"):
+                for mode, run in runs.items():
+                    out.append(f"{mode:9}, {key.rsplit('_', 1)[1]} worker(s): "
+                               f"{run['seconds']:7.2f} s (CPU {run['cpu_seconds']:.2f} s)  "
+                               f"{run['over_read_floor']:.2f}x the read floor  max RSS "
+                               f"{run['max_rss_mb']:,.0f} MB  load {run['load']:.1f}")
     return "\n".join(out)
 
 
@@ -431,19 +410,19 @@ def _all(measured: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--claims", type=int, nargs="+", default=[10_000, 100_000, 300_000])
+    parser.add_argument("--claims", type=int, nargs="+", default=[10_000, 20_000, 100_000])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--run-workers", type=int,
-                        help="workers of the dry and final runs (default: the engine's default)")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="measure compute, floors and dry run this many times; report the best")
+                        help="measure compute and floors this many times; report the best")
+    parser.add_argument("--compute-only", action="store_true",
+                        help="leave out the read floor and the end-to-end runs")
     parser.add_argument("--json", help="also append each size's report to this JSON-lines file")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     print(json.dumps(machine()))
     for claims in args.claims:
-        report = bench(claims, tuple(args.workers), run_workers=args.run_workers,
-                       repeat=args.repeat)
+        report = bench(claims, tuple(args.workers), repeat=args.repeat,
+                       end_to_end_runs=not args.compute_only)
         print(format_report(report), flush=True)
         if args.json:
             with open(args.json, "a") as handle:

@@ -11,8 +11,12 @@ from tests.performance.bench_cycle import bench, format_report
 def test_bench_cycle_10000() -> None:
     report = bench(10_000)
     print("\n" + format_report(report))
-    assert report["final_run"]["seconds"] > 0
-    assert report["compute"]["workers_1"]["lines_per_second"] > 0
-    assert 0 < report["compute"]["parallel_ceiling"]["speed_up"] <= 2.5
-    assert 0 < report["compute"]["host_ceiling"]["speed_up"] <= 2.5
-    assert report["compute"]["line_floor"]["lines"] == report["compute"]["lines"]
+    compute = report["compute"]
+    assert compute["parse_floor"]["claims"] == compute["claims"] >= 10_000
+    assert compute["workers_1"]["lines_per_second"] > 0
+    assert 0 < compute["parallel_ceiling"]["speed_up"] <= 2.5
+    assert 0 < compute["host_ceiling"]["speed_up"] <= 2.5
+    assert report["read_floor"]["documents"] > compute["claims"]
+    for workers in (1, 2):
+        runs = report[f"end_to_end_{workers}"]
+        assert runs["dry_run"]["seconds"] > 0 and runs["final"]["seconds"] > 0

@@ -1,4 +1,4 @@
-"""The benchmark's compute floor and ceilings measure the work they claim to measure."""
+"""The benchmark's floors and ceilings measure the work they claim to measure."""
 
 from __future__ import annotations
 
@@ -8,13 +8,10 @@ from functools import partial
 import pytest
 
 from PaymentProcess.common.functions import Store
-from PaymentProcess.core.claim_processor import evaluate_batch
-from PaymentProcess.core.service_line_processor import ServiceLineProcessor
+from PaymentProcess.core.claim_processor import first_pass
 from PaymentProcess.data.embedded_store import EmbeddedStore
-from PaymentProcess.data.models.claim import fast_claim
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
-from PaymentProcess.utils.money import ZERO
-from tests.performance.bench_cycle import event_batches, line_floor, parallel_ceiling
+from tests.performance.bench_cycle import event_batches, parallel_ceiling, parse_floor, read_floor
 
 
 @pytest.fixture(scope="module")
@@ -27,27 +24,33 @@ def cycle():
     embedded.close()
 
 
-def test_the_line_floor_computes_every_line_as_the_engine_does(cycle) -> None:
-    context, batches = cycle
+def test_the_parse_floor_decodes_every_claim(cycle) -> None:
+    _context, batches = cycle
     documents = [d for batch in batches for chain in batch.chains for d in chain.documents]
-    calculator = ServiceLineProcessor(context.payment_reduction_pct, context.interest,
-                                      context.due_date, context.pc_type)
-    claims = [fast_claim(document) for document in documents]
-    assert None not in claims
-    engine_paid = sum((calculator.rollup_to_claim(claim)[0].paid for claim in claims), ZERO)
 
-    floor = line_floor(batches, context)
+    floor = parse_floor(documents)
 
-    assert len(documents) == 400
-    assert floor["lines"] == sum(len(claim.service_lines) for claim in claims)
-    assert floor["paid"] == str(engine_paid)
-    assert engine_paid > 0
+    assert floor["claims"] == len(documents) == 400
+    assert floor["seconds"] > 0
+
+
+def test_the_read_floor_parses_every_line_of_the_store_files(tmp_path) -> None:
+    with EmbeddedStore(tmp_path / "store") as embedded:
+        generate(embedded.db, SyntheticOptions(claims=50, payees=5, seed=5))
+        embedded.checkpoint()
+        stored = sum(embedded.db[name].count_documents({})
+                     for name in embedded.db.list_collection_names())
+
+    floor = read_floor(tmp_path / "store")
+
+    assert floor["documents"] == stored > 50
+    assert floor["seconds"] > 0
 
 
 @pytest.mark.parametrize("private", [False, True])
 def test_the_parallel_ceilings_run_one_share_alone_and_twice_at_once(cycle, private) -> None:
     context, batches = cycle
-    compute = partial(evaluate_batch, context, detailed=False)
+    compute = partial(first_pass, context)
 
     ceiling = parallel_ceiling(batches, compute, private=private)
 
@@ -69,7 +72,7 @@ def test_a_ceiling_process_that_fails_its_share_fails_the_measure(cycle, private
 def test_a_ceiling_process_that_fails_before_it_is_ready_fails_the_measure(
         cycle, monkeypatch) -> None:
     context, batches = cycle
-    compute = partial(evaluate_batch, context, detailed=False)
+    compute = partial(first_pass, context)
 
     def unreadable(data):
         raise pickle.UnpicklingError("the private copy cannot be loaded")

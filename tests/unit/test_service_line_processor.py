@@ -16,6 +16,7 @@ from PaymentProcess.core.service_line_processor import ServiceLineProcessor
 from PaymentProcess.data.models.claim import Claim, ServiceLine
 from PaymentProcess.data.models.event import Business, InterestRules, InterestTerms
 from PaymentProcess.data.models.payment_center import PaymentCenterType
+from PaymentProcess.utils.money import cents_to_decimal, decimal_cents
 from tests.conftest import GOLDEN_STORE, read_store
 
 DUE = date(2026, 11, 20)
@@ -225,6 +226,14 @@ def test_every_golden_claim_paid(expected: dict[str, Any]) -> None:
 # --- interest ------------------------------------------------------------------------------
 
 
+def apply_interest(calculator: ServiceLineProcessor, net: Decimal, final) -> Decimal:
+    """A chain's interest as the engine computes it, from its net and version in force."""
+    if final is None:
+        return cents_to_decimal(0)
+    return cents_to_decimal(calculator.chain_interest(
+        decimal_cents(net), final.claim_status == "APPROVED", final.received_date))
+
+
 def final_version(received: date, status: str = "APPROVED"):
     return processor().rollup_to_claim(claim([service_line("10.00")], status=status,
                                              received=received))[0]
@@ -245,7 +254,7 @@ def final_version(received: date, status: str = "APPROVED"):
     ],
 )
 def test_interest(net: str, received: date, expected: str) -> None:
-    interest = processor().apply_interest(D(net), final_version(received))
+    interest = apply_interest(processor(), D(net), final_version(received))
     assert str(interest) == expected
 
 
@@ -254,9 +263,9 @@ def test_interest_rounds_half_up_at_exactly_half_a_cent() -> None:
     calculator = processor(terms=terms)
     received = DUE - timedelta(days=1)
     final = final_version(received)
-    assert str(calculator.apply_interest(D("182.50"), final)) == "0.01"  # 0.005 exactly
-    assert str(calculator.apply_interest(D("182.49"), final)) == "0.00"
-    assert str(calculator.apply_interest(D("547.50"), final)) == "0.02"  # 0.015 exactly
+    assert str(apply_interest(calculator, D("182.50"), final)) == "0.01"  # 0.005 exactly
+    assert str(apply_interest(calculator, D("182.49"), final)) == "0.00"
+    assert str(apply_interest(calculator, D("547.50"), final)) == "0.02"  # 0.015 exactly
 
 
 @pytest.mark.parametrize(
@@ -265,23 +274,23 @@ def test_interest_rounds_half_up_at_exactly_half_a_cent() -> None:
 )
 def test_min_interest_threshold(min_interest: str, expected: str) -> None:
     terms = InterestTerms(Decimal("18.00"), 30, Decimal(min_interest))
-    interest = processor(terms=terms).apply_interest(D("157.34"), final_version(date(2026, 9, 1)))
+    interest = apply_interest(processor(terms=terms), D("157.34"), final_version(date(2026, 9, 1)))
     assert str(interest) == expected
 
 
 @pytest.mark.parametrize("net", ["0.00", "-0.01", "-157.34"])
 def test_no_interest_unless_net_is_positive(net: str) -> None:
-    assert processor().apply_interest(D(net), final_version(date(2026, 1, 1))) == 0
+    assert apply_interest(processor(), D(net), final_version(date(2026, 1, 1))) == 0
 
 
 def test_no_interest_on_a_denied_final_version_or_a_void() -> None:
-    assert processor().apply_interest(D("157.34"), final_version(date(2026, 1, 1), "DENIED")) == 0
-    assert processor().apply_interest(D("157.34"), None) == 0
+    assert apply_interest(processor(), D("157.34"), final_version(date(2026, 1, 1), "DENIED")) == 0
+    assert apply_interest(processor(), D("157.34"), None) == 0
 
 
 def test_grace_days_zero_counts_every_day() -> None:
     terms = InterestTerms(Decimal("36.50"), 0, Decimal("0.00"))
-    interest = processor(terms=terms).apply_interest(D("100.00"),
+    interest = apply_interest(processor(terms=terms), D("100.00"),
                                                     final_version(DUE - timedelta(days=10)))
     assert str(interest) == "1.00"  # 100 x 36.5 % x 10 / 365
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from PaymentProcess.data.models.event import InterestTerms
 from PaymentProcess.data.models.payment_center import PaymentCenterType
@@ -78,6 +78,44 @@ class LedgerState:
     has_entries: bool = False
     last_payee_id: int | None = None
     paid_claim_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainResolution:
+    """Outcome of walking a chain: its version in force after the event."""
+
+    final_id: str | None
+    last_version_id: str | None
+
+    def payee_version(self, ledger: LedgerState) -> str | None:
+        """The version whose payee the chain is paid to (and a new payee is made from).
+
+        The version in force; for a chain that ends voided, none when the ledger paid it
+        before (its payee is the ledger's), else the last version of the new chain
+        (opened and voided in this very event).
+        """
+        if self.final_id is not None or ledger.has_entries:
+            return self.final_id
+        return self.last_version_id
+
+
+class Version(NamedTuple):
+    """What walking a chain needs of one claim version."""
+
+    claim_id: str
+    frequency: str | None
+    reference: str | None
+
+
+class ClaimTotals(NamedTuple):
+    """A claim version's figures in cents, as the chain's version in force needs them."""
+
+    approved: bool
+    received_date: date
+    billed: int
+    allowed: int
+    reduction: int
+    paid: int
 
 
 @dataclass(frozen=True, slots=True)

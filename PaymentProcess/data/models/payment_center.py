@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -38,6 +39,21 @@ def payee_key(pc_type: PaymentCenterType, tin: str | None, npi: str | None,
     if pc_type is PaymentCenterType.PROVIDER:
         return f"PROVIDER:{tin}:{npi}" if tin and npi else None
     return f"DMR:{member_id}" if member_id else None
+
+
+def payee_source(pc_type: PaymentCenterType, party: Mapping[str, Any] | None, tin: str | None,
+                 npi: str | None, member_id: str | None) -> dict[str, Any]:
+    """The data a new payee is created from: the version's provider (or member) and ids."""
+    party = party or {}
+    name = party.get("name") if isinstance(party.get("name"), str) else None
+    address = party.get("address") if isinstance(party.get("address"), dict) else None
+    return {
+        "vendor_name": name,
+        "tax_id": tin if pc_type is PaymentCenterType.PROVIDER else None,
+        "npi": npi if pc_type is PaymentCenterType.PROVIDER else None,
+        "member_id": member_id if pc_type is PaymentCenterType.DMR else None,
+        "address": address,
+    }
 
 
 class PaymentCenter(BaseModel):
