@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import mongomock
+import mongomock_ng
 import pytest
 
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository
@@ -10,7 +10,7 @@ from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 
 @pytest.mark.parametrize("retryable", [False, True])
 def test_mark_paid_sets_status_and_event_on_exactly_those_claims(retryable: bool) -> None:
-    db = mongomock.MongoClient().payments
+    db = mongomock_ng.MongoClient().payments
     db.ClaimWSCore.insert_many([{"_id": f"C{i}", "PaymentEvent_ID": "PE-1"} for i in range(5)])
     repository = ClaimRepository(db, retryable_marks=retryable)
     repository.mark_paid("PE-1", ["C1", "C3"])
