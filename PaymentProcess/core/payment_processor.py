@@ -21,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core import postal, records
 from PaymentProcess.core import validation as codes
+from PaymentProcess.core.bank_validation import check_bank_data
 from PaymentProcess.core.claim_processor import (
     evaluate_batch,
     first_pass,
@@ -158,6 +159,8 @@ class PaymentProcessor:
         self.settle(analysis, cache)
         self._check_numbers(analysis, stats)
         self._check_addresses(analysis, stats)
+        check_bank_data(analysis.config.funding, analysis.settlements, analysis.payees.existing,
+                        stats.report)
         self._timed(stats, "write", lambda: self._write_dry_run(analysis, cache, stats))
         fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
         record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
@@ -203,6 +206,8 @@ class PaymentProcessor:
             self.settle(analysis, self._project_new_payees(analysis))
             self._check_numbers(analysis, stats)
             self._check_addresses(analysis, stats)
+            check_bank_data(analysis.config.funding, analysis.settlements,
+                            analysis.payees.existing, stats.report)
             if stats.report.blocked:
                 return self._blocked(stats)
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
@@ -699,6 +704,8 @@ class PaymentProcessor:
             money.disbursed += s.disbursed
             if s.disbursed > 0:
                 by_method[s.method.value] = by_method.get(s.method.value, 0) + 1
+                stats.disbursed_by_method[s.method.value] = (
+                    stats.disbursed_by_method.get(s.method.value, ZERO) + s.disbursed)
             stats.payees.append(_payee_row(analysis, s))
         stats.counts["disbursements_by_method"] = by_method
 

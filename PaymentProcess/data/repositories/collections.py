@@ -22,6 +22,7 @@ PAYMENT_SETTLEMENT = "PaymentSettlement"
 PAYMENT_EVENT_STATS = "PaymentEventStats"
 RUN_BACKUP = "RunBackup"
 REMITTANCE_FILE = "RemittanceFile"
+TREASURY_FILE = "TreasuryFile"
 INPUT_MANIFEST = "InputManifest"
 
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
