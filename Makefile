@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STORE  := demo-store
 
-.PHONY: setup demo test check-install lint bench clean
+.PHONY: setup demo test test-server check-install lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ test: setup
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory check-install
 	$(PY) -m pytest -q
+
+# The real-server tier alone (also part of `make test`): SecantusDB started by the tests,
+# or PAYMENT_TEST_MONGODB_URI=mongodb://... to run it against a MongoDB deployment.
+test-server: setup
+	$(PY) -m pytest -q tests/integration/test_real_server_*.py
 
 # The production install: a fresh venv from requirements.txt alone runs every documented command.
 check-install:

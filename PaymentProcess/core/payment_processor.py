@@ -108,7 +108,8 @@ class Repositories:
     @classmethod
     def for_store(cls, store: Store, batch_size: int) -> Repositories:
         """Build the repositories on the store's database."""
-        return cls(ClaimRepository(store.db), PaymentRepository(store.db, batch_size),
+        return cls(ClaimRepository(store.db, retryable_marks=store.kind == "mongodb"),
+                   PaymentRepository(store.db, batch_size),
                    PaymentCenterRepository(store.db, batch_size),
                    EventRepository(store.db, batch_size))
 
@@ -219,13 +220,12 @@ class PaymentProcessor:
                 return self._blocked(stats)
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
             if fingerprint != raw_event.get("dry_run", {}).get("fingerprint"):
-                raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
-                                 f"run{self._changes(analysis)}: run the dry run again, then "
-                                 "the final run")
+                self._refuse_changed_inputs(analysis)
             self._begin_final(payment_event_id, fingerprint, raw_event["dry_run"]["run_id"],
                               analysis, stats)
         if not frozen:
-            self.backup(payment_event_id, analysis, stats.run_id)
+            self.backup(payment_event_id, analysis, stats.run_id,
+                        raw_event["dry_run"]["fingerprint"])
 
         self._timed(stats, "write", lambda: self._write_final(analysis, stats))
         stats.written = [coll.PAYMENT_CENTER, coll.SEQUENCES, coll.CLAIM_FIN, coll.PAYMENT_INFO,
@@ -341,10 +341,15 @@ class PaymentProcessor:
                 records_by_payee.get(payee_id, []) if payee else [],
                 event.id, event.min_payment_amount))
 
-    def backup(self, payment_event_id: str, analysis: CycleAnalysis, run_id: str) -> None:
-        """Freeze the payees and O/U records the run computes from, before any write."""
-        self.repos.events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents)
-        self.repos.events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records)
+    def backup(self, payment_event_id: str, analysis: CycleAnalysis, run_id: str,
+               inputs: str) -> None:
+        """Freeze the payees and O/U records the run computes from, before any write.
+
+        ``inputs``: the fingerprint of the dry run this final run matched.
+        """
+        events = self.repos.events
+        events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents, inputs)
+        events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records, inputs)
         if not self.repos.events.set_final_run_field(payment_event_id, run_id,
                                                      "backup_complete", True):
             # A resumed run took the event over (the operator thought this run dead):
@@ -443,6 +448,17 @@ class PaymentProcessor:
             raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
                                    "run, or its dry run changed: nothing was written")
         self._checkpoint("begin", [coll.PAYMENT_EVENT])
+
+    def _refuse_changed_inputs(self, analysis: CycleAnalysis) -> None:
+        """The inputs differ from the dry run's: edited, or another final run began writing
+        since this one was admitted (on MongoDB both read the same store at once)."""
+        payment_event_id = analysis.context.payment_event_id
+        if self._engine_fields(payment_event_id).get("stage") != Stage.DRY_RUN.value:
+            raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
+                                   "run, or its dry run changed: nothing was written")
+        raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
+                         f"run{self._changes(analysis)}: run the dry run again, then "
+                         "the final run")
 
     @staticmethod
     def _blocked(stats: PaymentEventStats) -> PaymentEventStats:
