@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from pymongo.database import Database
 
+from tests.approval_support import approve_latest
 from tests.conftest import GOLDEN_STORE, REPO, read_store, run_cli
 from tests.integration.conftest import ServerDatabase
 from tests.integration.mongo_server import (
@@ -98,6 +99,7 @@ def golden_dry(mongo_target: ServerTarget) -> Iterator[tuple[Collections, Collec
     try:
         load_documents(db, golden_documents())
         assert run_cli("-p", EVENT, "-m", "dry-run", "--db-uri", uri, env=ENV).returncode == 0
+        approve_latest(db, EVENT)
         dry = server_collections(db)
         final = run_cli(*FINAL, "--db-uri", uri, env=ENV)
         assert final.returncode == 0, final.stderr
@@ -191,6 +193,7 @@ def test_killed_at_random_moments_then_resumed(mongo_target: ServerTarget,
     try:
         assert synthetic.returncode == 0, synthetic.stderr
         assert run_cli(*args, "-m", "dry-run", "--db-uri", reference_uri, env=ENV).returncode == 0
+        approve_latest(reference_db, event)
         dry = server_collections(reference_db)
         final = run_cli(*args, "-m", "final", "--db-uri", reference_uri, env=ENV)
         assert final.returncode == 0, final.stderr

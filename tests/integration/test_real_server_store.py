@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pymongo
 import pytest
 from pymongo import monitoring
 
@@ -27,6 +28,7 @@ from PaymentProcess.data.repositories.collections import (
     RUN_BACKUP,
 )
 from PaymentProcess.main import main
+from tests.approval_support import approve_latest
 from tests.conftest import run_cli
 from tests.integration.conftest import ServerDatabase
 from tests.integration.mongo_server import ServerTarget, load_documents, running_secantus
@@ -87,6 +89,7 @@ def engine_commands(mongo_target: ServerTarget, tmp_path_factory: pytest.TempPat
     _RECORDER.active = True
     try:
         assert main([*base, "-m", "dry-run"]) == 0
+        approve_latest(pymongo.MongoClient(uri).get_default_database(), "PE-G1")
         payment_processor.PaymentProcessor._hook = crash_after_ledger
         try:
             assert main([*base, "-m", "final"]) == 4
