@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from pymongo.database import Database
 
-from tests.approval_support import approve_latest
+from tests.approval_support import approve_latest, approve_latest_cli
 from tests.conftest import GOLDEN_STORE, REPO, read_store, run_cli
 from tests.integration.conftest import ServerDatabase
 from tests.integration.mongo_server import (
@@ -144,6 +144,7 @@ def test_a_kill_mid_phase_leaves_part_of_it_on_the_server_and_nothing_in_the_emb
             for file in GOLDEN_STORE.glob("*.jsonl"):
                 (embedded / file.name).write_bytes(file.read_bytes())
             assert run_cli("-p", EVENT, "-m", "dry-run", "--db-uri", uri).returncode == 0
+            approve_latest_cli(uri, EVENT)
         killed = subprocess.run(driver("kill:batch:1", *FINAL, "--db-uri", uri,
                                        "--batch-size", "3"),
                                 cwd=REPO, env=environment(), capture_output=True, text=True,

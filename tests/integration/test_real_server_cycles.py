@@ -119,6 +119,7 @@ def test_synthetic_cycles_on_a_server(server_db: ServerDatabase, tmp_path: Path,
         run_ok(server_db.uri, event, "-m", "final", "--batch-size", "150")
         assert_cycle_invariants(server_db.db, event)  # before the next cycle replaces chains
         run_in_process(embedded, event, "-m", "dry-run")
+        approve_latest_cli(embedded, event)
         run_in_process(embedded, event, "-m", "final", "--batch-size", "150")
     collections = server_collections(server_db.db)
     assert [e["stage"] for e in collections["PaymentEvent"]] == ["FINAL"] * cycles
@@ -129,6 +130,7 @@ def test_the_dry_run_fingerprint_gates_the_final_run(server_db: ServerDatabase) 
     """An input changed after the dry run: the final run refuses (exit 3) and writes nothing."""
     load_documents(server_db.db, golden_documents())
     run_ok(server_db.uri, "PE-G1", "-m", "dry-run")
+    approve_latest(server_db.db, "PE-G1")  # approved, then an input changes
     claim = server_db.db.ClaimWSCore.find_one({"PaymentEvent_ID": "PE-G1"}, sort=[("_id", 1)])
     server_db.db.ClaimWSCore.update_one({"_id": claim["_id"]},
                                         {"$set": {"patient_control_number": "PCN-CORRECTED"}})

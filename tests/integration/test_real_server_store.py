@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pymongo
 import pytest
 from pymongo import monitoring
 
@@ -89,7 +88,8 @@ def engine_commands(mongo_target: ServerTarget, tmp_path_factory: pytest.TempPat
     _RECORDER.active = True
     try:
         assert main([*base, "-m", "dry-run"]) == 0
-        approve_latest(pymongo.MongoClient(uri).get_default_database(), "PE-G1")
+        approve_latest(get_connection(uri).db, "PE-G1")  # as the controls command does
+        close_connection()
         payment_processor.PaymentProcessor._hook = crash_after_ledger
         try:
             assert main([*base, "-m", "final"]) == 4

@@ -35,6 +35,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
     PAYMENT_CENTER: [([("key", ASCENDING)], {"unique": True})],
     OVER_UNDER: [([("PaymentCenter_ID", ASCENDING), ("status", ASCENDING)], {})],
     PAYMENT_INFO: [([("PaymentEvent_ID", ASCENDING)], {})],
+    PAYMENTS: [([("PaymentEvent_ID", ASCENDING)], {})],
     RUN_BACKUP: [([("PaymentEvent_ID", ASCENDING)], {})],
     CONTROL_ACTION: [([("PaymentEvent_ID", ASCENDING)], {})],
     PAYMENT_SETTLEMENT: [([("PaymentEvent_ID", ASCENDING)], {}),
