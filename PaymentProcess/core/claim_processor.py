@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import groupby, repeat
 from typing import Any
 
 from PaymentProcess.core import validation as codes
@@ -33,6 +33,8 @@ from PaymentProcess.data.models.payment import (
 from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key, payee_source
 from PaymentProcess.data.models.stats import ValidationReport
 from PaymentProcess.utils.money import ZERO, cents_to_decimal, decimal_cents
+
+_TEXT_OR_NONE = frozenset((str, type(None)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,26 @@ def _raw_text(document: dict[str, Any], field: str) -> str | None:
     if type(value) is int:
         return str(value)
     return value if isinstance(value, str) and value else None
+
+
+def _counts_by_text(documents: list[dict[str, Any]], name: str) -> Counter[str]:
+    """How many documents have each value of field ``name``, as text of at most 32
+    characters, in the order first seen.
+
+    The values are counted as they are (in C) when they are all text or missing, the
+    usual case; any other value (a number, which could equal a boolean, or an unhashable
+    document) has the documents counted one by one by their text.
+    """
+    try:
+        by_value = Counter(map(dict.get, documents, repeat(name)))
+    except TypeError:  # an unhashable value
+        by_value = None
+    if by_value is None or not {type(value) for value in by_value} <= _TEXT_OR_NONE:
+        by_value = Counter(str(document.get(name)) for document in documents)
+    counts: Counter[str] = Counter()
+    for value, count in by_value.items():
+        counts[str(value)[:32]] += count
+    return counts
 
 
 class ClaimTransformer:
@@ -217,18 +239,13 @@ class ClaimTransformer:
     @staticmethod
     def _count_claims(documents: Iterable[dict[str, Any]], report: ValidationReport) -> None:
         """The info findings CLAIMS_BY_TYPE/STATUS/FREQUENCY of the claims not excluded."""
-        by_type: Counter[str] = Counter()
-        by_status: Counter[str] = Counter()
-        by_frequency: Counter[str] = Counter()
-        for document in documents:
-            by_type[str(document.get("ClaimType"))[:32]] += 1
-            by_status[str(document.get("ClaimStatus"))[:32]] += 1
-            by_frequency[str(document.get("FrequencyCode"))[:32]] += 1
-        if not by_type:  # every chain excluded
+        documents = list(documents)
+        if not documents:  # every chain excluded
             return
-        report.add_counts(codes.CLAIMS_BY_TYPE, by_type)
-        report.add_counts(codes.CLAIMS_BY_STATUS, by_status)
-        report.add_counts(codes.CLAIMS_BY_FREQUENCY, by_frequency)
+        for code, name in ((codes.CLAIMS_BY_TYPE, "ClaimType"),
+                           (codes.CLAIMS_BY_STATUS, "ClaimStatus"),
+                           (codes.CLAIMS_BY_FREQUENCY, "FrequencyCode")):
+            report.add_counts(code, _counts_by_text(documents, name))
 
     @staticmethod
     def resolve_chain(
