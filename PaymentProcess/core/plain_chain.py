@@ -198,20 +198,32 @@ class PlainChains:
         Every claim's digest is added to :attr:`digests`, in order, either way.
         """
         documents = chain.documents
-        reads = list(map(read_claim, documents))
-        self.digests += map(claim_digest, documents, reads)
-        if type(chain.parent_id) is not str or None in reads:
-            return None
-        claims = list(map(self._claim, reads))
-        if None in claims:
-            return None
-        claim_ids = [read[_CLAIM_ID] for read in reads]
-        if (len(set(claim_ids)) != len(claim_ids)
-                or not self.context.duplicate_claim_ids.isdisjoint(claim_ids)
-                or not ledger_claim_chains.keys().isdisjoint(claim_ids)):
-            return None  # DUPLICATE_CLAIM, ALREADY_PAID
-        if len(claims) > 1 and len({claim[0] for claim in claims}) > 1:
-            return None  # PC_MISMATCH
+        if len(documents) == 1:  # most chains: its claim alone (no duplicate, one payee)
+            read = read_claim(documents[0])
+            self.digests.append(claim_digest(documents[0], read))
+            if read is None or type(chain.parent_id) is not str:
+                return None
+            claim = self._claim(read)
+            claim_id = read[_CLAIM_ID]
+            if (claim is None or claim_id in self.context.duplicate_claim_ids
+                    or claim_id in ledger_claim_chains):
+                return None  # a finding, DUPLICATE_CLAIM, ALREADY_PAID
+            reads, claims, claim_ids = (read,), (claim,), (claim_id,)
+        else:
+            reads = list(map(read_claim, documents))
+            self.digests += map(claim_digest, documents, reads)
+            if type(chain.parent_id) is not str or None in reads:
+                return None
+            claims = list(map(self._claim, reads))
+            if None in claims:
+                return None
+            claim_ids = [read[_CLAIM_ID] for read in reads]
+            if (len(set(claim_ids)) != len(claim_ids)
+                    or not self.context.duplicate_claim_ids.isdisjoint(claim_ids)
+                    or not ledger_claim_chains.keys().isdisjoint(claim_ids)):
+                return None  # DUPLICATE_CLAIM, ALREADY_PAID
+            if len({claim[0] for claim in claims}) > 1:
+                return None  # PC_MISMATCH
         resolution = self.resolve(chain.parent_id,
                                   [Version(r[_CLAIM_ID], r[_FREQUENCY],
                                            r[_ORIGINAL] if r[_FREQUENCY] == "7"
