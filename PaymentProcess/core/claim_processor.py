@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain as chained
 from itertools import groupby, repeat
 from typing import Any
 
@@ -98,6 +99,11 @@ def _raw_text(document: dict[str, Any], field: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def chain_documents(chains: Iterable[ChainInput]) -> list[dict[str, Any]]:
+    """The claim documents of the chains, in order."""
+    return list(chained.from_iterable(chain.documents for chain in chains))
+
+
 def _counts_by_text(documents: list[dict[str, Any]], name: str) -> Counter[str]:
     """How many documents have each value of field ``name``, as text of at most 32
     characters, in the order first seen.
@@ -136,9 +142,9 @@ class ClaimTransformer:
         report = ValidationReport()
         results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
                    for chain in batch.chains]
-        self._count_claims((document for chain, result in zip(batch.chains, results, strict=True)
-                            if result.status is not ChainStatus.EXCLUDED
-                            for document in chain.documents), report)
+        self._count_claims(chain_documents(chain for chain, result in zip(batch.chains, results,
+                                                                          strict=True)
+                                           if result.status is not ChainStatus.EXCLUDED), report)
         if batch.invalid_ledger:
             results = self._block_invalid_ledger(batch, results, report)
         return results, report
@@ -237,9 +243,8 @@ class ClaimTransformer:
         return self._compute_chain(chain, claims, resolution, report)
 
     @staticmethod
-    def _count_claims(documents: Iterable[dict[str, Any]], report: ValidationReport) -> None:
+    def _count_claims(documents: list[dict[str, Any]], report: ValidationReport) -> None:
         """The info findings CLAIMS_BY_TYPE/STATUS/FREQUENCY of the claims not excluded."""
-        documents = list(documents)
         if not documents:  # every chain excluded
             return
         for code, name in ((codes.CLAIMS_BY_TYPE, "ClaimType"),
@@ -380,7 +385,7 @@ class ClaimTransformer:
             current = paid = billed = allowed = reduction = interest = ZERO
             net = ZERO - prior
         else:
-            net_cents = final.paid - decimal_cents(prior)
+            net_cents = final.paid - decimal_cents(prior) if prior else final.paid
             current = paid = cents_to_decimal(final.paid)
             net = cents_to_decimal(net_cents)
             interest_cents = self.calculator.chain_interest(net_cents, final.approved,
@@ -405,7 +410,7 @@ def first_pass(context: PaymentContext, batch: BatchInput
     (:func:`~PaymentProcess.core.plain_chain.claim_digest`) and ids, in claim order."""
     transformer = ClaimTransformer(context, summaries=True)
     results, report = transformer.evaluate_batch(batch)
-    ids = [document.get("_id") for chain in batch.chains for document in chain.documents]
+    ids = [document.get("_id") for document in chain_documents(batch.chains)]
     return [result.summary() for result in results], report, transformer.plain.digests, ids
 
 

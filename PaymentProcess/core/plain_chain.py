@@ -268,7 +268,8 @@ class PlainChains:
             billed += line[4]
             allowed += line[5]
             if approved:
-                line_reduction, line_paid, over_allowed = line_cents(*line[5:10], pct)
+                line_reduction, line_paid, over_allowed = line_cents(
+                    line[5], line[6], line[7], line[8], line[9], pct)
                 if over_allowed:
                     return None
                 reduction += line_reduction
