@@ -204,7 +204,7 @@ class ClaimTransformer:
         the claim model, which reports its findings.
         """
         if self.plain is not None:
-            result = self.plain.evaluate(chain, ledger_claim_chains)
+            result = self.plain.evaluate(chain, ledger_claim_chains, report)
             if result is not None:
                 return result
         parent_label = str(chain.parent_id)[:64]

@@ -9,11 +9,12 @@ figures of :class:`~PaymentProcess.core.claim_processor.ClaimTransformer` — an
 the chain's summary, without a claim model or a payment object per line and claim.
 
 It accepts a chain only when every check of the claim model and the validations would
-pass, and steps aside (None) at the first value of another shape or that would raise
-any finding (bad or negative amount, invalid identifier, duplicate, linkage, exclusion,
-OVER_ALLOWED, PC_MISMATCH...). The caller then evaluates the chain with the claim model,
-which reports every finding: findings and figures are the model path's
-(tests/unit/test_plain_chain.py compares the two on random documents).
+pass but the warning OVER_ALLOWED (which it reports as the model does), and steps aside
+(None) at the first value of another shape or that would raise any other finding (bad
+or negative amount, invalid identifier, duplicate, linkage, exclusion, PC_MISMATCH...).
+The caller then evaluates the chain with the claim model, which reports every finding:
+findings and figures are the model path's (tests/unit/test_plain_chain.py compares the
+two on random documents).
 
 A claim's digest for the inputs' fingerprint (:func:`claim_digest`) is taken from what
 reading it gives — every field the engine reads, amounts in cents, dates as days — for
@@ -35,7 +36,7 @@ from bson.decimal128 import Decimal128
 
 from PaymentProcess.core.run_control import claim_digests
 from PaymentProcess.core.service_line_processor import ServiceLineProcessor, line_cents
-from PaymentProcess.core.validation import npi_is_valid, tin_is_valid
+from PaymentProcess.core.validation import OVER_ALLOWED, npi_is_valid, tin_is_valid
 from PaymentProcess.data.models.claim import AMOUNT_FIELDS, ClaimStatus, ClaimType
 from PaymentProcess.data.models.common import ADDRESS_FIELDS, MAX_TEXT, _party
 from PaymentProcess.data.models.payment import (
@@ -191,11 +192,13 @@ class PlainChains:
         self.digests: list[bytes] = []
         self._scratch = ValidationReport()  # findings of a linkage the model will report
 
-    def evaluate(self, chain: ChainInput,
-                 ledger_claim_chains: Mapping[str, str]) -> ChainResult | None:
+    def evaluate(self, chain: ChainInput, ledger_claim_chains: Mapping[str, str],
+                 report: ValidationReport) -> ChainResult | None:
         """The chain's summary, or None when the claim model must judge it.
 
-        Every claim's digest is added to :attr:`digests`, in order, either way.
+        Every claim's digest is added to :attr:`digests`, in order, either way. The only
+        finding a plain chain can have, the warning OVER_ALLOWED, goes to ``report`` as
+        the claim model reports it: once a claim, in claim order, with the chain's result.
         """
         documents = chain.documents
         if len(documents) == 1:  # most chains: its claim alone (no duplicate, one payee)
@@ -237,17 +240,21 @@ class PlainChains:
         final = by_id.get(resolution.final_id) if resolution.final_id else None
         totals = None
         if final is not None:
-            final_read, (_, approved, *figures) = final
+            final_read, (_, approved, *figures, _over_allowed) = final
             totals = ClaimTotals(approved, date.fromordinal(final_read[_RECEIVED]), *figures)
+        for claim_id, claim in zip(claim_ids, claims, strict=True):
+            if claim[6]:
+                report.add(OVER_ALLOWED, claim_id)
         source_id = resolution.payee_version(chain.ledger)
         source = None if source_id is None else by_id[source_id]
         return self.included_chain(chain, resolution, totals,
                                    None if source is None else source[1][0],
                                    None if source is None else partial(self._source, source[0]))
 
-    def _claim(self, read: tuple) -> tuple[str | None, bool, int, int, int, int] | None:
-        """A read claim's payee key, approval and billed, allowed, reduction and paid in
-        cents, or None when it has a finding."""
+    def _claim(self, read: tuple) -> tuple[str | None, bool, int, int, int, int, bool] | None:
+        """A read claim's payee key, approval, billed, allowed, reduction and paid in
+        cents and whether a line's patient share exceeds its allowed (OVER_ALLOWED), or
+        None when it has another finding."""
         npi, tin, member_id = read[_NPI], read[_TIN], read[_MEMBER_ID]
         if (read[_FREQUENCY] not in _REFERENCE_FIELD
                 or read[_PLAN] not in self.context.benefit_plan_ids):
@@ -264,17 +271,17 @@ class PlainChains:
         approved = read[_STATUS] == _APPROVED
         pct = self.calculator.reduction_pct_cents
         billed = allowed = reduction = paid = 0
+        any_over_allowed = False
         for line in read[_LINES]:
             billed += line[4]
             allowed += line[5]
             if approved:
                 line_reduction, line_paid, over_allowed = line_cents(
                     line[5], line[6], line[7], line[8], line[9], pct)
-                if over_allowed:
-                    return None
+                any_over_allowed |= over_allowed
                 reduction += line_reduction
                 paid += line_paid
-        return key, approved, billed, allowed, reduction, paid
+        return key, approved, billed, allowed, reduction, paid, any_over_allowed
 
     def _source(self, read: tuple) -> dict[str, Any]:
         party = _party(read[_PROVIDER] if self.provider else read[_MEMBER])
