@@ -50,7 +50,7 @@ from PaymentProcess.data.models.payment import (
 )
 from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key, payee_source
 from PaymentProcess.data.models.stats import ValidationReport
-from PaymentProcess.utils.money import BadAmount, decimal128_amounts_cents
+from PaymentProcess.utils.money import BadAmount, decimal128_six_cents
 
 _CLAIM_TYPES = frozenset(member.value for member in ClaimType)
 _STATUSES = frozenset(member.value for member in ClaimStatus)
@@ -151,7 +151,7 @@ def read_claim(document: Any) -> tuple | None:
                 service_day = _day(service_date)
                 if service_day is None:
                     return None
-            cents = decimal128_amounts_cents(amounts)
+            cents = decimal128_six_cents(amounts)
             if min(cents) < 0:
                 return None  # NEGATIVE_AMOUNT
             read_lines.append((line_no, code, units, service_day, *cents))
