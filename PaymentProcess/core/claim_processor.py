@@ -385,9 +385,12 @@ class ClaimTransformer:
             current = paid = billed = allowed = reduction = interest = ZERO
             net = ZERO - prior
         else:
-            net_cents = final.paid - decimal_cents(prior) if prior else final.paid
             current = paid = cents_to_decimal(final.paid)
-            net = cents_to_decimal(net_cents)
+            if prior:
+                net_cents = final.paid - decimal_cents(prior)
+                net = cents_to_decimal(net_cents)
+            else:  # a chain the ledger never paid (most): net is what it pays
+                net_cents, net = final.paid, paid
             interest_cents = self.calculator.chain_interest(net_cents, final.approved,
                                                             final.received_date)
             interest = cents_to_decimal(interest_cents) if interest_cents else ZERO

@@ -122,14 +122,15 @@ def read_claim(document: Any) -> tuple | None:
         return None
     # identifiers: required, or absent (None; '' is left to the model); at most 200
     # printable characters like the party's texts and the procedure codes
-    identifiers = values[_DOC_ID:_TYPE]
-    identifiers += [value for value in values[_FREQUENCY:_RECEIVED] if value is not None]
-    identifiers += [value for value in values[_PCN:_PROVIDER] if value is not None]
+    identifiers = values[_DOC_ID:_TYPE] + [
+        value for value in values[_FREQUENCY:_RECEIVED] + values[_PCN:_PROVIDER]
+        if value is not None]
     texts: list[Any] = []  # free texts: may be empty or absent
     if (not _party_texts(values[_PROVIDER], texts)
             or not _party_texts(values[_MEMBER], texts)):
         return None
-    read_lines = []
+    read_lines: list[tuple] = []
+    append_line = read_lines.append
     try:
         for line in lines:
             if type(line) is not dict:
@@ -146,15 +147,14 @@ def read_claim(document: Any) -> tuple | None:
                 if type(code) is not str or len(code) > _MAX_PROCEDURE_CODE:
                     return None
                 texts.append(code)
-            service_day = None
             if service_date is not None:
-                service_day = _day(service_date)
-                if service_day is None:
+                service_date = _day(service_date)
+                if service_date is None:
                     return None
             cents = decimal128_six_cents(amounts)
             if min(cents) < 0:
                 return None  # NEGATIVE_AMOUNT
-            read_lines.append((line_no, code, units, service_day, *cents))
+            append_line((line_no, code, units, service_date, *cents))
     except (KeyError, BadAmount):  # an amount missing or not an amount
         return None
     texts = identifiers + [text for text in texts if text is not None]

@@ -80,7 +80,7 @@ class LedgerState:
     paid_claim_ids: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, like ChainResult: one is made for every chain
 class ChainResolution:
     """Outcome of walking a chain: its version in force after the event."""
 
