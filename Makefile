@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STORE  := demo-store
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test check-install lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,12 @@ demo: setup
 
 test: setup
 	$(PY) -m ruff check .
+	$(MAKE) --no-print-directory check-install
 	$(PY) -m pytest -q
+
+# The production install: a fresh venv from requirements.txt alone runs every documented command.
+check-install:
+	PYTHON=$(PYTHON) .ci/check_deployed_install
 
 bench: setup
 	$(PY) -m pytest tests/performance -m performance -q -s

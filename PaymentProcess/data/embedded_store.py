@@ -27,7 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import mongomock
+import mongomock_ng
 from pymongo.errors import BulkWriteError, InvalidName
 
 from PaymentProcess.data import (
@@ -83,7 +83,7 @@ class EmbeddedStore:
     def __init__(self, path: Path | None) -> None:
         self.path = Path(path).absolute() if path is not None else None
         self._lock_fd: int | None = None
-        self.client = mongomock.MongoClient(tz_aware=False)
+        self.client = mongomock_ng.MongoClient(tz_aware=False)
         self.db = self.client[DATABASE_NAME]
         if self.path is None:
             return

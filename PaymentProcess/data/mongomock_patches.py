@@ -1,84 +1,93 @@
-"""Linear-time fixes for mongomock 4.3.0, applied on import (the embedded store uses them).
+"""Linear-time and correctness fixes for mongomock-ng 7.11.1, applied on import.
 
-mongomock evaluates every query by scanning the whole collection and has three costs
-that make a payment cycle quadratic in the number of claims:
+The embedded store (``mongomock://``) is mongomock-ng, which evaluates every query by
+scanning the whole collection. Each patch below replaces one of its functions; each is
+listed in :data:`PATCHES` with the signature of the function it replaces, and
+``tests/unit/test_mongomock_patches.py`` fails when an installed mongomock-ng has another
+signature (or lacks the private attributes a patch reads). What each patch saves is
+measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches``).
 
-* ``Cursor.__next__`` re-slices ``results[skip:]`` for every document it returns;
-* a filter on ``_id`` (every upsert by ``_id``, every ``update_many`` on a batch of
-  ``_id``s) scans the collection although documents are stored in a dict keyed by
-  ``_id``;
-* ``$in`` rebuilds a list of "is this a regex" flags and searches the value list
-  linearly, for every document it tests;
-* every document returned is copied field by field with ``copy.copy`` even for
-  immutable values (strings, numbers, Decimal128, dates), most of a read's cost;
-* a filter on any other field (the claims of an event, the ledger entries of a batch's
-  chains) scans the whole collection, whatever the indexes: one query a batch makes a
-  cycle quadratic.
+* ``cursor``: ``Cursor.__next__`` re-slices ``results[skip:]`` for every document it
+  returns (quadratic in the documents a cursor returns).
+* ``lookup``: a filter on ``_id`` (every upsert by ``_id``, every ``update_many`` on a
+  batch of ``_id``s) scans the collection although documents are stored in a dict keyed
+  by ``_id``; a filter on another field (the claims of an event, the ledger entries of a
+  batch's chains) scans it whatever the indexes, so one query a batch makes a cycle
+  quadratic. A plain equality or ``$in`` of strings/integers on a top-level field (or a
+  ``$or`` whose every branch has one) is answered from a hash index of that field, built
+  on first use and kept up to date on every insert and update (hooks on
+  ``CollectionStore.__setitem__`` and ``Collection._ensure_uniques``). The index is a
+  *superset*: it may keep stale entries of updated or deleted documents, and every
+  candidate is still checked by the filter, in the collection's order. The plainest
+  filter shapes (string equality, ``$in`` of strings, ``$exists``, ``$or`` of those) are
+  checked directly; a document whose field is not a plain string is decided by
+  mongomock-ng's ``filter_applies``.
+* ``in``: ``$in``/``$nin`` compare the document's value with every listed value; with
+  only strings and integers on both sides a (cached) set answers the same.
+* ``copy``: every document returned is copied field by field with ``copy.copy`` even
+  for immutable values. The patched copy shares immutable values, giving equal
+  documents.
+* ``clone``: every updated document is first snapshotted (for a rollback) by a copy
+  that tests each value against a chain of types; the patched copy dispatches on the
+  exact type.
+* ``datetime``: every inserted or updated document is rebuilt by a generic walk that
+  normalises datetimes; the patched walk returns immutable values as they are.
+* ``sort``: sorting wraps every value in an object whose ``<`` runs ``bson_compare``
+  (n log n Python calls); the patched key orders by (type rank, value) natively for
+  null, numbers, strings and booleans, the same order.
 
-Writes pay for ``copy.deepcopy`` (of every replacement document, and a snapshot of every
-updated one) and a recursive rewrite of every datetime, both of which reconstruct each
-Decimal128 and string through the generic copy protocol. The patched versions share
-immutable values and copy only dicts and lists, giving equal documents.
+One patch is about correctness, not speed: ``decimal``. mongomock-ng compares two
+Decimal128 values as floats (inexact, and NaN unordered) and raises ``TypeError`` when a
+Decimal128 meets an int or a float; MongoDB compares them as numbers, NaN below every
+other number, and so does the patched ``bson_compare``.
 
-For a filter on another field, a plain equality or ``$in`` of strings/integers on a top-level field
-(or a ``$or`` whose every branch has one) is answered from a hash index of that field,
-built on first use and kept up to date on every insert and update. The index is a
-*superset*: it may keep stale entries of updated or deleted documents, and every
-candidate is still checked by mongomock's own filter, in the collection's order.
-
-Reads of a whole event (twice a final run, plus the duplicate check each pass) also paid
-for mongomock's general machinery on every document:
-
-* sorting compares through a Python wrapper calling ``bson_compare`` (n log n calls);
-  when a sort field holds a ``str`` in every document (or an ``int`` in every one) the
-  value itself is an equivalent key;
-* the filter of every candidate is interpreted by ``filter_applies``; the plainest
-  shapes (string equality, ``$in`` of strings, ``$exists``, ``$or`` of those) are
-  checked directly, and any document whose field is not a plain string (or missing)
-  is still decided by ``filter_applies``;
-* an inclusion projection of top-level fields looked every field of every document up
-  in the combined spec; it now takes the named fields directly, in the same order.
-
-One patch is about correctness, not speed: mongomock cannot order a Decimal128 at all
-(``NotImplementedError`` from a sort, ``TypeError`` from ``$lt``), so a claim whose
-``ParentClaimCore_ID`` was stored as a decimal made reading the event's claims crash.
-Decimal128 values are compared as numbers here, NaN below every other number, as
-MongoDB orders them.
-
-The patches keep mongomock's semantics: candidates found by ``_id`` are still checked
-with mongomock's filter, and ``$in`` falls back to the original for unhashable or
-regular-expression values. Only the order of documents returned by an *unsorted* query
-on ``_id`` may differ (the order of the ids asked for), which MongoDB does not define
-either. A real MongoDB is untouched by any of this.
+Only the order of documents returned by an *unsorted* query on ``_id`` may differ (the
+order of the ids asked for), which MongoDB does not define either. A real MongoDB is
+untouched by any of this.
 """
 
 from __future__ import annotations
 
-import copy
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
-from operator import itemgetter
-from types import SimpleNamespace
+from decimal import Decimal
+from operator import lt
 from typing import Any
 
-import mongomock.collection
-import mongomock.filtering
-import mongomock.helpers
-import mongomock.store
+import mongomock_ng.collection
+import mongomock_ng.filtering
+import mongomock_ng.helpers
+import mongomock_ng.store
 from bson.decimal128 import Decimal128
 from bson.objectid import ObjectId
 
+_filtering = mongomock_ng.filtering
 _HASHABLE_IDS = (str, int)
-_original_iter_documents = mongomock.collection.Collection._iter_documents
-_original_in_op = mongomock.filtering._in_op
 _IN_CACHE_SIZE = 16
 _in_sets: OrderedDict[int, tuple[Any, frozenset[Any]]] = OrderedDict()
+_ABSENT = object()
+_UNHASHABLE = frozenset({dict, list, OrderedDict})
+_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, Decimal128, ObjectId})
+_NO_DATETIME = frozenset({str, int, float, bool, type(None), bytes, Decimal128, ObjectId})
+
+_original_iter_documents = mongomock_ng.collection.Collection._iter_documents
+_original_in_op = _filtering._in_op
+_original_setitem = mongomock_ng.store.CollectionStore.__setitem__
+_original_ensure_uniques = mongomock_ng.collection.Collection._ensure_uniques
+_original_copy_field = mongomock_ng.collection._copy_field
+_original_clone_document = mongomock_ng.collection._clone_document
+_original_patch_datetime = mongomock_ng.helpers.patch_datetime_awareness_in_document
+_original_resolve_sort_key = _filtering.resolve_sort_key
+_original_bson_compare = _filtering.bson_compare
+_cast_document_class = mongomock_ng.collection._cast_document_class
 
 
-def _cursor_next(self: mongomock.collection.Cursor) -> Any:
-    """Index ``skip + emitted`` into the results mongomock computed once; stop at ``limit``."""
+# --- cursor ------------------------------------------------------------------------------
+
+def _cursor_next(self: mongomock_ng.collection.Cursor) -> Any:
+    """Index ``skip + emitted`` into the results mongomock-ng computed once; stop at ``limit``."""
     if self._limit and self._emitted >= abs(self._limit):
         raise StopIteration
     results = self._compute_results(with_limit_and_skip=False)
@@ -86,14 +95,13 @@ def _cursor_next(self: mongomock.collection.Cursor) -> Any:
     if index >= len(results):
         raise StopIteration
     self._emitted += 1
-    return results[index]
+    return _cast_document_class(results[index], self.collection.codec_options.document_class)
 
 
-_IMMUTABLE = frozenset({str, int, float, bool, type(None), bytes, datetime, Decimal128, ObjectId})
-
+# --- copies ----------------------------------------------------------------------------
 
 def _copy_field(value: Any, container: type) -> Any:
-    """mongomock's copy of a returned document, without copying immutable values."""
+    """mongomock-ng's copy of a returned document, without copying immutable values."""
     kind = type(value)
     if kind in _IMMUTABLE:
         return value
@@ -101,11 +109,11 @@ def _copy_field(value: Any, container: type) -> Any:
         return _copy_dict(value, container)
     if kind is list:
         return _copy_list(value, container)
-    if isinstance(value, dict):
-        return _copy_dict(value, container)
     if isinstance(value, list):
         return _copy_list(value, container)
-    return copy.copy(value)
+    if isinstance(value, dict):
+        return _copy_dict(value, container)
+    return _original_copy_field(value, container)
 
 
 def _copy_dict(value: dict, container: type) -> Any:
@@ -125,10 +133,28 @@ def _copy_dict(value: dict, container: type) -> Any:
 
 
 def _copy_list(value: list, container: type) -> list:
-    """``_copy_field`` of an array (always a plain list, as mongomock makes it)."""
+    """``_copy_field`` of an array (always a plain list, as mongomock-ng makes it)."""
     return [item if type(item) in _IMMUTABLE else _copy_field(item, container)
             for item in value]
 
+
+def _clone_document(value: Any) -> Any:
+    """mongomock-ng's snapshot of a stored document before an update, by exact type.
+
+    The same copy (immutable values shared, dicts and lists rebuilt), with one type test
+    a value instead of a chain of ``isinstance`` calls; other types go to the original.
+    """
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return value
+    if kind is dict:
+        return {key: _clone_document(item) for key, item in value.items()}
+    if kind is list:
+        return [_clone_document(item) for item in value]
+    return _original_clone_document(value)
+
+
+# --- lookup: by _id and by a field index ---------------------------------------------------
 
 def _plain_id(value: Any) -> bool:
     return type(value) in _HASHABLE_IDS
@@ -189,10 +215,6 @@ class _FieldIndex:
         return index
 
 
-_ABSENT = object()
-_UNHASHABLE = frozenset({dict, list, OrderedDict})
-
-
 def _field_index(store: Any, create: bool) -> _FieldIndex | None:
     index = getattr(store, "_pp_index", None)
     if index is not None and index.documents is store._documents:
@@ -237,7 +259,7 @@ def _indexable(selector: Any) -> list[tuple[str, list[Any]]] | None:
     return None
 
 
-def _indexed_candidates(collection: mongomock.collection.Collection,
+def _indexed_candidates(collection: mongomock_ng.collection.Collection,
                         selector: Any) -> list[dict] | None:
     pairs = _indexable(selector)
     if pairs is None:
@@ -258,7 +280,7 @@ def _indexed_candidates(collection: mongomock.collection.Collection,
                                          key=position.__getitem__)]
 
 
-# A compiled filter term: the document's answer, or None when mongomock must decide.
+# A compiled filter term: the document's answer, or None when mongomock-ng must decide.
 _Term = Callable[[dict], bool | None]
 
 
@@ -267,7 +289,7 @@ def _equals(name: str, value: str) -> _Term:
         found = document.get(name, _ABSENT)
         if type(found) is str:
             return found == value
-        return False if found is _ABSENT else None  # arrays, other types: mongomock
+        return False if found is _ABSENT else None  # arrays, other types: mongomock-ng
 
     return term
 
@@ -291,7 +313,7 @@ def _all_of(terms: list[_Term]) -> _Term:
         for check in terms:
             answer = check(document)
             if answer is not True:
-                return answer  # False, or None: mongomock decides the whole document
+                return answer  # False, or None: mongomock-ng decides the whole document
         return True
 
     return term
@@ -313,12 +335,12 @@ def _compile(selector: Any) -> _Term | None:
 
     Covered: a document (exact ``dict``) whose entries are a top-level field equal to a
     ``str``, ``$in`` a list of ``str``, ``{"$exists": bool}``, and ``$or`` of such
-    documents. For a field holding a ``str`` or missing, these answer what mongomock's
+    documents. For a field holding a ``str`` or missing, these answer what
     ``filter_applies`` answers (equality of strings, membership, presence; a missing
     field equals no string); for any other value (arrays, numbers, null...) the term
     answers None and the whole document is handed to ``filter_applies``. Terms are
-    checked in mongomock's order and none can raise, so a False found before any None
-    is mongomock's answer too.
+    checked in its order and none can raise, so a False found before any None is its
+    answer too.
     """
     if type(selector) is not dict:
         return None
@@ -351,30 +373,56 @@ def _compile(selector: Any) -> _Term | None:
 
 
 def _matching(selector: Any, candidates: list[dict]) -> Iterator[dict]:
-    """The candidates the selector matches, each decided as mongomock decides it."""
+    """The candidates the selector matches, each decided as mongomock-ng decides it."""
     if not candidates:  # every upsert of a new document: nothing to compile
         return iter(())
     compiled = _compile(selector)
-    filter_applies = mongomock.filtering.filter_applies
+    filter_applies = _filtering.filter_applies
     if compiled is None:
         return (d for d in candidates if filter_applies(selector, d))
     return (d for d in candidates
             if (answer := compiled(d)) or (answer is None and filter_applies(selector, d)))
 
 
-def _iter_documents(self: mongomock.collection.Collection, selector: Any) -> Iterable[dict]:
+def _iter_documents(self: mongomock_ng.collection.Collection, filter: Any) -> Iterable[dict]:  # noqa: A002
     """Look documents up by ``_id`` or a field index instead of scanning, when possible."""
-    ids = _ids_of(selector)
+    ids = _ids_of(filter)
     if ids is None:
-        candidates = _indexed_candidates(self, selector)
+        candidates = _indexed_candidates(self, filter)
         if candidates is None:
-            return _original_iter_documents(self, selector)
-        if not candidates:  # validate the filter as mongomock would on the first document
-            mongomock.filtering.filter_applies(selector, {})
-        return _matching(selector, candidates)
+            return _original_iter_documents(self, filter)
+        if not candidates:  # validate the filter as mongomock-ng would on the first document
+            _filtering.filter_applies(filter, {})
+        return _matching(filter, candidates)
     documents = self._store._documents
-    return _matching(selector, [documents[i] for i in ids if i in documents])
+    return _matching(filter, [documents[i] for i in ids if i in documents])
 
+
+def _setitem(self: Any, key: Any, val: dict) -> None:
+    """Every insert (and rollback) goes through here: keep the field index current."""
+    index = _field_index(self, create=False)
+    if index is not None:
+        new = key not in self._documents
+        _original_setitem(self, key, val)
+        if new:
+            index.placed(key)
+        index.add(key, val)
+        return
+    _original_setitem(self, key, val)
+
+
+def _ensure_uniques(self: mongomock_ng.collection.Collection, new_data: dict) -> None:
+    """Called after every insert and every in-place update: index the new values."""
+    index = _field_index(self._store, create=False)
+    if index is not None and "_id" in new_data:
+        key = new_data["_id"]
+        if type(key) is dict:
+            key = mongomock_ng.helpers.hashdict(key)
+        index.add(key, new_data)
+    _original_ensure_uniques(self, new_data)
+
+
+# --- $in -------------------------------------------------------------------------------
 
 def _value_set(search: Any) -> frozenset[Any] | None:
     """A set of the ``$in`` values, cached per list object, or None if a set cannot serve."""
@@ -394,11 +442,11 @@ def _value_set(search: Any) -> frozenset[Any] | None:
 def _in_op(doc_val: Any, search_val: Any) -> bool:
     """``$in`` with a hash lookup when the values and the document's value are plain.
 
-    With only ``str``/``int`` on both sides, set membership answers exactly what
-    mongomock's ``x in search_val`` answers; anything else (regexes, ``None`` for a
-    missing field, floats, bools, documents) goes to the original.
+    With only ``str``/``int`` on both sides, set membership answers exactly what the
+    original's equality tests answer; anything else (regexes, a missing field, floats,
+    bools, documents) goes to the original.
     """
-    if isinstance(search_val, list | tuple) and doc_val is not mongomock.filtering.NOTHING:
+    if isinstance(search_val, list | tuple) and doc_val is not _filtering.NOTHING:
         items = doc_val if isinstance(doc_val, list) else (doc_val,)
         if all(type(item) in _HASHABLE_IDS for item in items):
             values = _value_set(search_val)
@@ -407,153 +455,14 @@ def _in_op(doc_val: Any, search_val: Any) -> bool:
     return _original_in_op(doc_val, search_val)
 
 
-_original_setitem = mongomock.store.CollectionStore.__setitem__
-_original_ensure_uniques = mongomock.collection.Collection._ensure_uniques
+def _not_in_op(doc_val: Any, search_val: Any) -> bool:
+    return not _in_op(doc_val, search_val)
 
 
-def _setitem(self: Any, key: Any, value: dict) -> None:
-    """Every insert (and rollback) goes through here: keep the field index current."""
-    index = _field_index(self, create=False)
-    if index is not None:
-        new = key not in self._documents
-        _original_setitem(self, key, value)
-        if new:
-            index.placed(key)
-        index.add(key, value)
-        return
-    _original_setitem(self, key, value)
-
-
-def _ensure_uniques(self: mongomock.collection.Collection, new_data: dict) -> None:
-    """Called after every insert and every in-place update: index the new values."""
-    index = _field_index(self._store, create=False)
-    if index is not None and "_id" in new_data:
-        key = new_data["_id"]
-        if type(key) is dict:
-            key = mongomock.helpers.hashdict(key)
-        index.add(key, new_data)
-    _original_ensure_uniques(self, new_data)
-
-
-_SORTABLE_ALONE = (frozenset({str}), frozenset({int}))
-
-
-def _plain_sort_key(name: str, documents: list[dict]) -> Callable[[dict], Any] | None:
-    """A sort key ordering ``documents`` exactly as mongomock's ``resolve_sort_key`` does.
-
-    mongomock wraps every value in an object whose ``<`` runs ``bson_compare``; when a
-    top-level field holds a ``str`` in every document (or an ``int`` in every one), that
-    comparison is the values' own ``<``, so the value itself is an equivalent key and
-    the (stable) sort gives the same order. Anything else (a missing field, arrays, mixed
-    or other types, dotted paths) returns None: mongomock's key.
-    """
-    if "." in name or not documents:
-        return None
-    kinds = frozenset(type(document.get(name, _ABSENT)) for document in documents)
-    return itemgetter(name) if kinds in _SORTABLE_ALONE else None
-
-
-def _get_dataset(self: mongomock.collection.Collection, spec: Any, sort: Any, fields: Any,
-                 as_class: Any) -> Iterator[dict]:
-    """mongomock's ``_get_dataset`` with a plain sort key where it orders the same.
-
-    The Python-level comparison of mongomock's key costs a few microseconds; sorting
-    the claims of an event by chain (twice a final run) took ~0.15 s a 10,000 claims,
-    and n log n of it.
-    """
-    dataset: Iterable[dict] = self._iter_documents(spec)
-    if sort:
-        if isinstance(sort, dict):
-            sort = sort.items()
-        for sort_key, sort_direction in reversed(sort):
-            if sort_key == "$natural":
-                if sort_direction < 0:
-                    dataset = iter(reversed(list(dataset)))
-                continue
-            if sort_key.startswith("$"):
-                raise NotImplementedError(
-                    f"Sorting by {sort_key} is not implemented in mongomock yet")
-            documents = list(dataset)
-            key = _plain_sort_key(sort_key, documents) or partial(_resolve_sort_key, sort_key)
-            dataset = iter(sorted(documents, key=key, reverse=sort_direction < 0))
-    for document in dataset:
-        yield self._copy_only_fields(document, fields, as_class)
-
-
-def _included_names(fields: Any) -> list[str] | None:
-    """The top-level fields an inclusion projection names (``_id`` aside), or None."""
-    if type(fields) is not dict:
-        return None
-    names = []
-    for name, value in fields.items():
-        if name == "_id":
-            if type(value) not in (int, bool):
-                return None
-            continue
-        if (type(name) is not str or not name or "." in name or name.startswith("$")
-                or type(value) not in (int, bool) or value != 1):
-            return None
-        names.append(name)
-    return names or None
-
-
-def _copy_only_fields(self: mongomock.collection.Collection, doc: dict, fields: Any,
-                      container: type) -> Any:
-    """mongomock's projection, directly for an inclusion of top-level fields.
-
-    ``{"ClaimCore_ID": 1, "_id": 0}`` (the duplicate check reads every claim of the
-    event so) went through mongomock's general projection, which looks every field of
-    every document up in the combined spec. The result is built the same way: the named
-    fields present, in the document's order, copied; then ``_id`` last unless excluded;
-    and ``fields`` is left as mongomock leaves it (``_id`` moved to its end).
-    """
-    names = _included_names(fields)
-    if names is None:
-        return _original_copy_only_fields(self, doc, fields, container)
-    id_value = fields.pop("_id", 1)
-    projected = container()
-    if len(names) == 1:
-        [name] = names
-        if name in doc:
-            projected[name] = _copy_field(doc[name], container)
-    else:
-        wanted = set(names)
-        for key, value in doc.items():
-            if key in wanted:
-                projected[key] = _copy_field(value, container)
-    if id_value == 0:
-        projected.pop("_id", None)
-    elif "_id" in doc:
-        projected["_id"] = doc["_id"]
-    fields["_id"] = id_value
-    return projected
-
-
-def _resolve_sort_key(name: str, document: dict) -> Any:
-    return mongomock.filtering.resolve_sort_key(name, document)
-
-
-_original_get_dataset = mongomock.collection.Collection._get_dataset
-_original_copy_field = mongomock.collection._copy_field
-_original_copy_only_fields = mongomock.collection.Collection._copy_only_fields
-_original_patch_datetime = mongomock.helpers.patch_datetime_awareness_in_document
-_NO_DATETIME = frozenset({str, int, float, bool, type(None), bytes, Decimal128, ObjectId})
-
-
-def _deepcopy(value: Any, memo: dict | None = None) -> Any:
-    """``copy.deepcopy`` of a stored document: dicts and lists copied, immutables shared."""
-    kind = type(value)
-    if kind in _IMMUTABLE:
-        return value
-    if kind is dict:
-        return {key: _deepcopy(item) for key, item in value.items()}
-    if kind is list:
-        return [_deepcopy(item) for item in value]
-    return copy.deepcopy(value, memo)
-
+# --- datetime normalisation of written documents ----------------------------------------
 
 def _patch_datetime(value: Any) -> Any:
-    """mongomock's datetime normalisation (naive UTC, milliseconds), without the generic walk."""
+    """mongomock-ng's datetime normalisation (naive UTC, milliseconds), without the generic walk."""
     kind = type(value)
     if kind in _NO_DATETIME:
         return value
@@ -567,42 +476,124 @@ def _patch_datetime(value: Any) -> Any:
     return _original_patch_datetime(value)
 
 
-mongomock.collection.copy = SimpleNamespace(copy=copy.copy, deepcopy=_deepcopy)
-_original_compare_type = mongomock.filtering._get_compare_type
-_original_bson_compare = mongomock.filtering.bson_compare
-_NUMBER_TYPE = _original_compare_type(0)
+# --- order: Decimal128 as numbers, and a native sort key --------------------------------
 
-
-def _compare_type(value: Any) -> int:
-    return _NUMBER_TYPE if isinstance(value, Decimal128) else _original_compare_type(value)
+_NUMBER_RANK = _filtering._get_compare_type(0)
+_NULL_RANK = _filtering._get_compare_type(None)
+_NATIVE_RANKS = frozenset({_NULL_RANK, _NUMBER_RANK, _filtering._get_compare_type(""),
+                           _filtering._get_compare_type(True)})
 
 
 def _number_key(value: Any) -> tuple[int, Any]:
     """A number as MongoDB orders it: NaN first, then by value (exact for decimals)."""
     if isinstance(value, Decimal128):
         value = value.to_decimal()
+    if isinstance(value, Decimal):
+        return (0, 0) if value.is_nan() else (1, value)
     return (0, 0) if value != value else (1, value)  # NaN is the one value unequal to itself
 
 
 def _bson_compare(op: Any, a: Any, b: Any, can_compare_types: bool = True) -> bool:
+    """``bson_compare`` with Decimal128 compared as a number, exactly (NaN lowest)."""
     if isinstance(a, Decimal128) or isinstance(b, Decimal128):
-        a_type, b_type = _compare_type(a), _compare_type(b)
-        if a_type != b_type:
-            return can_compare_types and op(a_type, b_type)
+        a_rank, b_rank = _filtering._get_compare_type(a), _filtering._get_compare_type(b)
+        if a_rank != b_rank:
+            return can_compare_types and op(a_rank, b_rank)
         return op(_number_key(a), _number_key(b))
     return _original_bson_compare(op, a, b, can_compare_types)
 
 
-mongomock.filtering._get_compare_type = _compare_type
-mongomock.filtering.bson_compare = _bson_compare
-mongomock.helpers.patch_datetime_awareness_in_document = _patch_datetime
-mongomock.store.CollectionStore.__setitem__ = _setitem
-mongomock.collection.Collection._ensure_uniques = _ensure_uniques
-mongomock.collection.Cursor.__next__ = _cursor_next
-mongomock.collection.Cursor.next = _cursor_next
-mongomock.collection.Collection._iter_documents = _iter_documents
-mongomock.collection._copy_field = _copy_field
-mongomock.collection.Collection._get_dataset = _get_dataset
-mongomock.collection.Collection._copy_only_fields = _copy_only_fields
-mongomock.filtering._filterer_inst._operator_map["$in"] = _in_op
-mongomock.filtering._filterer_inst._operator_map["$nin"] = lambda dv, sv: not _in_op(dv, sv)
+class _Compared:
+    """A value ordered by ``bson_compare``, for the types without a native key."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Compared) -> bool:
+        return _filtering.bson_compare(lt, self.value, other.value)
+
+
+def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
+    """``resolve_sort_key`` as (missing/empty flag, type rank, value) compared natively.
+
+    mongomock-ng's key wraps every value in an object whose ``<`` calls ``bson_compare``,
+    which compares the type ranks, then the values. Here the rank is in the tuple; for
+    null, numbers (Decimal128 as a Decimal, NaN first), strings and booleans the value
+    compares natively as ``bson_compare`` does; other types keep a ``bson_compare``
+    wrapper, only ever compared with another value of the same rank.
+    """
+    value = (doc.get(key, _filtering.NOTHING) if type(doc) is dict and "." not in key
+             else _filtering.resolve_key(key, doc))
+    flag = 1
+    if value is _filtering.NOTHING:
+        value = None
+    elif isinstance(value, list | tuple):
+        if not value:
+            flag, value = 0, None
+        else:
+            value = value[0]
+    rank = _filtering._get_compare_type(value)
+    if rank not in _NATIVE_RANKS:
+        return flag, rank, _Compared(value)
+    if rank == _NUMBER_RANK:
+        return flag, rank, _number_key(value)
+    return flag, rank, None if rank == _NULL_RANK else value
+
+
+# --- the registry ----------------------------------------------------------------------
+
+@dataclass
+class Patch:
+    """One replaced function: where it lives, its replacement, the signature relied on."""
+
+    name: str
+    owner: Any  # a module, a class, or the filterer's operator map (a dict)
+    attribute: str
+    replacement: Callable[..., Any]
+    signature: str  # of the original, as ``str(inspect.signature(...))``
+    original: Any = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.original = self.current()
+
+    def current(self) -> Any:
+        """What the owner holds now."""
+        if isinstance(self.owner, dict):
+            return self.owner[self.attribute]
+        return getattr(self.owner, self.attribute)
+
+    def install(self, value: Any) -> None:
+        """Put ``value`` (the replacement, or the original to undo) in place."""
+        if isinstance(self.owner, dict):
+            self.owner[self.attribute] = value
+        else:
+            setattr(self.owner, self.attribute, value)
+
+
+_collection = mongomock_ng.collection
+_operators = _filtering._filterer_inst._operator_map
+PATCHES: tuple[Patch, ...] = (
+    Patch("cursor", _collection.Cursor, "__next__", _cursor_next, "(self)"),
+    Patch("cursor", _collection.Cursor, "next", _cursor_next, "(self)"),
+    Patch("lookup", _collection.Collection, "_iter_documents", _iter_documents,
+          "(self, filter)"),
+    Patch("lookup", mongomock_ng.store.CollectionStore, "__setitem__", _setitem,
+          "(self, key, val)"),
+    Patch("lookup", _collection.Collection, "_ensure_uniques", _ensure_uniques,
+          "(self, new_data)"),
+    Patch("in", _operators, "$in", _in_op, "(doc_val, search_val)"),
+    Patch("in", _operators, "$nin", _not_in_op, "(dv, sv)"),
+    Patch("copy", _collection, "_copy_field", _copy_field, "(obj, container)"),
+    Patch("clone", _collection, "_clone_document", _clone_document, "(d)"),
+    Patch("datetime", mongomock_ng.helpers, "patch_datetime_awareness_in_document",
+          _patch_datetime, "(value)"),
+    Patch("sort", _filtering, "resolve_sort_key", _resolve_sort_key, "(key, doc)"),
+    Patch("decimal", _filtering, "bson_compare", _bson_compare,
+          "(op, a, b, can_compare_types=True)"),
+)
+
+
+for _patch in PATCHES:
+    _patch.install(_patch.replacement)

@@ -13,7 +13,7 @@ import re
 from dataclasses import replace
 from typing import Any
 
-import mongomock
+import mongomock_ng
 from pymongo.database import Database
 
 from PaymentProcess.processing.optimization.batch_processor import batch_iterable
@@ -47,7 +47,7 @@ def _taken_ids(db: Database, name: str, ids: list[Any]) -> list[Any]:
 def add_events(db: Database, options: SyntheticOptions) -> GenerationSummary:
     """Insert ``options.cycles`` new events and their claims after the ones in ``db``."""
     first = stored_cycles(db) + 1
-    scratch = mongomock.MongoClient().payments
+    scratch = mongomock_ng.MongoClient().payments
     summary = generate(scratch, replace(options, cycles=first - 1 + options.cycles))
     new_events = [event_id(cycle) for cycle in range(first, first + options.cycles)]
     additions = {

@@ -28,6 +28,7 @@ MAX_ABS_CENTS = 10**15  # |amount| < 10^13 currency units, in cents
 _DECIMAL_STRING = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _EXPONENT_BIAS = 6176
 _COEFFICIENT_MASK = (1 << 49) - 1
+_MAX_COEFFICIENT = 10**34 - 1  # the largest canonical Decimal128 coefficient
 _POW10 = [10**n for n in range(40)]
 
 
@@ -63,12 +64,15 @@ def bid_parts(value: Decimal128) -> tuple[bool, int, int] | None:
     """(negative, coefficient, exponent) of a Decimal128 read from its BID encoding.
 
     None for infinities, NaN and the rare large-coefficient form, which callers hand to
-    the slow, general ``to_decimal()``.
+    the slow, general ``to_decimal()``. A coefficient above 10^34 - 1 is non-canonical
+    and, as the BSON spec and ``to_decimal()`` read it, zero.
     """
     high, low = value.__getstate__()  # the two 64-bit halves of the BID encoding
     if (high >> 61) & 0b11 == 0b11:
         return None
     coefficient = ((high & _COEFFICIENT_MASK) << 64) | low
+    if coefficient > _MAX_COEFFICIENT:
+        coefficient = 0
     return bool(high >> 63), coefficient, ((high >> 49) & 0x3FFF) - _EXPONENT_BIAS
 
 

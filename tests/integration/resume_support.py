@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import mongomock
-import mongomock.collection
+import mongomock_ng
+import mongomock_ng.collection
 import pytest
 from bson import json_util
 
@@ -45,7 +45,7 @@ def golden_documents() -> Collections:
 
 def memory_store(documents: Collections | None = None) -> Store:
     """A plain in-memory mongomock database (like MongoDB: no rollback on a crash)."""
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     db = client.payments
     for name, docs in (documents if documents is not None else golden_documents()).items():
         if docs:
@@ -144,7 +144,7 @@ class WriteFaults:
     def wrap(self, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
         faults = self
 
-        def write(collection: mongomock.collection.Collection, *args: Any, **kwargs: Any) -> Any:
+        def write(collection: mongomock_ng.collection.Collection, *args: Any, **kwargs: Any) -> Any:
             if not faults.active:
                 return original(collection, *args, **kwargs)
             index = len(faults.calls)
@@ -190,8 +190,8 @@ def write_faults(monkeypatch: pytest.MonkeyPatch, crash_at: int | None = None,
     faults = WriteFaults(crash_at, keep)
     with monkeypatch.context() as patch:
         for name in WRITE_METHODS:
-            original = getattr(mongomock.collection.Collection, name)
-            patch.setattr(mongomock.collection.Collection, name, faults.wrap(name, original))
+            original = getattr(mongomock_ng.collection.Collection, name)
+            patch.setattr(mongomock_ng.collection.Collection, name, faults.wrap(name, original))
         yield faults
 
 

@@ -21,7 +21,7 @@ from decimal import Decimal, localcontext
 from pathlib import Path
 from typing import Any
 
-import mongomock
+import mongomock_ng
 import pytest
 from bson import Binary, Int64, MaxKey, MinKey, ObjectId, json_util
 from bson.decimal128 import Decimal128
@@ -53,7 +53,7 @@ def golden() -> Documents:
 
 def build_store(documents: Documents) -> Store:
     """A memory-only mongomock database holding ``documents``."""
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     db = client.payments
     for name, docs in documents.items():
         if docs:

@@ -6,7 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import mongomock
+import mongomock_ng
 import pytest
 
 from PaymentProcess.common.functions import Store
@@ -140,7 +140,7 @@ def test_golden_bad_claims_block_the_final_run(golden_dir: Path, expected: dict[
 
 def memory_store() -> Store:
     """A plain in-memory mongomock database holding the golden documents."""
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     db = client.payments
     for name, documents in read_store(GOLDEN_STORE).items():
         db[name].insert_many(documents)

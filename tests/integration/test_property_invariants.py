@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-import mongomock
+import mongomock_ng
 import pytest
 from bson.decimal128 import Decimal128
 from hypothesis import HealthCheck, given, note, settings
@@ -420,7 +420,7 @@ class Reference:
 
 # --------------------------------------------------------------------------- running
 def build_store(documents: Documents) -> Store:
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     db = client.payments
     for name, docs in documents.items():
         if docs:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import mongomock
+import mongomock_ng
 import pytest
 
 from PaymentProcess.common.functions import Store
@@ -19,7 +19,7 @@ from tests.integration.cycle_checks import assert_cycle_invariants, comparable_s
 
 
 def run_cycles(options: SyntheticOptions, workers: int = 1, batch_size: int = 1000) -> Store:
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     store = Store("mongomock://", client.payments, client)
     summary = generate(store.db, options)
     for event_id in summary.event_ids:
@@ -70,7 +70,7 @@ def test_dmr_cycle() -> None:
 
 
 def test_bad_claims_are_reported_and_block_the_final_run() -> None:
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     store = Store("mongomock://", client.payments, client)
     summary = generate(store.db, SyntheticOptions(claims=400, payees=15, seed=5, bad_rate=0.05))
     processor = PaymentProcessor(ConfigLoader(store.db), Repositories.for_store(store, 1000),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itertools import count
 
-import mongomock
+import mongomock_ng
 import pytest
 
 from PaymentProcess.processing.optimization.batch_processor import (
@@ -51,7 +51,7 @@ def documents(version: int) -> list[dict]:
 
 
 def test_bulk_upsert_twice_leaves_the_same_documents() -> None:
-    coll = mongomock.MongoClient().db.PaymentInfo
+    coll = mongomock_ng.MongoClient().db.PaymentInfo
     first = bulk_upsert(coll, documents(1), batch_size=2)
     assert first == UpsertResult(matched=0, upserted=5)
     snapshot = list(coll.find(sort=[("_id", 1)]))
@@ -62,7 +62,7 @@ def test_bulk_upsert_twice_leaves_the_same_documents() -> None:
 
 
 def test_bulk_upsert_replaces_whole_documents() -> None:
-    coll = mongomock.MongoClient().db.Payments
+    coll = mongomock_ng.MongoClient().db.Payments
     bulk_upsert(coll, [{"_id": "a", "x": 1, "old": True}, {"_id": "b", "x": 2}])
     result = bulk_upsert(coll, [{"_id": "a", "x": 10}, {"_id": "c", "x": 3}], batch_size=1)
     assert result == UpsertResult(matched=1, upserted=1)
@@ -71,13 +71,13 @@ def test_bulk_upsert_replaces_whole_documents() -> None:
 
 
 def test_bulk_upsert_of_nothing() -> None:
-    coll = mongomock.MongoClient().db.Payments
+    coll = mongomock_ng.MongoClient().db.Payments
     assert bulk_upsert(coll, []) == UpsertResult(matched=0, upserted=0)
     assert coll.count_documents({}) == 0
 
 
 def test_bulk_upsert_counts_across_many_batches() -> None:
-    coll = mongomock.MongoClient().db.ClaimFinCore
+    coll = mongomock_ng.MongoClient().db.ClaimFinCore
     docs = [{"_id": f"PE:C{i:04d}", "n": i} for i in range(25)]
     assert bulk_upsert(coll, docs[:12], batch_size=10) == UpsertResult(0, 12)
     assert bulk_upsert(coll, docs, batch_size=10) == UpsertResult(12, 13)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-import mongomock
+import mongomock_ng
 import pytest
 from bson.decimal128 import Decimal128
 from hypothesis import given, settings
@@ -22,7 +22,7 @@ GOLDEN_CLAIMS = read_store(GOLDEN_STORE)["ClaimWSCore"]
 
 
 def synthetic_claims() -> list[dict[str, Any]]:
-    db = mongomock.MongoClient().payments
+    db = mongomock_ng.MongoClient().payments
     generate(db, SyntheticOptions(claims=300, payees=10, seed=11, bad_rate=0.05))
     return list(db.ClaimWSCore.find())
 

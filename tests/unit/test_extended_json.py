@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-import mongomock
+import mongomock_ng
 import pytest
 from bson import json_util
 from bson.decimal128 import Decimal128
@@ -38,7 +38,7 @@ def test_golden_store_lines_round_trip_identically() -> None:
 
 
 def test_synthetic_store_documents_encode_identically() -> None:
-    db = mongomock.MongoClient().payments
+    db = mongomock_ng.MongoClient().payments
     generate(db, SyntheticOptions(claims=300, payees=10, cycles=2, seed=4, bad_rate=0.05))
     for name in db.list_collection_names():
         for document in db[name].find():

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import mongomock
+import mongomock_ng
 import pymongo
 import pytest
 
@@ -237,7 +237,7 @@ def test_malformed_mongodb_uri_is_a_configuration_error_without_credentials() ->
 
 def test_mongodb_store_takes_the_database_from_the_uri(monkeypatch: pytest.MonkeyPatch) -> None:
     # No MongoDB server in unit tests: mongomock's client stands in for pymongo's.
-    monkeypatch.setattr(pymongo, "MongoClient", mongomock.MongoClient)
+    monkeypatch.setattr(pymongo, "MongoClient", mongomock_ng.MongoClient)
     store = get_connection("mongodb://alice:s3cret@db.example.com:27017/claims")
     assert store.kind == "mongodb"
     assert store.db.name == "claims"

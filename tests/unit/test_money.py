@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from PaymentProcess.utils.money import (
     BadAmount,
     cents_to_decimal,
+    decimal128_text,
     half_up_ratio,
     money_str,
     parse_amount,
@@ -172,6 +173,16 @@ def test_canonical_encodings_decode_on_the_fast_path() -> None:
         parse_amount(_bid(((6176 - 22) << 49) | (coefficient >> 64), coefficient & (2**64 - 1)))
     with pytest.raises(BadAmount, match="10\\^13"):
         parse_amount(_bid(((6176 - 2) << 49) | (coefficient >> 64), coefficient & (2**64 - 1)))
+
+
+@pytest.mark.parametrize("coefficient", [10**34, 10**34 + 1234, (1 << 113) - 1])
+def test_a_non_canonical_coefficient_reads_as_zero(coefficient: int) -> None:
+    # above 10^34 - 1 the BSON spec (and pymongo >= 4.20's to_decimal) reads zero
+    high = ((6176 - 2) << 49) | (coefficient >> 64)
+    value = _bid(high, coefficient & ((1 << 64) - 1))
+    assert value.to_decimal() == 0
+    assert_two_places(parse_amount(value), "0.00")
+    assert decimal128_text(value) == str(value) == "0.00"
 
 
 @pytest.mark.parametrize("text", ["0E+16", "0E+20", "-0E+100", "0E+6111"])

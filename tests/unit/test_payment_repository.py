@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import mongomock
+import mongomock_ng
 import pytest
 from bson.decimal128 import Decimal128
 from pymongo.database import Database
@@ -21,7 +21,7 @@ CHECKS = "check:FS-G"
 
 @pytest.fixture
 def db() -> Database:
-    return mongomock.MongoClient().payments
+    return mongomock_ng.MongoClient().payments
 
 
 def sequence(db: Database, name: str = CHECKS) -> dict[str, Any] | None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote_plus
 
-import mongomock
+import mongomock_ng
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -123,7 +123,7 @@ def test_connection_errors_never_carry_the_password(uri: str) -> None:
 
 
 def test_the_store_and_the_stats_carry_the_uri_redacted() -> None:
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     store = Store(URI, client.payments, client)
     assert SECRET not in store.uri and "payer:***@" in store.uri
     for name, documents in read_store(GOLDEN_STORE).items():
@@ -147,7 +147,7 @@ def test_the_store_and_the_stats_carry_the_uri_redacted() -> None:
 # --------------------------------------------------------------------------- the command line
 def _fake_connection(monkeypatch: pytest.MonkeyPatch) -> Store:
     """main.run opens a 'MongoDB' whose URI has a password: a mongomock database."""
-    client = mongomock.MongoClient()
+    client = mongomock_ng.MongoClient()
     store = Store(URI, client.payments, client)
     for name, documents in read_store(GOLDEN_STORE).items():
         store.db[name].insert_many(documents)

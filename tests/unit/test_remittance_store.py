@@ -22,7 +22,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
-import mongomock
+import mongomock_ng
 import oxedi
 import pytest
 import pyx12
@@ -117,7 +117,7 @@ def payment_info(event_id: str, claim: dict, center_id: int, pct: Decimal, in_fo
 def golden_final_store() -> Any:
     """A mongomock database holding the golden inputs and what the final run of PE-G1 stores."""
     expected = json.loads((GOLDEN / "expected.json").read_text())[EVENT]
-    db = mongomock.MongoClient().payments
+    db = mongomock_ng.MongoClient().payments
     for name in ("ClaimFinCore", "FundingSource", "OverUnder", "PaymentCenter", "PaymentEvent"):
         db[name].insert_many(_jsonl(name))
     event = db.PaymentEvent.find_one({"_id": EVENT})

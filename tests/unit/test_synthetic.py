@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 import bson
-import mongomock
+import mongomock_ng
 import pytest
 from bson.decimal128 import Decimal128
 from click.testing import CliRunner
@@ -79,7 +79,7 @@ def dump(db) -> dict[str, list[bytes]]:
 
 
 def make(**kwargs):
-    db = mongomock.MongoClient().payments
+    db = mongomock_ng.MongoClient().payments
     return db, generate(db, SyntheticOptions(**kwargs))
 
 
@@ -583,7 +583,7 @@ def test_golden_npis_are_valid():
 
 class FakeStore:
     def __init__(self):
-        self.db = mongomock.MongoClient().payments
+        self.db = mongomock_ng.MongoClient().payments
         self.checkpoints = 0
 
     def checkpoint(self):
