@@ -236,20 +236,21 @@ class PlainChains:
         if resolution is None:
             self._scratch.findings.clear()  # the model path reports them
             return None
-        by_id = dict(zip(claim_ids, zip(reads, claims, strict=True), strict=True))
-        final = by_id.get(resolution.final_id) if resolution.final_id else None
-        totals = None
-        if final is not None:
-            final_read, (_, approved, *figures, _over_allowed) = final
-            totals = ClaimTotals(approved, date.fromordinal(final_read[_RECEIVED]), *figures)
+        final_id, totals = resolution.final_id, None
+        if final_id and final_id in claim_ids:  # else the chain ends voided
+            final = claim_ids.index(final_id)
+            _, approved, billed, allowed, reduction, paid, _ = claims[final]
+            totals = ClaimTotals(approved, date.fromordinal(reads[final][_RECEIVED]),
+                                 billed, allowed, reduction, paid)
         for claim_id, claim in zip(claim_ids, claims, strict=True):
             if claim[6]:
                 report.add(OVER_ALLOWED, claim_id)
         source_id = resolution.payee_version(chain.ledger)
-        source = None if source_id is None else by_id[source_id]
-        return self.included_chain(chain, resolution, totals,
-                                   None if source is None else source[1][0],
-                                   None if source is None else partial(self._source, source[0]))
+        if source_id is None:
+            return self.included_chain(chain, resolution, totals, None, None)
+        source = claim_ids.index(source_id)  # a version of this event's chain
+        return self.included_chain(chain, resolution, totals, claims[source][0],
+                                   partial(self._source, reads[source]))
 
     def _claim(self, read: tuple) -> tuple[str | None, bool, int, int, int, int, bool] | None:
         """A read claim's payee key, approval, billed, allowed, reduction and paid in
