@@ -62,7 +62,7 @@ _MAX_PROCEDURE_CODE = 48
 _LINE_FIELDS = ("line_no", "procedure_code", "units", "service_date")
 _amounts = itemgetter(*AMOUNT_FIELDS)
 _SIX_DECIMAL128 = (Decimal128,) * len(AMOUNT_FIELDS)
-_STR = {str}
+_STR_OR_NONE = frozenset((str, type(None)))
 _MARSHAL_VERSION = 4  # the format of Python 3.4 onwards
 _PLAIN_DIGEST_TAG = b"plain-claim-1:"
 
@@ -122,10 +122,11 @@ def read_claim(document: Any) -> tuple | None:
         return None
     # identifiers: required, or absent (None; '' is left to the model); at most 200
     # printable characters like the party's texts and the procedure codes
-    identifiers = values[_DOC_ID:_TYPE] + [
-        value for value in values[_FREQUENCY:_RECEIVED] + values[_PCN:_PROVIDER]
-        if value is not None]
-    texts: list[Any] = []  # free texts: may be empty or absent
+    required = values[_DOC_ID:_TYPE]
+    texts = required + values[_FREQUENCY:_RECEIVED] + values[_PCN:_PROVIDER]
+    if None in required or "" in texts:
+        return None
+    # then the free texts: may be empty or absent
     if (not _party_texts(values[_PROVIDER], texts)
             or not _party_texts(values[_MEMBER], texts)):
         return None
@@ -157,9 +158,10 @@ def read_claim(document: Any) -> tuple | None:
             append_line((line_no, code, units, service_date, *cents))
     except (KeyError, BadAmount):  # an amount missing or not an amount
         return None
-    texts = identifiers + [text for text in texts if text is not None]
-    if (set(map(type, texts)) != _STR or max(map(len, texts)) > MAX_TEXT
-            or not min(map(len, identifiers)) or not "".join(texts).isprintable()):
+    if not set(map(type, texts)) <= _STR_OR_NONE:
+        return None
+    texts = list(filter(None, texts))  # the texts present ('' is printable and short)
+    if max(map(len, texts)) > MAX_TEXT or not "".join(texts).isprintable():
         return None
     values[_RECEIVED] = received
     values[_LINES] = read_lines
