@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STORE  := demo-store
 
-.PHONY: setup demo test check-install lint bench clean
+.PHONY: setup demo test test-server check-install lint bench clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -13,19 +13,33 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-setup: $(VENV)/.installed
+NODE_PARSER := tests/node/node_modules/.package-lock.json
+
+# The npm NACHA parser the ACH tests use; without node the test says it is skipped.
+$(NODE_PARSER): tests/node/package.json tests/node/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/node --no-audit --no-fund; \
+	else echo "npm not found: the Node.js NACHA parser test will be skipped"; fi
+
+setup: $(VENV)/.installed $(NODE_PARSER)
 
 demo: setup
-	rm -rf $(STORE) $(STORE)-835
+	rm -rf $(STORE) $(STORE)-835 $(STORE)-bank
 	$(PY) -m PaymentProcess.synthetic --db-uri mongomock://$(STORE) --claims 2000 --payees 40 --seed 7
-	$(PY) main.py -p PE-SYN-0001 -m dry-run --db-uri mongomock://$(STORE) --remittance-dir $(STORE)-835 2>$(STORE).log
-	$(PY) main.py -p PE-SYN-0001 -m final --db-uri mongomock://$(STORE) --remittance-dir $(STORE)-835 2>>$(STORE).log
-	@echo "store: $(STORE)/   835 files: $(STORE)-835/   JSON logs: $(STORE).log"
+	$(PY) main.py -p PE-SYN-0001 -m dry-run --db-uri mongomock://$(STORE) \
+		--remittance-dir $(STORE)-835 --treasury-dir $(STORE)-bank 2>$(STORE).log
+	$(PY) main.py -p PE-SYN-0001 -m final --db-uri mongomock://$(STORE) \
+		--remittance-dir $(STORE)-835 --treasury-dir $(STORE)-bank 2>>$(STORE).log
+	@echo "store: $(STORE)/   835 files: $(STORE)-835/   bank files: $(STORE)-bank/   JSON logs: $(STORE).log"
 
 test: setup
 	$(PY) -m ruff check .
 	$(MAKE) --no-print-directory check-install
 	$(PY) -m pytest -q
+
+# The real-server tier alone (also part of `make test`): SecantusDB started by the tests,
+# or PAYMENT_TEST_MONGODB_URI=mongodb://... to run it against a MongoDB deployment.
+test-server: setup
+	$(PY) -m pytest -q tests/integration/test_real_server_*.py
 
 # The production install: a fresh venv from requirements.txt alone runs every documented command.
 check-install:
@@ -35,4 +49,4 @@ bench: setup
 	$(PY) -m pytest tests/performance -m performance -q -s
 
 clean:
-	rm -rf $(VENV) $(STORE) $(STORE)-835 $(STORE).log .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(STORE) $(STORE)-835 $(STORE)-bank $(STORE).log .pytest_cache .ruff_cache tests/node/node_modules

@@ -45,6 +45,7 @@ class RunOptions:
     json: bool
     log_dir: str | None
     remittance_dir: Path | None = None
+    treasury_dir: Path | None = None
     db_timeout_s: float = DEFAULT_DB_TIMEOUT_S
 
 
@@ -113,6 +114,9 @@ def build_arg_parser() -> click.Command:
     @click.option("--remittance-dir", envvar="PAYMENT_REMITTANCE_DIR",
                   type=click.Path(file_okay=False),
                   help="After a final run, write one X12 835 per payee here.")
+    @click.option("--treasury-dir", envvar="PAYMENT_TREASURY_DIR",
+                  type=click.Path(file_okay=False),
+                  help="After a final run, write the bank files (ACH, positive pay) here.")
     @click.option("--db-timeout", envvar="PAYMENT_DB_TIMEOUT_S",
                   type=click.FloatRange(min=0, min_open=True, max=3600),
                   default=DEFAULT_DB_TIMEOUT_S, show_default=True,
@@ -154,6 +158,7 @@ def validate_args(values: dict[str, Any]) -> RunOptions:
         json=values["json_output"],
         log_dir=values.get("log_dir") or None,
         remittance_dir=Path(values["remittance_dir"]) if values.get("remittance_dir") else None,
+        treasury_dir=Path(values["treasury_dir"]) if values.get("treasury_dir") else None,
         db_timeout_s=values["db_timeout"],
     )
 

@@ -21,6 +21,7 @@ from PaymentProcess.remittance.final_step import (
     check_remittance_ready,
     write_after_final,
 )
+from PaymentProcess.treasury.final_step import check_treasury_ready, write_bank_files_after_final
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import bind_run, configure_logging, get_logger, redact
 from PaymentProcess.utils.report import render_json, render_summary
@@ -39,6 +40,8 @@ def run(options: RunOptions) -> PaymentEventStats:
                                  Repositories.for_store(store, options.batch_size), settings, store)
     if options.remittance_dir is not None and not options.validate_only:
         check_remittance_ready(store.db, options.payment_event_id, options.remittance_dir)
+    if options.treasury_dir is not None and not options.validate_only:
+        check_treasury_ready(store.db, options.payment_event_id, options.treasury_dir)
     if options.validate_only:
         return processor.run_validate_only(options.payment_event_id)
     if options.mode is RunMode.DRY_RUN:
@@ -46,6 +49,9 @@ def run(options: RunOptions) -> PaymentEventStats:
     stats = processor.run_final_run(options.payment_event_id)
     if options.remittance_dir is not None and stats.status == "SUCCEEDED":
         write_after_final(store, options.payment_event_id, options.remittance_dir, stats)
+    if options.treasury_dir is not None and stats.status == "SUCCEEDED":
+        write_bank_files_after_final(store, options.payment_event_id, options.treasury_dir,
+                                     stats)
     return stats
 
 

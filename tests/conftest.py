@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,56 @@ import pytest
 from bson import json_util
 from bson.decimal128 import Decimal128
 
+from PaymentProcess.data import extended_json
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("PAYMENT_SHARED_DIR", REPO.parent / "shared"))
-GOLDEN_STORE = SHARED / "golden" / "store"
+GOLDEN_SOURCE = SHARED / "golden" / "store"
 GOLDEN_EXPECTED = SHARED / "golden" / "expected.json"
+GOLDEN_BANK_OVERLAY = REPO / "tests" / "golden_bank_overlay.json"
+
+
+def add_golden_bank_data(store: Path) -> None:
+    """Add the bank fields of ``tests/golden_bank_overlay.json`` to a golden store copy.
+
+    The shared golden store predates spec 13 (bank data) and is read-only; its PE-G1 pays
+    an EFT, which needs bank data. Only the documents named are rewritten, the ``bank``
+    field placed after ``address`` (``eft_trace_prefix`` for the funding source), so every
+    other line and field stays byte for byte as shared.
+    """
+    overlay = json.loads(GOLDEN_BANK_OVERLAY.read_text())
+    for collection in ("FundingSource", "PaymentCenter"):
+        path = store / f"{collection}.jsonl"
+        lines = []
+        for line in path.read_text().splitlines():
+            document = extended_json.loads(line)
+            fields = overlay[collection].get(str(document["_id"]))
+            if fields:
+                anchor = "address" if "address" in document else "eft_trace_prefix"
+                updated: dict[str, Any] = {}
+                for key, value in document.items():
+                    updated[key] = value
+                    if key == anchor:
+                        updated.update(fields)
+                line = extended_json.dumps(updated)
+            lines.append(line + "\n")
+        path.write_text("".join(lines))
+
+
+def _golden_store_with_bank_data() -> Path:
+    """A private copy of the golden store with bank data, removed when the tests end."""
+    target = Path(tempfile.mkdtemp(prefix="golden-")) / "store"
+    shutil.copytree(GOLDEN_SOURCE, target)
+    target.chmod(0o755)
+    for file in target.iterdir():
+        file.chmod(0o644)
+    add_golden_bank_data(target)
+    atexit.register(shutil.rmtree, target.parent, True)
+    return target
+
+
+GOLDEN_STORE = _golden_store_with_bank_data()
+"""The golden store as every test sees it: ``../shared/golden/store`` plus bank data."""
 
 
 def read_store(path: Path) -> dict[str, list[dict[str, Any]]]:

@@ -29,6 +29,11 @@ from pymongo.database import Database
 from pymongo.errors import ConfigurationError as MongoConfigurationError
 from pymongo.errors import PyMongoError
 
+from PaymentProcess.common.mongodb_guarantees import (
+    check_guarantees,
+    check_topology,
+    guaranteed_database,
+)
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.utils.error_handling import ConfigurationError, RepositoryError
 
@@ -205,7 +210,9 @@ def _open_mongodb(uri: str, timeout_s: float) -> Store:
 
     A malformed URI, an unknown URI option or a ``mongodb+srv://`` host without SRV
     record is a ConfigurationError (exit 2); a server that does not answer within
-    ``timeout_s`` a RepositoryError naming the host.
+    ``timeout_s`` a RepositoryError naming the host. The database has the write and read
+    concerns exactly-once needs pinned (:mod:`PaymentProcess.common.mongodb_guarantees`);
+    a URI weakening them, or a standalone server, is refused (exit 2).
     """
     options = {} if _URI_TIMEOUT.search(uri) else {
         "serverSelectionTimeoutMS": int(timeout_s * 1000),
@@ -223,7 +230,11 @@ def _open_mongodb(uri: str, timeout_s: float) -> Store:
             f"cannot reach the store {redact_uri(uri)}: {_short_reason(exc, uri)}"
         ) from None
     try:
-        client.admin.command("ping")
+        check_guarantees(client, redact_uri(uri))
+        check_topology(client.admin.command("hello"), redact_uri(uri))
+    except ConfigurationError:
+        client.close()
+        raise
     except PyMongoError as exc:
         client.close()
         within = f"{timeout_s:g} s" if options else "the URI's serverSelectionTimeoutMS"
@@ -231,7 +242,7 @@ def _open_mongodb(uri: str, timeout_s: float) -> Store:
             f"cannot reach the store {redact_uri(uri)}: {store_hosts(redact_uri(uri))} did not "
             f"answer within {within}: {_short_reason(exc, uri)}"
         ) from None
-    return Store(uri, client.get_default_database(DEFAULT_DATABASE), client)
+    return Store(uri, guaranteed_database(client, DEFAULT_DATABASE), client)
 
 
 def get_connection(db_uri: str, *, create: bool = False,

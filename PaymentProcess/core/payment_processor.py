@@ -21,6 +21,7 @@ from pydantic import ValidationError as PydanticValidationError
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core import postal, records
 from PaymentProcess.core import validation as codes
+from PaymentProcess.core.bank_validation import check_bank_data
 from PaymentProcess.core.claim_processor import (
     evaluate_batch,
     first_pass,
@@ -100,7 +101,8 @@ class Repositories:
     @classmethod
     def for_store(cls, store: Store, batch_size: int) -> Repositories:
         """Build the repositories on the store's database."""
-        return cls(ClaimRepository(store.db), PaymentRepository(store.db, batch_size),
+        return cls(ClaimRepository(store.db, retryable_marks=store.kind == "mongodb"),
+                   PaymentRepository(store.db, batch_size),
                    PaymentCenterRepository(store.db, batch_size),
                    EventRepository(store.db, batch_size))
 
@@ -157,6 +159,8 @@ class PaymentProcessor:
         self.settle(analysis, cache)
         self._check_numbers(analysis, stats)
         self._check_addresses(analysis, stats)
+        check_bank_data(analysis.config.funding, analysis.settlements, analysis.payees.existing,
+                        stats.report)
         self._timed(stats, "write", lambda: self._write_dry_run(analysis, cache, stats))
         fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
         record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
@@ -202,16 +206,17 @@ class PaymentProcessor:
             self.settle(analysis, self._project_new_payees(analysis))
             self._check_numbers(analysis, stats)
             self._check_addresses(analysis, stats)
+            check_bank_data(analysis.config.funding, analysis.settlements,
+                            analysis.payees.existing, stats.report)
             if stats.report.blocked:
                 return self._blocked(stats)
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
             if fingerprint != raw_event.get("dry_run", {}).get("fingerprint"):
-                raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
-                                 f"run{self._changes(analysis)}: run the dry run again, then "
-                                 "the final run")
+                self._refuse_changed_inputs(analysis)
             self._begin_final(payment_event_id, fingerprint, analysis, stats)
         if not frozen:
-            self.backup(payment_event_id, analysis, stats.run_id)
+            self.backup(payment_event_id, analysis, stats.run_id,
+                        raw_event["dry_run"]["fingerprint"])
 
         self._timed(stats, "write", lambda: self._write_final(analysis, stats))
         stats.written = [coll.PAYMENT_CENTER, coll.SEQUENCES, coll.CLAIM_FIN, coll.PAYMENT_INFO,
@@ -326,10 +331,15 @@ class PaymentProcessor:
                 records_by_payee.get(payee_id, []) if payee else [],
                 event.id, event.min_payment_amount))
 
-    def backup(self, payment_event_id: str, analysis: CycleAnalysis, run_id: str) -> None:
-        """Freeze the payees and O/U records the run computes from, before any write."""
-        self.repos.events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents)
-        self.repos.events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records)
+    def backup(self, payment_event_id: str, analysis: CycleAnalysis, run_id: str,
+               inputs: str) -> None:
+        """Freeze the payees and O/U records the run computes from, before any write.
+
+        ``inputs``: the fingerprint of the dry run this final run matched.
+        """
+        events = self.repos.events
+        events.backup(payment_event_id, coll.PAYMENT_CENTER, analysis.payees.documents, inputs)
+        events.backup(payment_event_id, coll.OVER_UNDER, analysis.open_records, inputs)
         if not self.repos.events.set_final_run_field(payment_event_id, run_id,
                                                      "backup_complete", True):
             # A resumed run took the event over (the operator thought this run dead):
@@ -427,6 +437,17 @@ class PaymentProcessor:
             raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
                                    "run, or its dry run changed: nothing was written")
         self._checkpoint("begin", [coll.PAYMENT_EVENT])
+
+    def _refuse_changed_inputs(self, analysis: CycleAnalysis) -> None:
+        """The inputs differ from the dry run's: edited, or another final run began writing
+        since this one was admitted (on MongoDB both read the same store at once)."""
+        payment_event_id = analysis.context.payment_event_id
+        if self._engine_fields(payment_event_id).get("stage") != Stage.DRY_RUN.value:
+            raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
+                                   "run, or its dry run changed: nothing was written")
+        raise StageError(f"the inputs of {payment_event_id} changed since its last dry "
+                         f"run{self._changes(analysis)}: run the dry run again, then "
+                         "the final run")
 
     @staticmethod
     def _blocked(stats: PaymentEventStats) -> PaymentEventStats:
@@ -683,6 +704,8 @@ class PaymentProcessor:
             money.disbursed += s.disbursed
             if s.disbursed > 0:
                 by_method[s.method.value] = by_method.get(s.method.value, 0) + 1
+                stats.disbursed_by_method[s.method.value] = (
+                    stats.disbursed_by_method.get(s.method.value, ZERO) + s.disbursed)
             stats.payees.append(_payee_row(analysis, s))
         stats.counts["disbursements_by_method"] = by_method
 

@@ -63,8 +63,13 @@ _LINE_FIELDS = ("line_no", "procedure_code", "units", "service_date")
 _amounts = itemgetter(*AMOUNT_FIELDS)
 _SIX_DECIMAL128 = (Decimal128,) * len(AMOUNT_FIELDS)
 _STR_OR_NONE = frozenset((str, type(None)))
-_MARSHAL_VERSION = 4  # the format of Python 3.4 onwards
-_PLAIN_DIGEST_TAG = b"plain-claim-1:"
+# Version 2: the last format without references. From version 3 on, marshal writes an
+# object met twice (by identity) as a reference, so the bytes would depend on which equal
+# strings a decoder happened to share: the embedded store's JSON decoder shares the keys
+# of a document, pymongo's BSON decoder does not, and the same claim read from the two
+# stores had two digests. Version 2 writes values only (and is no slower).
+_MARSHAL_VERSION = 2
+_PLAIN_DIGEST_TAG = b"plain-claim-2:"
 
 # A read claim (:meth:`PlainChains.read`) is a tuple of the fields below, in this order;
 # its lines are tuples (line_no, procedure_code, units, service_day, *amounts in cents)

@@ -44,6 +44,9 @@ CLAIM_INVALID = FindingCode(
 SEQUENCE_EXHAUSTED = FindingCode(
     "SEQUENCE_EXHAUSTED", CRITICAL, "the check numbers needed do not fit in the check range"
 )
+BANK_INVALID = FindingCode(
+    "BANK_INVALID", CRITICAL,
+    "an EFT is paid without valid bank data (payee's bank, or the funding source's)")
 CONFIG_INVALID = FindingCode(
     "CONFIG_INVALID", CRITICAL, "the event's configuration is missing or malformed"
 )

@@ -9,6 +9,7 @@ nothing), and ``python -m PaymentProcess.remittance`` writes them later.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,13 +69,25 @@ def write_after_final(store: Store, payment_event_id: str, out_dir: Path,
 
     RemittanceNotWrittenError (exit 5), carrying ``stats``, when they cannot be written.
     """
-    try:
-        paths = write_remittances(store.db, payment_event_id, out_dir,
+    paths = write_files_after_final(
+        lambda: write_remittances(store.db, payment_event_id, out_dir,
                                   checkpoint=lambda: store.checkpoint([REMITTANCE_FILE,
-                                                                       SEQUENCES]))
-    except PaymentProcessError as error:
-        raise RemittanceNotWrittenError(
-            f"the payments of {payment_event_id} are FINAL, but its 835 files were not "
-            f"written: {error}; write them with python -m PaymentProcess.remittance "
-            f"-p {payment_event_id} --out {out_dir}", stats) from error
+                                                                       SEQUENCES])),
+        payment_event_id, out_dir, stats, "835 files", "PaymentProcess.remittance",
+        RemittanceNotWrittenError)
     stats.written.append(f"{len(paths)} X12 835 files in {out_dir}")
+
+
+def write_files_after_final(write: Callable[[], list[Path]], payment_event_id: str,
+                            out_dir: Path, stats: PaymentEventStats, what: str, command: str,
+                            error: type[RemittanceNotWrittenError]) -> list[Path]:
+    """``write()`` the output files of the event just paid; a failure becomes ``error``
+    (exit 5, carrying ``stats``) saying the payments are FINAL, why the ``what`` were not
+    written and which ``python -m command`` writes them."""
+    try:
+        return write()
+    except PaymentProcessError as failure:
+        raise error(
+            f"the payments of {payment_event_id} are FINAL, but its {what} were not "
+            f"written: {failure}; write them with python -m {command} "
+            f"-p {payment_event_id} --out {out_dir}", stats) from failure

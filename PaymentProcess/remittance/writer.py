@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +38,7 @@ from PaymentProcess.remittance.builder import (
 from PaymentProcess.remittance.model import Payer, Remittance, RemittanceError, imbalances
 from PaymentProcess.remittance.x835 import render
 from PaymentProcess.utils.error_handling import ConfigurationError, StageError
-from PaymentProcess.utils.files import write_private_file_atomically
+from PaymentProcess.utils.files import prove_writable_directory, write_private_file_atomically
 
 SEQUENCE_ID = "x12:interchange"
 FINAL = "FINAL"
@@ -79,7 +78,7 @@ def write_remittances(
     those of a file already written, RemittanceOutputError when ``out_dir`` or a file in
     it cannot be written.
     """
-    event = _finished_event(db, payment_event_id)
+    event = finished_event(db, payment_event_id)
     payer = payer or load_payer(db, event)
     denials = given_denial_reasons(db)
     pending = [_prepare(db, event, settlement, payer, denials) for settlement in
@@ -104,7 +103,7 @@ def write_remittances(
     return targets
 
 
-def _finished_event(db: Any, payment_event_id: str) -> dict[str, Any]:
+def finished_event(db: Any, payment_event_id: str) -> dict[str, Any]:
     """The event document; ConfigurationError when unknown, StageError when not FINAL."""
     event = db.PaymentEvent.find_one({"_id": payment_event_id})
     if event is None:
@@ -121,9 +120,7 @@ def check_output_directory(out_dir: Path) -> None:
     the way, a missing permission, a read-only file system). The probe file is removed.
     """
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir, prefix=".probe-"):
-            pass
+        prove_writable_directory(out_dir)
     except OSError as error:
         raise RemittanceOutputError(
             f"cannot write 835 files to {out_dir}: {error.strerror or error}") from error

@@ -10,8 +10,6 @@ group date are the issue date at 00:00, so the bytes depend on the stored run on
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
@@ -25,6 +23,7 @@ from PaymentProcess.remittance.model import (
     RemittanceError,
     ServicePayment,
 )
+from PaymentProcess.utils.text import plain_ascii
 
 ELEMENT = "*"
 COMPONENT = ">"
@@ -96,7 +95,7 @@ def _transaction(remittance: Remittance) -> list[Segment]:
     """ST through SE of the 835."""
     segments: list[Segment] = [["ST", "835", "0001"]]
     segments.append(_bpr(remittance))
-    segments.append(["TRN", "1", _id(remittance.trace_number), "1" + _id(remittance.payer.tax_id)])
+    segments.append(reassociation_trace(remittance.trace_number, remittance.payer.tax_id))
     segments.append(["DTM", "405", _date(remittance.issue_date)])
     payer = remittance.payer
     segments.append(["N1", "PR", _text(payer.name, 60)])
@@ -110,6 +109,15 @@ def _transaction(remittance: Remittance) -> list[Segment]:
     segments.extend(_plb(remittance))
     segments.append(["SE", str(len(segments) + 1), "0001"])
     return segments
+
+
+def reassociation_trace(trace_number: str, payer_tax_id: str) -> list[str]:
+    """The TRN segment's elements: ``TRN*1*<trace>*1<payer TIN>``.
+
+    The 835 carries it, and so does the addenda of the payee's ACH entry (the HIPAA EFT
+    standard), so the bank deposit and the remittance are matched by the same trace.
+    """
+    return ["TRN", "1", _id(trace_number), "1" + _id(payer_tax_id)]
 
 
 def _bpr(remittance: Remittance) -> Segment:
@@ -233,14 +241,9 @@ def _fixed(value: str, width: int) -> str:
     return value.ljust(width)
 
 
-_SPACES = re.compile(r"\s+")
-
-
 def _text(value: str, limit: int) -> str:
     """Free text (names, addresses): ASCII, delimiters replaced by spaces, cut to ``limit``."""
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    cleaned = "".join(" " if c in DELIMITERS or not c.isprintable() else c for c in ascii_text)
-    return _SPACES.sub(" ", cleaned).strip()[:limit].rstrip()
+    return plain_ascii(value, DELIMITERS)[:limit].rstrip()
 
 
 def _person_name(name: str | None) -> tuple[str, str]:

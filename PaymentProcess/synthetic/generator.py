@@ -19,6 +19,7 @@ from typing import Any
 from pymongo.database import Database
 
 from PaymentProcess.processing.optimization.batch_processor import batch_iterable
+from PaymentProcess.synthetic.banking import funding_bank
 from PaymentProcess.synthetic.claims import INCLUDED_PLANS, Chain, ClaimFactory, money
 from PaymentProcess.synthetic.malformed import MalformedFactory, critical_codes
 from PaymentProcess.synthetic.parties import Payee, make_members, make_payees, make_providers
@@ -151,6 +152,7 @@ def _config(options: SyntheticOptions, payees: list[Payee]) -> dict[str, list[di
             "check_range": {"start": start, "end": start + span - 1},
             "eft_trace_prefix": f"EFT{'AB'[index]}",
             "payer": _payer(index),
+            "bank": funding_bank(index),
         })
         if rng.random() < 0.75:
             sequences.append({"_id": f"check:{fs_id}", "next": start + rng.randrange(1000)})

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PaymentProcess.core.validation import npi_check_digit
+from PaymentProcess.synthetic.banking import payee_bank
 
 _FIRST = ("Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan",
           "Kendall", "Logan", "Morgan", "Parker", "Quinn", "Riley", "Rowan", "Taylor")
@@ -75,8 +76,10 @@ class Payee:
     status: str
 
     def document(self, pc_type: str) -> dict[str, Any]:
-        """The ``PaymentCenter`` document of an existing payee (spec 3.1)."""
+        """The ``PaymentCenter`` document of an existing payee (spec 3.1), with the bank
+        account of an EFT payee (spec 13)."""
         party = self.party
+        bank = {"bank": payee_bank(self.pc_id)} if self.payment_method == "EFT" else {}
         return {
             "_id": self.pc_id,
             "key": self.key,
@@ -88,6 +91,7 @@ class Payee:
             "address": party.address,
             "payment_method": self.payment_method,
             "status": self.status,
+            **bank,
         }
 
 

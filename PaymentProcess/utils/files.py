@@ -41,6 +41,17 @@ def write_private_file_atomically(path: Path, data: bytes) -> None:
     _fsync_directory(directory)
 
 
+def prove_writable_directory(directory: Path) -> None:
+    """Create ``directory`` if needed and prove a file can be created in it.
+
+    Raises ``OSError`` when it cannot (a file in the way, a missing permission, a read-only
+    file system); the probe file is removed.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=directory, prefix=".probe-"):
+        pass
+
+
 def _fsync_directory(directory: Path) -> None:
     """Make a rename in ``directory`` durable (a no-op where directories cannot be opened)."""
     try:

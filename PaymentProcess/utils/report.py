@@ -85,7 +85,9 @@ def render_summary(stats: PaymentEventStats) -> str:
         lines += ["    " + line for line in payee_table(stats.payees)]
     by_method = counts.get("disbursements_by_method", {})
     if by_method:
-        methods = ", ".join(f"{method} {n}" for method, n in sorted(by_method.items()))
+        methods = ", ".join(
+            f"{method} {n} ({money_str(stats.disbursed_by_method[method])})"
+            for method, n in sorted(by_method.items()))
         lines.append(f"  disbursements {methods}")
     for severity in (Severity.CRITICAL, Severity.WARNING, Severity.INFO):
         findings = stats.report.by_severity(severity)

@@ -27,6 +27,7 @@ from tests.conftest import GOLDEN_STORE, read_store
 Collections = dict[str, list[dict[str, Any]]]
 
 EVENT = "PE-G1"
+CHECKPOINT = '"event": "checkpoint"'  # the log line of a checkpoint reached
 
 # Fields that legitimately differ between two runs that did the same thing.
 STATS_VOLATILE = ("_id", "started_at", "finished_at", "timings", "store")
@@ -117,6 +118,12 @@ def assert_same_store(got: Collections, want: Collections) -> None:
 def stage(store: Store, event: str = EVENT) -> str:
     """The event's stage."""
     return store.db.PaymentEvent.find_one({"_id": event})["stage"]
+
+
+def checkpoints(log: Path) -> list[str]:
+    """The checkpoints a run logged to ``log`` (each is durable before it is logged)."""
+    return [line.split('"checkpoint": "')[1].split('"')[0]
+            for line in log.read_text(errors="replace").splitlines() if CHECKPOINT in line]
 
 
 # ---------------------------------------------------------------------------- faults

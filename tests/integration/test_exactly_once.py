@@ -243,6 +243,26 @@ def test_two_final_runs_at_once_exactly_one_proceeds(monkeypatch: pytest.MonkeyP
     assert_same_store(db_collections(store), reference)
 
 
+def test_a_final_run_admitted_while_another_pays_reads_changed_inputs_and_says_so(
+        monkeypatch: pytest.MonkeyPatch, start: Collections, reference: Collections) -> None:
+    """Admitted at DRY_RUN, it reads the payees and O/U records after the other run wrote
+    them: its fingerprint differs, and the refusal names the other run, not an edit."""
+    store = memory_store(start)
+    late = processor(store)
+    analyze = late.analyze
+
+    def other_run_pays_first(*args, **kwargs):
+        assert processor(store).run_final_run(EVENT).status == "SUCCEEDED"
+        return analyze(*args, **kwargs)
+
+    monkeypatch.setattr(late, "analyze", other_run_pays_first)
+    with pytest.raises(ConcurrencyError) as lost:
+        late.run_final_run(EVENT)
+    assert str(lost.value) == (f"payment event {EVENT} is being paid by another run, or its "
+                               "dry run changed: nothing was written")
+    assert_same_store(db_collections(store), reference)
+
+
 def test_a_second_final_run_while_one_is_running_is_refused(start: Collections,
                                                             reference: Collections) -> None:
     store = memory_store(start)

@@ -26,14 +26,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, read_store
-from tests.integration.resume_support import assert_same_store
+from tests.integration.resume_support import assert_same_store, checkpoints
 
 EVENT = "PE-SYN-0001"
 CLAIMS = int(os.environ.get("KILL_TEST_CLAIMS", "20000"))
 KILLS = int(os.environ.get("KILL_TEST_KILLS", "2"))
 SEED = int(os.environ.get("KILL_TEST_SEED", str(random.SystemRandom().randrange(10**6))))
 RUN_LIMIT = 600.0  # seconds any one run may take before the test gives up on it
-CHECKPOINT = '"event": "checkpoint"'
 
 
 def environment(workers: int) -> dict[str, str]:
@@ -69,12 +68,6 @@ def stage_of(store: Path) -> str:
 def final_args(store: Path) -> tuple[str, ...]:
     """What the runbook says to run after a crash, by the stage on disk."""
     return ("-m", "final", "--resume") if stage_of(store) == "FINAL_RUNNING" else ("-m", "final")
-
-
-def checkpoints(log: Path) -> list[str]:
-    """The checkpoints the run logged (each is durable before it is logged)."""
-    return [line.split('"checkpoint": "')[1].split('"')[0]
-            for line in log.read_text(errors="replace").splitlines() if CHECKPOINT in line]
 
 
 def wait_for_writes(process: subprocess.Popen[bytes], log: Path) -> bool:

@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
+from PaymentProcess.synthetic.banking import funding_bank, payee_bank
 
 EVENT = "PE-SYN"
 DUE = datetime(2026, 11, 20)
@@ -97,6 +98,7 @@ def synthesize(rng: random.Random) -> Synthetic:
             "address": {"line1": "1 Main St", "city": "Dallas", "state": "TX", "zip": "75001"},
             "payment_method": rng.choice(["CHECK", "EFT"]),
             "status": "HOLD" if rng.random() < 0.2 else "ACTIVE",
+            "bank": payee_bank(payee_id),  # spec 13: needed when paid by EFT
         }
     id_by_key = {p["key"]: i for i, p in payees.items()}
 
@@ -233,7 +235,7 @@ def synthesize(rng: random.Random) -> Synthetic:
                                "payment_center_keys": None}],
         "FundingSource": [{"_id": "FS", "name": "Operating",
                            "check_range": {"start": 5000, "end": 999999},
-                           "eft_trace_prefix": "EFT"}],
+                           "eft_trace_prefix": "EFT", "bank": funding_bank(0)}],
         "InterestRules": [interest],
         "PaymentCenter": list(payees.values()),
         "OverUnder": over_under,

@@ -6,8 +6,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import mongomock_ng
-import pymongo
 import pytest
 
 from PaymentProcess.common import functions
@@ -233,16 +231,3 @@ def test_malformed_mongodb_uri_is_a_configuration_error_without_credentials() ->
         get_connection("mongodb://alice:hunter2@pw@h/db")
     assert str(info.value).startswith("invalid db URI mongodb://alice:***@h/db: ")
     assert "hunter2" not in str(info.value)
-
-
-def test_mongodb_store_takes_the_database_from_the_uri(monkeypatch: pytest.MonkeyPatch) -> None:
-    # No MongoDB server in unit tests: mongomock's client stands in for pymongo's.
-    monkeypatch.setattr(pymongo, "MongoClient", mongomock_ng.MongoClient)
-    store = get_connection("mongodb://alice:s3cret@db.example.com:27017/claims")
-    assert store.kind == "mongodb"
-    assert store.db.name == "claims"
-    assert store.uri == "mongodb://alice:***@db.example.com:27017/claims"
-    store.db.A.insert_one({"_id": 1})
-    store.checkpoint()  # every MongoDB write is already durable
-    close_connection()
-    assert get_connection("mongodb://db.example.com/").db.name == "payments"

@@ -237,6 +237,22 @@ def test_a_digest_follows_every_field_read_and_ignores_the_engine_fields() -> No
     assert claim_digest(odd, None) not in (digest, claim_digest(plain, None))
 
 
+def test_a_digest_does_not_depend_on_which_equal_strings_are_shared() -> None:
+    """The JSON decoder of the embedded store shares a document's equal keys; BSON's does
+    not: the same claim must have one digest, whichever store it was read from."""
+    plain = doc("C1")
+    unshared = copy.deepcopy(plain)
+    for party in ("provider", "member"):
+        unshared[party] = {"".join(list(key)): value for key, value in unshared[party].items()}
+    shared = copy.deepcopy(plain)
+    shared["member"] = {next(k for k in shared["provider"] if k == key): value
+                        for key, value in shared["member"].items()}
+    assert shared == unshared
+    assert read_claim(shared) is not None
+    assert claim_digest(shared, read_claim(shared)) == claim_digest(unshared,
+                                                                    read_claim(unshared))
+
+
 @pytest.mark.parametrize("pc_type", [PaymentCenterType.PROVIDER, PaymentCenterType.DMR])
 def test_first_pass_digests_do_not_depend_on_the_path(pc_type) -> None:
     # the digest is a function of the document: the same whether its chain is blocked

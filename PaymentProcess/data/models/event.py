@@ -134,13 +134,19 @@ class CheckRange(BaseModel):
 
 
 class FundingSource(BaseModel):
-    """Bank account context: check number range and EFT trace prefix."""
+    """Bank account context: check number range, EFT trace prefix and ``bank``.
+
+    ``bank`` is kept raw: it is judged by
+    :class:`~PaymentProcess.data.models.bank.FundingSourceBank` only when the event pays
+    an EFT (``BANK_INVALID``), so a funding source that pays checks only needs none.
+    """
 
     model_config = DOCUMENT_CONFIG
     id: Text = Field(alias="_id")
     name: str = ""
     check_range: CheckRange
     eft_trace_prefix: Annotated[str, Field(max_length=20)]
+    bank: Any = None
 
 
 class SequenceAllocation(BaseModel):

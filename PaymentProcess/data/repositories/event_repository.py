@@ -89,22 +89,23 @@ class EventRepository:
         )
         return result.matched_count == 1
 
-    def backup(self, payment_event_id: str, collection: str,
-               documents: list[dict[str, Any]]) -> None:
+    def backup(self, payment_event_id: str, collection: str, documents: list[dict[str, Any]],
+               inputs: str) -> None:
         """Freeze input documents of the final run (``RunBackup``), replayably.
 
-        Afterwards the event's frozen ``collection`` holds exactly ``documents``: copies
-        left by an earlier attempt that froze other inputs (and was given back to
-        DRY_RUN) are removed, after the writes, so that two runs freezing the same
-        inputs at once cannot remove each other's copies.
+        ``inputs`` is the fingerprint of the dry run the final run matched: each copy is
+        tagged with it. Afterwards the event's frozen ``collection`` holds exactly
+        ``documents``: copies left by an earlier attempt that froze other inputs (and was
+        given back to DRY_RUN) carry another tag and are removed, after the writes. Two
+        runs freezing the same inputs at once write the same tag, so neither removes the
+        other's copies; the delete's filter has a fixed size, however many payees.
         """
         frozen = [{"_id": f"{payment_event_id}:{collection}:{doc['_id']}",
                    "PaymentEvent_ID": payment_event_id, "collection": collection,
-                   "document": doc} for doc in documents]
+                   "inputs": inputs, "document": doc} for doc in documents]
         bulk_upsert(self.db[RUN_BACKUP], frozen, batch_size=self.batch_size)
         self.db[RUN_BACKUP].delete_many({"PaymentEvent_ID": payment_event_id,
-                                         "collection": collection,
-                                         "_id": {"$nin": [doc["_id"] for doc in frozen]}})
+                                         "collection": collection, "inputs": {"$ne": inputs}})
 
     def restore(self, payment_event_id: str, collection: str) -> list[dict[str, Any]]:
         """The frozen documents of one collection, as they were before the final run."""
