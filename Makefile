@@ -1,4 +1,4 @@
-# Quick start: `make demo` (sets up, runs a synthetic cycle: dry run then final run)
+# Quick start: `make demo` (sets up, runs a synthetic cycle: dry run, approval, final run)
 #              `make test` (sets up, runs the test suite)
 PYTHON ?= python3
 VENV   := .venv
@@ -27,8 +27,12 @@ demo: setup
 	$(PY) -m PaymentProcess.synthetic --db-uri mongomock://$(STORE) --claims 2000 --payees 40 --seed 7
 	$(PY) main.py -p PE-SYN-0001 -m dry-run --db-uri mongomock://$(STORE) \
 		--remittance-dir $(STORE)-835 --treasury-dir $(STORE)-bank 2>$(STORE).log
+	$(PY) -m PaymentProcess.controls approve -p PE-SYN-0001 --db-uri mongomock://$(STORE) \
+	  --approver demo-checker --run-id "$$($(PY) -m PaymentProcess.controls history \
+	  -p PE-SYN-0001 --db-uri mongomock://$(STORE) --kind DRY_RUN --ids | tail -n 1)"
 	$(PY) main.py -p PE-SYN-0001 -m final --db-uri mongomock://$(STORE) \
 		--remittance-dir $(STORE)-835 --treasury-dir $(STORE)-bank 2>>$(STORE).log
+	$(PY) -m PaymentProcess.controls compare -p PE-SYN-0001 --db-uri mongomock://$(STORE)
 	@echo "store: $(STORE)/   835 files: $(STORE)-835/   bank files: $(STORE)-bank/   JSON logs: $(STORE).log"
 
 test: setup

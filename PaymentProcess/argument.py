@@ -25,7 +25,8 @@ from PaymentProcess.utils.error_handling import ConfigurationError
 
 DEFAULT_BATCH_SIZE = 1000
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-CONFIG_KEYS = {"workers", "batch_size", "log_level", "pc_type", "log_dir"}
+CONFIG_KEYS = {"workers", "batch_size", "log_level", "pc_type", "log_dir",
+               "require_distinct_approver"}  # the last one: python -m PaymentProcess.controls
 
 
 @dataclass(frozen=True, slots=True)

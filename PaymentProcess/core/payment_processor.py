@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ValidationError as PydanticValidationError
 
 from PaymentProcess.common.functions import Store
+from PaymentProcess.controls.approval import check_approved
 from PaymentProcess.core import postal, records
 from PaymentProcess.core import validation as codes
 from PaymentProcess.core.bank_validation import check_bank_data
@@ -33,10 +34,16 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
-from PaymentProcess.core.run_control import Fingerprint, describe_changes, new_run_id, now_utc
+from PaymentProcess.core.run_control import (
+    Fingerprint,
+    current_user,
+    describe_changes,
+    new_run_id,
+    now_utc,
+)
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
-from PaymentProcess.data.models.event import RunMode, Stage
+from PaymentProcess.data.models.event import ENGINE_OWNED_FIELDS, RunMode, Stage
 from PaymentProcess.data.models.over_under import OverUnderRecord
 from PaymentProcess.data.models.payment import (
     BatchInput,
@@ -165,7 +172,8 @@ class PaymentProcessor:
         fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
         record = {"run_id": stats.run_id, "finished_at": now_utc(), "fingerprint": fingerprint,
                   "critical_findings": sum(f.count for f in stats.report.findings.values()
-                                           if f.severity == codes.CRITICAL)}
+                                           if f.severity == codes.CRITICAL),
+                  "run_by": stats.run_by}
         ManifestRepository(self.store.db).replace(payment_event_id,
                                                   analysis.fingerprint.manifest)
         if not self.repos.events.record_dry_run(payment_event_id, record):
@@ -213,7 +221,8 @@ class PaymentProcessor:
             fingerprint = analysis.fingerprint.full_digest(self._fingerprint_records(analysis))
             if fingerprint != raw_event.get("dry_run", {}).get("fingerprint"):
                 self._refuse_changed_inputs(analysis)
-            self._begin_final(payment_event_id, fingerprint, analysis, stats)
+            self._begin_final(payment_event_id, fingerprint, raw_event["dry_run"]["run_id"],
+                              analysis, stats)
         if not frozen:
             self.backup(payment_event_id, analysis, stats.run_id,
                         raw_event["dry_run"]["fingerprint"])
@@ -240,7 +249,8 @@ class PaymentProcessor:
         log.info("run started", workers=self.settings.workers,
                  batch_size=self.settings.batch_size, store=self.store.uri)
         return PaymentEventStats(run_id=run_id, payment_event_id=payment_event_id, stage=stage,
-                                 started_at=now_utc(), store=self.store.uri)
+                                 started_at=now_utc(), store=self.store.uri,
+                                 run_by=current_user())
 
     def load_config(self, payment_event_id: str, stats: PaymentEventStats) -> EventConfig | None:
         """The event's configuration, or None with CONFIG_INVALID findings in the stats."""
@@ -398,7 +408,7 @@ class PaymentProcessor:
 
     def _engine_fields(self, payment_event_id: str) -> dict[str, Any]:
         raw = self.repos.events.load(payment_event_id) or {}
-        return {k: raw[k] for k in ("stage", "dry_run", "final_run") if k in raw}
+        return {k: raw[k] for k in ENGINE_OWNED_FIELDS if k in raw}
 
     def _admit_final(self, payment_event_id: str, stage: Stage, raw_event: dict[str, Any],
                      stats: PaymentEventStats) -> bool:
@@ -426,14 +436,15 @@ class PaymentProcessor:
             raise CriticalValidationError(
                 f"the latest dry run of {payment_event_id} has critical findings: "
                 "fix them and run the dry run again")
+        check_approved(payment_event_id, raw_event)
         return False
 
-    def _begin_final(self, payment_event_id: str, fingerprint: str, analysis: CycleAnalysis,
-                     stats: PaymentEventStats) -> None:
+    def _begin_final(self, payment_event_id: str, fingerprint: str, dry_run_id: str,
+                     analysis: CycleAnalysis, stats: PaymentEventStats) -> None:
         record = {"run_id": stats.run_id, "started_at": stats.started_at,
                   "inputs_fingerprint": analysis.fingerprint.inputs_digest(),
                   "backup_complete": False, "resumed_by": []}
-        if not self.repos.events.begin_final(payment_event_id, fingerprint, record):
+        if not self.repos.events.begin_final(payment_event_id, fingerprint, dry_run_id, record):
             raise ConcurrencyError(f"payment event {payment_event_id} is being paid by another "
                                    "run, or its dry run changed: nothing was written")
         self._checkpoint("begin", [coll.PAYMENT_EVENT])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import getpass
 import hashlib
+import os
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -23,6 +25,14 @@ MAX_CHANGED_SAMPLES = 10
 def now_utc() -> datetime:
     """Timezone-aware current time (stored by pymongo as a UTC date)."""
     return datetime.now(UTC)
+
+
+def current_user() -> str:
+    """The operating-system user running this process (``uid:N`` when it has no name)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # a container user with no passwd entry
+        return f"uid:{os.getuid()}"
 
 
 def new_run_id(payment_event_id: str, stage: str) -> str:

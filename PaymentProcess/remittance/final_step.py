@@ -38,17 +38,19 @@ class RemittanceNotWrittenError(PaymentProcessError):
         self.stats = stats
 
 
-def check_remittance_ready(db: Any, payment_event_id: str, out_dir: Path) -> None:
+def check_remittance_ready(db: Any, payment_event_id: str, out_dir: Path,
+                           final: bool = False) -> None:
     """Before a dry or final run: the 835s of the event will be writable.
 
     The payer identity is present, every ``denial_reason`` given on the event's claims is
     well formed, and ``out_dir`` takes a file. ConfigurationError (exit 2) names the payer
     fields missing or the claim; RemittanceOutputError (exit 4) names the directory. An
-    unknown event, one already FINAL or one without its funding source is left to the
-    run, which reports it in its own words.
+    unknown event, one already FINAL (unless ``final``: a reissue of a FINAL event's
+    payment) or one without its funding source is left to the run, which reports it in its
+    own words.
     """
     event = db.PaymentEvent.find_one({"_id": payment_event_id})
-    if event is None or event.get("stage") == FINAL:
+    if event is None or (event.get("stage") == FINAL) != final:
         return
     if db.FundingSource.find_one({"_id": event.get("funding_source_id")}) is None:
         return

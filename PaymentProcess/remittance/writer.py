@@ -1,6 +1,8 @@
 """Writing the 835 files of a finished payment event, replayably.
 
-Each payee of the event (one ``PaymentSettlement``) gets ``<event>_<PaymentCenter_ID>.835``.
+Each payee of the event (one ``PaymentSettlement``) gets ``<event>_<PaymentCenter_ID>.835``,
+and each reissued payment (spec 14, ``Payments`` ``<event>:<id>:R<n>``) the same remittance
+under its new number and issue date, ``<event>_<id>_R<n>.835`` (record ``_id`` its payment id).
 Its interchange control number (also the group control number) comes from the
 ``Sequences`` document ``x12:interchange`` the first time and is recorded in
 ``RemittanceFile`` (``_id "<PE>:<PaymentCenter_ID>"``) together with the SHA-256 of the
@@ -23,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +61,7 @@ class _Pending:
     key: str
     remittance: Remittance
     control_number: int | None
+    file: str
 
 
 def write_remittances(
@@ -84,9 +87,11 @@ def write_remittances(
     pending = [_prepare(db, event, settlement, payer, denials) for settlement in
                db.PaymentSettlement.find({"PaymentEvent_ID": payment_event_id})
                .sort("PaymentCenter_ID", 1)]
+    pending += [_prepare_reissue(db, event, payment, payer, denials) for payment in
+                db.Payments.find({"PaymentEvent_ID": payment_event_id,
+                                  "reissue_of": {"$exists": True}}).sort("_id", 1)]
     check_output_directory(out_dir)
-    targets = [out_dir / file_name(p.remittance.payment_event_id, p.remittance.payment_center_id)
-               for p in pending]
+    targets = [out_dir / p.file for p in pending]
     for target in targets:
         if target.exists() and not target.is_file():
             raise RemittanceOutputError(f"cannot write the 835 file {target}: something other "
@@ -138,11 +143,30 @@ def _prepare(db: Any, event: dict[str, Any], settlement: dict[str, Any], payer: 
     problems = imbalances(remittance)
     if problems:
         raise RemittanceError(f"{settlement['_id']} does not balance: {'; '.join(problems)}")
-    key = f"{remittance.payment_event_id}:{remittance.payment_center_id}"
+    return _checked(db, f"{remittance.payment_event_id}:{remittance.payment_center_id}",
+                    remittance, file_name(remittance.payment_event_id,
+                                          remittance.payment_center_id))
+
+
+def _prepare_reissue(db: Any, event: dict[str, Any], payment: dict[str, Any], payer: Payer,
+                     denials: dict[str, Any]) -> _Pending:
+    """A reissued payment's remittance: its payee's, under the new number and issue date."""
+    settlement = db.PaymentSettlement.find_one(
+        {"_id": f"{event['_id']}:{payment['PaymentCenter_ID']}"})
+    if settlement is None:
+        raise RemittanceError(f"{payment['_id']}: the payee's PaymentSettlement is missing")
+    original = _prepare(db, event, settlement, payer, denials).remittance
+    remittance = replace(original, trace_number=str(payment["number"]),
+                         issue_date=payment["issue_date"].date())
+    return _checked(db, payment["_id"], remittance, f"{_UNSAFE.sub('_', payment['_id'])}.835")
+
+
+def _checked(db: Any, key: str, remittance: Remittance, file: str) -> _Pending:
+    """The remittance with its recorded control number, checked to render the bytes recorded."""
     record = db[REMITTANCE_FILE].find_one({"_id": key})
     if record is None:
         render(remittance, TRIAL_CONTROL_NUMBER)  # what cannot be written fails here
-        return _Pending(key, remittance, None)
+        return _Pending(key, remittance, None, file)
     data = render(remittance, record["control_number"])
     if record.get("sha256") not in (None, _digest(data)):
         raise RemittanceError(
@@ -150,7 +174,7 @@ def _prepare(db: Any, event: dict[str, Any], settlement: dict[str, Any], payer: 
             f"{record['control_number']}; the stored figures changed since (delete "
             f"RemittanceFile {key!r} to issue it under a new control number)"
         )
-    return _Pending(key, remittance, record["control_number"])
+    return _Pending(key, remittance, record["control_number"], file)
 
 
 def _record(db: Any, pending: _Pending) -> bytes:
@@ -171,7 +195,7 @@ def _record(db: Any, pending: _Pending) -> bytes:
         return_document=ReturnDocument.AFTER,
     )
     if record["control_number"] != number:  # another writer recorded this payee meanwhile
-        return _record(db, _Pending(pending.key, pending.remittance, record["control_number"]))
+        return _record(db, replace(pending, control_number=record["control_number"]))
     return data
 
 

@@ -71,7 +71,8 @@ def comparable_store(db: Database) -> dict[str, list[dict[str, Any]]]:
                 document = {k: v for k, v in document.items()
                             if k not in ("_id", "started_at", "finished_at", "timings", "store")}
             if name == "PaymentEvent":
-                document = {k: v for k, v in document.items() if k not in ("dry_run", "final_run")}
+                document = {k: v for k, v in document.items()
+                            if k not in ("dry_run", "final_run", "approval", "approvals")}
             documents.append(document)
         result[name] = sorted(documents, key=repr)
     return result

@@ -32,6 +32,7 @@ CHECKPOINT = '"event": "checkpoint"'  # the log line of a checkpoint reached
 # Fields that legitimately differ between two runs that did the same thing.
 STATS_VOLATILE = ("_id", "started_at", "finished_at", "timings", "store")
 RUN_VOLATILE = ("run_id", "started_at", "finished_at", "resumed_by")
+APPROVAL_VOLATILE = ("run_id", "approved_at")
 
 
 class Crash(Exception):
@@ -88,7 +89,8 @@ def normalise(collections: Collections) -> dict[str, list[dict[str, Any]]]:
 
     ``PaymentEventStats``: ``_id`` (the run id), ``started_at``, ``finished_at``,
     ``timings``, ``store``. ``PaymentEvent``: the run id and times of ``dry_run`` and
-    ``final_run`` and ``final_run.resumed_by``. Everything else must be equal.
+    ``final_run``, ``final_run.resumed_by``, and the run id and time of each approval.
+    Everything else must be equal.
     """
     result: dict[str, list[dict[str, Any]]] = {}
     for name, documents in collections.items():
@@ -100,6 +102,9 @@ def normalise(collections: Collections) -> dict[str, list[dict[str, Any]]]:
                 for run in ("dry_run", "final_run"):
                     if isinstance(doc.get(run), dict):
                         doc[run] = _drop(doc[run], RUN_VOLATILE)
+                if isinstance(doc.get("approval"), dict):
+                    doc["approval"] = _drop(doc["approval"], APPROVAL_VOLATILE)
+                doc["approvals"] = [_drop(a, APPROVAL_VOLATILE) for a in doc.get("approvals", [])]
         if docs:
             result[name] = sorted(docs, key=_canonical)
     return result

@@ -36,6 +36,7 @@ from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.payment import ChainResult
 from PaymentProcess.data.models.stats import Finding, PaymentEventStats
 from PaymentProcess.utils.error_handling import PaymentProcessError
+from tests.approval_support import approve_latest
 from tests.conftest import GOLDEN_STORE, read_store
 
 GOLDEN: dict[str, list[dict[str, Any]]] = read_store(GOLDEN_STORE)
@@ -264,6 +265,7 @@ def final_run_after_a_clean_dry_run(*mutations: Mutation, batch_size: int = 1000
     must find the defect, end BLOCKED with exit 1 and write nothing."""
     dry = run(golden())
     assert dry.exit_code == 0 and dry.store is not None
+    approve_latest(dry.store.db, EVENT)
     documents = store_contents(dry.store)
     for mutation in mutations:
         mutation(documents)
@@ -340,6 +342,7 @@ def test_a_chain_paid_before_to_another_valid_payee_is_pc_mismatch() -> None:
     assert outcome.figures("C2001") == BASELINE.figures("C2001")[:4] + (102,) + \
         BASELINE.figures("C2001")[5:]
     assert_untouched(outcome, {"C2001"})
+    approve_latest(outcome.store.db, EVENT)
     final = run(outcome.store, "final")
     assert final.exit_code == 0 and "PC_MISMATCH" in final.findings
     entry = outcome.store.db.ClaimFinCore.find_one({"_id": f"{EVENT}:C2001"})
@@ -587,6 +590,7 @@ def test_valid_units_are_stored_as_int_or_decimal128(units: Any, stored: Any) ->
                         claim("C1001", ("member", "extra"), {"nested": ["garbage"]}))
     store = build_store(documents)
     assert run(store).exit_code == 0
+    approve_latest(store.db, EVENT)
     assert run(store, "final").exit_code == 0
     info = store.db.PaymentInfo.find_one({"_id": "PE-G1:C1001"})
     written = info["lines"][0]["units"]
@@ -723,6 +727,7 @@ def test_a_claim_with_thousands_of_lines() -> None:
     big["service_lines"] = [{**line, "line_no": n} for n in range(1, 2001)]
     store = build_store(with_claims(big))
     assert run(store).exit_code == 0
+    approve_latest(store.db, EVENT)
     outcome = run(store, "final")
     assert outcome.exit_code == 0
     # 2000 x 1.01 = 2020.00, less the 2 % reduction of each line (0.02 each) = 1980.00
@@ -1140,6 +1145,8 @@ def assert_case(case: Case) -> None:
                                     {c: dry.findings[c].details for c in dry.critical})
     if dry.chains:
         assert_untouched(dry, case.touched)
+    if dry.exit_code == 0:
+        approve_latest(store.db, EVENT)
     final = run(store, "final")
     note(f"final exit {final.exit_code}: {final.error}")
     assert final.exit_code == dry.exit_code, final.error

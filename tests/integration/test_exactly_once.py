@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from PaymentProcess.utils.error_handling import ConcurrencyError, StageError
+from tests.approval_support import approve_latest
 from tests.conftest import read_store
 from tests.integration.resume_support import (
     EVENT,
@@ -47,6 +48,7 @@ def after_dry_run(documents: Collections | None = None) -> Collections:
     """The store's documents after a dry run of PE-G1 (the starting point of a final run)."""
     store = memory_store(documents)
     assert processor(store).run_dry_run(EVENT).exit_code == 0
+    approve_latest(store.db, EVENT)
     return db_collections(store)
 
 

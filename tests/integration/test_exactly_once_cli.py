@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.approval_support import approve_latest_cli
 from tests.conftest import GOLDEN_STORE, REPO, read_store, run_cli
 from tests.integration.resume_support import EVENT, Collections, assert_same_store
 
@@ -55,6 +56,7 @@ def dry_run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     shutil.copytree(GOLDEN_STORE, path)
     dry = run_cli("-p", EVENT, "-m", "dry-run", "--db-uri", uri(path), env=ENV)
     assert dry.returncode == 0, dry.stderr
+    approve_latest_cli(uri(path), EVENT)
     return path
 
 

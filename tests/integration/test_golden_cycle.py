@@ -12,6 +12,7 @@ import pytest
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
+from tests.approval_support import approve_latest, approve_latest_cli
 from tests.conftest import GOLDEN_STORE, money, read_store, run_cli
 
 
@@ -100,6 +101,7 @@ def test_golden_cycle_through_the_cli(golden_dir: Path, expected: dict[str, Any]
     assert str(money(estimates["PROVIDER:741000001:1000000012"]["disbursed"])) == "97.82"
     assert estimates["PROVIDER:741000004:1000000046"]["PaymentCenter_ID"] == 200
 
+    approve_latest_cli(uri, "PE-G1")
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--workers", "2")
     assert final.returncode == exp["exit_codes"]["final"], final.stderr
     assert "500120" in final.stdout and "EFT000000007" in final.stdout
@@ -156,6 +158,7 @@ def test_golden_cycle_through_the_library(expected: dict[str, Any], workers: int
                                  settings, store)
     dry = processor.run_dry_run("PE-G1")
     assert dry.exit_code == 0
+    approve_latest(store.db, "PE-G1")
     final = processor.run_final_run("PE-G1")
     assert final.exit_code == 0 and final.status == "SUCCEEDED"
     assert final.totals == dry.totals

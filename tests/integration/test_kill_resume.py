@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.approval_support import approve_latest_cli
 from tests.conftest import REPO, read_store
 from tests.integration.resume_support import assert_same_store, checkpoints
 
@@ -92,6 +93,7 @@ def dry_run_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, float
     log = store.parent / "dry.log"
     started = time.monotonic()
     finish(start(store, log, "-m", "dry-run", workers=2), log)  # alone: both cores
+    approve_latest_cli(f"mongomock://{store}", EVENT)
     return store, time.monotonic() - started
 
 

@@ -12,6 +12,7 @@ import pytest
 from PaymentProcess.common.functions import close_connection
 from PaymentProcess.data import embedded_store
 from PaymentProcess.main import main
+from tests.approval_support import approve_latest_cli
 from tests.conftest import REPO, read_store, run_cli
 
 
@@ -41,6 +42,7 @@ def test_a_closed_stdout_leaves_the_final_runs_code_and_log(golden_dir: Path,
                                                            redirect: str) -> None:
     uri = f"mongomock://{golden_dir}"
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     err_log, code_file = golden_dir.parent / "err.log", golden_dir.parent / "code"
     command = (f"{sys.executable} main.py -p PE-G1 -m final --db-uri {uri} 2>{err_log} "
                f"{redirect}; echo ${{PIPESTATUS[0]}} >{code_file}")
@@ -55,6 +57,7 @@ def test_a_closed_stdout_leaves_the_final_runs_code_and_log(golden_dir: Path,
 def test_validate_only_on_a_final_event_is_refused_and_writes_nothing(golden_dir: Path) -> None:
     uri = f"mongomock://{golden_dir}"
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     assert run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri).returncode == 0
     before = read_store(golden_dir)
     result = run_cli("-p", "PE-G1", "-m", "dry-run", "--validate-only", "--db-uri", uri)

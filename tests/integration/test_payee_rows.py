@@ -8,6 +8,7 @@ from typing import Any
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.stats import PayeeRow
+from tests.approval_support import approve_latest
 from tests.integration.test_golden_cycle import memory_store
 
 
@@ -20,6 +21,7 @@ def test_dry_and_final_runs_store_the_same_payee_rows(expected: dict[str, Any]) 
     processor = PaymentProcessor(ConfigLoader(store.db), Repositories.for_store(store, 1000),
                                  RunSettings(db_uri=store.uri), store)
     dry = processor.run_dry_run("PE-G1")
+    approve_latest(store.db, "PE-G1")
     final = processor.run_final_run("PE-G1")
 
     assert [row.key for row in final.payees] == sorted(row.key for row in final.payees)

@@ -29,6 +29,7 @@ from PaymentProcess.common.functions import Store
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.synthetic.banking import funding_bank, payee_bank
+from tests.approval_support import approve_latest
 
 EVENT = "PE-SYN"
 DUE = datetime(2026, 11, 20)
@@ -438,6 +439,7 @@ def run_cycle(documents: Documents, batch_size: int = 1000, workers: int = 1) ->
                                           batch_size=batch_size), store)
     dry = engine.run_dry_run(EVENT)
     assert dry.exit_code == 0, dry.report.as_documents()
+    approve_latest(store.db, EVENT)
     final = engine.run_final_run(EVENT)
     assert final.exit_code == 0 and final.status == "SUCCEEDED"
     assert final.totals == dry.totals

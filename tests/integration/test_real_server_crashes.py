@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from pymongo.database import Database
 
+from tests.approval_support import approve_latest, approve_latest_cli
 from tests.conftest import GOLDEN_STORE, REPO, read_store, run_cli
 from tests.integration.conftest import ServerDatabase
 from tests.integration.mongo_server import (
@@ -98,6 +99,7 @@ def golden_dry(mongo_target: ServerTarget) -> Iterator[tuple[Collections, Collec
     try:
         load_documents(db, golden_documents())
         assert run_cli("-p", EVENT, "-m", "dry-run", "--db-uri", uri, env=ENV).returncode == 0
+        approve_latest(db, EVENT)
         dry = server_collections(db)
         final = run_cli(*FINAL, "--db-uri", uri, env=ENV)
         assert final.returncode == 0, final.stderr
@@ -142,6 +144,7 @@ def test_a_kill_mid_phase_leaves_part_of_it_on_the_server_and_nothing_in_the_emb
             for file in GOLDEN_STORE.glob("*.jsonl"):
                 (embedded / file.name).write_bytes(file.read_bytes())
             assert run_cli("-p", EVENT, "-m", "dry-run", "--db-uri", uri).returncode == 0
+            approve_latest_cli(uri, EVENT)
         killed = subprocess.run(driver("kill:batch:1", *FINAL, "--db-uri", uri,
                                        "--batch-size", "3"),
                                 cwd=REPO, env=environment(), capture_output=True, text=True,
@@ -191,6 +194,7 @@ def test_killed_at_random_moments_then_resumed(mongo_target: ServerTarget,
     try:
         assert synthetic.returncode == 0, synthetic.stderr
         assert run_cli(*args, "-m", "dry-run", "--db-uri", reference_uri, env=ENV).returncode == 0
+        approve_latest(reference_db, event)
         dry = server_collections(reference_db)
         final = run_cli(*args, "-m", "final", "--db-uri", reference_uri, env=ENV)
         assert final.returncode == 0, final.stderr
@@ -226,8 +230,8 @@ def test_killed_at_random_moments_then_resumed(mongo_target: ServerTarget,
                        f"checkpoints {checkpoints(log)}, ledger entries {ledger}")
         if process.returncode == -signal.SIGKILL:
             kills += 1
-            if kills == 2:
-                break
+            if kills == 2 or stage_of(server_db.db, event) == "FINAL":
+                break  # a kill that landed after the run finished its writes ends the trial
             continue
         assert process.returncode == 0, (history, log.read_text()[-2000:])
         if kills:

@@ -18,6 +18,7 @@ import pytest
 
 from PaymentProcess.main import main
 from PaymentProcess.synthetic.__main__ import main as synthetic_main
+from tests.approval_support import approve_latest, approve_latest_cli
 from tests.conftest import REPO, read_store, run_cli
 from tests.integration.conftest import ServerDatabase
 from tests.integration.cycle_checks import assert_cycle_invariants
@@ -70,6 +71,9 @@ def test_golden_cycle_on_a_server(server_db: ServerDatabase, golden_dir: Path,
             assert "500120" in result.stdout and "EFT000000007" in result.stdout
         embedded = main(["-p", event, "-m", mode, "--db-uri", f"mongomock://{golden_dir}"])
         assert embedded == code
+        if mode == "dry-run" and code == 0:  # the checker's step (spec 14) on both stores
+            approve_latest(server_db.db, event)
+            approve_latest_cli(f"mongomock://{golden_dir}", event)
     collections = server_collections(server_db.db)
     assert_golden_g1(collections, expected["PE-G1"])
     [stats] = stats_of(collections, "PE-G1", "FINAL")
@@ -111,9 +115,11 @@ def test_synthetic_cycles_on_a_server(server_db: ServerDatabase, tmp_path: Path,
     for cycle in range(1, cycles + 1):
         event = f"PE-SYN-{cycle:04d}"
         run_ok(server_db.uri, event, "-m", "dry-run")
+        approve_latest(server_db.db, event)
         run_ok(server_db.uri, event, "-m", "final", "--batch-size", "150")
         assert_cycle_invariants(server_db.db, event)  # before the next cycle replaces chains
         run_in_process(embedded, event, "-m", "dry-run")
+        approve_latest_cli(embedded, event)
         run_in_process(embedded, event, "-m", "final", "--batch-size", "150")
     collections = server_collections(server_db.db)
     assert [e["stage"] for e in collections["PaymentEvent"]] == ["FINAL"] * cycles
@@ -124,6 +130,7 @@ def test_the_dry_run_fingerprint_gates_the_final_run(server_db: ServerDatabase) 
     """An input changed after the dry run: the final run refuses (exit 3) and writes nothing."""
     load_documents(server_db.db, golden_documents())
     run_ok(server_db.uri, "PE-G1", "-m", "dry-run")
+    approve_latest(server_db.db, "PE-G1")  # approved, then an input changes
     claim = server_db.db.ClaimWSCore.find_one({"PaymentEvent_ID": "PE-G1"}, sort=[("_id", 1)])
     server_db.db.ClaimWSCore.update_one({"_id": claim["_id"]},
                                         {"$set": {"patient_control_number": "PCN-CORRECTED"}})
@@ -135,5 +142,6 @@ def test_the_dry_run_fingerprint_gates_the_final_run(server_db: ServerDatabase) 
             ) in refused.stderr
     assert server_collections(server_db.db) == before
     run_ok(server_db.uri, "PE-G1", "-m", "dry-run")
+    approve_latest(server_db.db, "PE-G1")
     run_ok(server_db.uri, "PE-G1", "-m", "final")
     assert server_db.db.PaymentEvent.find_one({"_id": "PE-G1"})["stage"] == "FINAL"

@@ -27,6 +27,7 @@ from PaymentProcess.data.repositories.collections import (
     RUN_BACKUP,
 )
 from PaymentProcess.main import main
+from tests.approval_support import approve_latest
 from tests.conftest import run_cli
 from tests.integration.conftest import ServerDatabase
 from tests.integration.mongo_server import ServerTarget, load_documents, running_secantus
@@ -87,6 +88,8 @@ def engine_commands(mongo_target: ServerTarget, tmp_path_factory: pytest.TempPat
     _RECORDER.active = True
     try:
         assert main([*base, "-m", "dry-run"]) == 0
+        approve_latest(get_connection(uri).db, "PE-G1")  # as the controls command does
+        close_connection()
         payment_processor.PaymentProcessor._hook = crash_after_ledger
         try:
             assert main([*base, "-m", "final"]) == 4

@@ -13,6 +13,7 @@ from bson import json_util
 
 from PaymentProcess.remittance import write_remittances
 from PaymentProcess.synthetic.generator import SyntheticOptions
+from tests.approval_support import approve_latest_cli
 from tests.conftest import REPO, money, read_store, run_cli
 from tests.integration.test_synthetic_cycles import run_cycles
 from tests.unit.test_remittance_store import PAYER, assert_valid
@@ -35,6 +36,7 @@ def test_final_run_writes_valid_balanced_835s(golden_dir: Path, tmp_path: Path,
     uri = f"mongomock://{golden_dir}"
     out = tmp_path / "835"
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--remittance-dir", str(out))
     assert final.returncode == 0, final.stderr
     assert "7 X12 835 files" in final.stdout
@@ -88,6 +90,7 @@ def test_unwritable_remittance_dir_is_refused_before_paying(golden_dir: Path,
     uri = f"mongomock://{golden_dir}"
     (tmp_path / "file").write_text("")
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri,
                     "--remittance-dir", str(tmp_path / "file" / "835"))
     assert final.returncode == 4
@@ -103,6 +106,7 @@ def test_835s_failing_after_payment_keep_the_summary_and_exit_5(golden_dir: Path
     out = tmp_path / "835"
     (out / "PE-G1_105.835").mkdir(parents=True)  # in the way of one payee's file
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--remittance-dir", str(out))
     assert final.returncode == 5
     assert "384.88" in final.stdout  # the summary of what was paid

@@ -14,6 +14,7 @@ from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
 from PaymentProcess.utils.error_handling import CriticalValidationError
+from tests.approval_support import approve_latest, approve_latest_cli
 from tests.conftest import REPO, run_cli
 from tests.integration.cycle_checks import assert_cycle_invariants, comparable_store
 
@@ -28,6 +29,7 @@ def run_cycles(options: SyntheticOptions, workers: int = 1, batch_size: int = 10
                                      Repositories.for_store(store, batch_size), settings, store)
         dry = processor.run_dry_run(event_id)
         assert dry.exit_code == 0, dry.report.as_documents()
+        approve_latest(store.db, event_id)
         final = processor.run_final_run(event_id)
         assert final.status == "SUCCEEDED"
         assert final.totals == dry.totals
@@ -95,6 +97,7 @@ def test_cli_demo_cycle_on_the_embedded_store(tmp_path: Path) -> None:
     for event_id in ("PE-SYN-0001", "PE-SYN-0002"):
         dry = run_cli("-p", event_id, "-m", "dry-run", "--db-uri", uri)
         assert dry.returncode == 0, dry.stderr
+        approve_latest_cli(uri, event_id)
         final = run_cli("-p", event_id, "-m", "final", "--db-uri", uri, "--workers", "2")
         assert final.returncode == 0, final.stderr
         assert "FINAL of " + event_id + ": SUCCEEDED" in final.stdout

@@ -19,6 +19,7 @@ from PaymentProcess.remittance import write_remittances
 from PaymentProcess.synthetic.generator import SyntheticOptions
 from PaymentProcess.treasury import write_treasury_files
 from PaymentProcess.treasury.ach import build_ach_file
+from tests.approval_support import approve_latest_cli
 from tests.conftest import GOLDEN_SOURCE, REPO, read_store, run_cli
 from tests.integration.resume_support import memory_store
 from tests.integration.test_remittance_end_to_end import add_payer
@@ -42,6 +43,7 @@ def test_golden_final_run_writes_the_bank_files(golden_dir: Path, tmp_path: Path
     bank, x835 = tmp_path / "bank", tmp_path / "835"
     dry = run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri)
     assert dry.returncode == 0, dry.stderr
+    approve_latest_cli(uri, "PE-G1")
     final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--remittance-dir", str(x835),
                     env={"PAYMENT_TREASURY_DIR": str(bank)})
     assert final.returncode == 0, final.stderr

@@ -16,6 +16,7 @@ from PaymentProcess.common.functions import Store
 from PaymentProcess.treasury import TreasuryError, write_treasury_files
 from PaymentProcess.treasury import writer as writer_module
 from PaymentProcess.utils.error_handling import ConfigurationError, StageError
+from tests.approval_support import approve_latest, approve_latest_cli
 from tests.conftest import REPO, read_store, run_cli
 from tests.integration.resume_support import EVENT, memory_store, processor
 from tests.integration.test_remittance_end_to_end import add_payer
@@ -31,6 +32,7 @@ def paid() -> Store:
     store = memory_store()
     store.db.FundingSource.update_many({}, {"$set": {"payer": PAYER}})
     assert processor(store).run_dry_run(EVENT).exit_code == 0
+    approve_latest(store.db, EVENT)
     assert processor(store).run_final_run(EVENT).status == "SUCCEEDED"
     return store
 
@@ -153,6 +155,7 @@ def test_command_failures_are_one_line_with_the_exit_code(golden_dir: Path,
                 if e["_id"] == "PE-G1")["stage"] == "DRY_RUN"
     add_payer(golden_dir)  # the funding source changed: a new dry run
     assert run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri).returncode == 0
+    approve_latest_cli(uri, "PE-G1")
     unwritable_dir = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri, "--treasury-dir",
                              str(blocked / "sub"))
     assert unwritable_dir.returncode == 4  # checked before paying

@@ -27,7 +27,8 @@ DEPLOY = ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 K8S = DEPLOY / "k8s"
 OPERATOR = K8S / "operator"
-PODS = [K8S / "cronjob.yaml", OPERATOR / "job-dry-run.yaml", OPERATOR / "job-resume.yaml"]
+PODS = [K8S / "cronjob.yaml", OPERATOR / "job-dry-run.yaml", OPERATOR / "job-resume.yaml",
+        OPERATOR / "job-approve.yaml"]
 DOCS = [ROOT / "docs" / "operations.md", DEPLOY / "README.md"]
 
 ENV_VARS = [
@@ -670,6 +671,23 @@ def test_k8s_operator_jobs_are_the_cronjob_pod_with_other_arguments(name, mode, 
     assert ("--resume" in args) is resume
 
 
+def test_k8s_approve_job_is_the_cronjob_pod_running_the_controls():
+    from PaymentProcess.controls.__main__ import cli
+
+    job = _one(OPERATOR / "job-approve.yaml")
+    assert job["metadata"]["generateName"] == "paymentprocess-approve-"
+    assert job["spec"]["backoffLimit"] == 0
+    pod = _pod_spec(OPERATOR / "job-approve.yaml")
+    assert pod["containers"][0].pop("command") == ["python", "-m", "PaymentProcess.controls"]
+    assert _without_args(pod) == _without_args(_pod_spec(K8S / "cronjob.yaml"))
+    command, *args = _container(OPERATOR / "job-approve.yaml")["args"]
+    assert command == "approve" and "$(PAYMENT_EVENT_ID)" in args  # expanded by Kubernetes
+    args = [a.replace("$(PAYMENT_EVENT_ID)", "PE-2026-11-20") for a in args]
+    context = cli.commands[command].make_context(command, args)
+    assert (context.params["run_id"], context.params["approver"]) == (
+        "SET-THE-DRY-RUN-ID", "SET-YOUR-NAME")
+
+
 def test_every_k8s_file_parses_to_known_kinds():
     kinds = {str(p.relative_to(K8S)): [d["kind"] for d in _yaml_docs(p)]
              for p in K8S.rglob("*.yaml")}
@@ -679,6 +697,7 @@ def test_every_k8s_file_parses_to_known_kinds():
         "operator/secret.example.yaml": ["Secret"],
         "operator/job-dry-run.yaml": ["Job"],
         "operator/job-resume.yaml": ["Job"],
+        "operator/job-approve.yaml": ["Job"],
     }
 
 

@@ -10,6 +10,7 @@ from bson.decimal128 import Decimal128
 
 from PaymentProcess.core.run_control import Fingerprint, claim_digests, describe_changes
 from PaymentProcess.utils.error_handling import StageError
+from tests.approval_support import approve_latest
 from tests.conftest import GOLDEN_SOURCE, read_store
 from tests.integration.resume_support import EVENT, golden_documents, memory_store, processor
 
@@ -58,6 +59,7 @@ def test_the_golden_fingerprint_whatever_the_workers_and_batch_size(workers: int
 def test_a_final_run_names_what_changed_since_the_dry_run() -> None:
     store = memory_store()
     assert processor(store).run_dry_run(EVENT).exit_code == 0
+    approve_latest(store.db, EVENT)
     store.db.ClaimWSCore.update_one({"_id": "C1001"}, {"$set": {"patient_control_number": "X"}})
     store.db.OverUnder.delete_one({"_id": "OU-1"})
     store.db.InterestRules.update_many({}, {"$set": {"grace_days": 31}})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -57,6 +58,17 @@ class DryRunRecord(BaseModel):
     run_id: Text
     fingerprint: Text
     critical_findings: Annotated[int, Field(ge=0)]
+    run_by: str | None = None
+
+
+class ApprovalRecord(BaseModel):
+    """``PaymentEvent.approval``: the dry run a named approver approved (spec section 14)."""
+
+    model_config = DOCUMENT_CONFIG
+    run_id: Text
+    fingerprint: Text
+    approver: Text
+    approved_at: datetime
 
 
 class FinalRunRecord(BaseModel):
@@ -69,7 +81,7 @@ class FinalRunRecord(BaseModel):
     resumed_by: list[Text] = []
 
 
-ENGINE_OWNED_FIELDS = ("stage", "dry_run", "final_run")
+ENGINE_OWNED_FIELDS = ("stage", "dry_run", "final_run", "approval", "approvals")
 
 
 class PaymentEvent(BaseModel):
@@ -90,6 +102,8 @@ class PaymentEvent(BaseModel):
     stage: Annotated[Stage, Field(strict=False)] = Stage.NEW
     dry_run: DryRunRecord | None = None
     final_run: FinalRunRecord | None = None
+    approval: ApprovalRecord | None = None
+    approvals: list[ApprovalRecord] = []
 
     @model_validator(mode="before")
     @classmethod

@@ -229,6 +229,7 @@ class PaymentEventStats:
     disbursed_by_method: dict[str, Decimal] = field(default_factory=dict)
     written: list[str] = field(default_factory=list)
     store: str = ""
+    run_by: str = ""
 
     @property
     def exit_code(self) -> int:
@@ -253,4 +254,5 @@ class PaymentEventStats:
             "findings": self.report.as_documents(),
             "payees": [row.as_document() for row in sorted(self.payees, key=lambda r: r.key)],
             "store": self.store,
+            "run_by": self.run_by,
         }

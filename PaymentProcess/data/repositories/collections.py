@@ -22,6 +22,7 @@ PAYMENT_SETTLEMENT = "PaymentSettlement"
 PAYMENT_EVENT_STATS = "PaymentEventStats"
 RUN_BACKUP = "RunBackup"
 REMITTANCE_FILE = "RemittanceFile"
+CONTROL_ACTION = "ControlAction"
 TREASURY_FILE = "TreasuryFile"
 INPUT_MANIFEST = "InputManifest"
 
@@ -34,7 +35,9 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
     PAYMENT_CENTER: [([("key", ASCENDING)], {"unique": True})],
     OVER_UNDER: [([("PaymentCenter_ID", ASCENDING), ("status", ASCENDING)], {})],
     PAYMENT_INFO: [([("PaymentEvent_ID", ASCENDING)], {})],
+    PAYMENTS: [([("PaymentEvent_ID", ASCENDING)], {})],
     RUN_BACKUP: [([("PaymentEvent_ID", ASCENDING)], {})],
+    CONTROL_ACTION: [([("PaymentEvent_ID", ASCENDING)], {})],
     PAYMENT_SETTLEMENT: [([("PaymentEvent_ID", ASCENDING)], {}),
                          ([("new_over_id", ASCENDING)], {})],
     PAYMENT_EVENT_STATS: [([("PaymentEvent_ID", ASCENDING)], {})],

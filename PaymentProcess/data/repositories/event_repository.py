@@ -34,12 +34,17 @@ class EventRepository:
         )
         return result.matched_count == 1
 
-    def begin_final(self, payment_event_id: str, fingerprint: str,
+    def begin_final(self, payment_event_id: str, fingerprint: str, dry_run_id: str | None,
                     record: dict[str, Any]) -> bool:
-        """DRY_RUN -> FINAL_RUNNING if the dry run still matches; False when another run won."""
+        """DRY_RUN -> FINAL_RUNNING if the approved dry run still matches; False otherwise.
+
+        False when another run won, or a newer dry run or approval changed the event
+        since the run was admitted (spec sections 9 and 14).
+        """
         result = self.db[PAYMENT_EVENT].update_one(
             {"_id": payment_event_id, "stage": Stage.DRY_RUN.value,
-             "dry_run.fingerprint": fingerprint},
+             "dry_run.run_id": dry_run_id, "dry_run.fingerprint": fingerprint,
+             "approval.run_id": dry_run_id, "approval.fingerprint": fingerprint},
             {"$set": {"stage": Stage.FINAL_RUNNING.value, "final_run": record}},
         )
         return result.matched_count == 1

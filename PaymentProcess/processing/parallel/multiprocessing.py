@@ -83,15 +83,15 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
                     queued.append((read, batch))
                     read += 1
             _collect_finished(running, finished, timeout=0)
+            while yielded in finished:  # before a new worker: results never pile up
+                yield finished.pop(yielded)
+                yielded += 1
             if queued and len(running) < workers - 1:
                 # at the end of the input, the run keeps its part of what is left
                 size = -(-len(queued) // workers) if exhausted else len(queued)
                 receiver, worker = _start_worker(fn, [queued.popleft() for _ in range(size)])
                 running[receiver] = worker
                 continue
-            while yielded in finished:
-                yield finished.pop(yielded)
-                yielded += 1
             if queued and len(finished) < MAX_WAITING:
                 index, batch = queued.popleft()
                 finished[index] = fn(batch)
