@@ -6,15 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import achkit
+import pytest
 
 from PaymentProcess.treasury.ach_reader import read_ach_file
 from tests.approval_support import approve_latest_cli, controls_cli
-from tests.conftest import GOLDEN_SOURCE, read_store, run_cli
+from tests.conftest import GOLDEN_SOURCE, REPO, read_store, run_cli
 from tests.integration.test_remittance_end_to_end import add_payer
 from tests.integration.test_treasury_end_to_end import treasury_cli
 from tests.integration.treasury_checks import node_parse
@@ -154,3 +159,30 @@ def test_a_reissue_without_the_payees_bank_data_is_refused_before_anything(
     assert refused.stderr.startswith("paymentprocess-controls: --treasury-dir: PaymentCenter "
                                      "107 is paid by EFT without valid bank data")
     assert "ControlAction" not in read_store(golden_dir)
+
+
+@pytest.mark.parametrize("checkpoint", ["writes", "finished"])
+def test_a_reissue_killed_gets_its_ach_file_once(golden_dir: Path, tmp_path: Path,
+                                                 checkpoint: str) -> None:
+    uri, bank, _ = paid_with_files(golden_dir, tmp_path)
+    args = ("void", "-p", EVENT, "--payment-id", "PE-G1:107", "--reason", "RETURNED",
+            "--reissue", "--treasury-dir", str(bank), "--db-uri", uri)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAYMENT_")}
+    killed = subprocess.run([sys.executable, "-m", "tests.integration.void_crash_driver",
+                             checkpoint, *args], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (bank / "PE-G1_107_VOID.ach").exists()
+    if checkpoint == "writes":
+        finished = controls_cli(*args, "--resume")
+    else:  # finished before the file: the void is refused, the treasury command writes it
+        assert controls_cli(*args).returncode == 3
+        finished = treasury_cli("-p", EVENT, "--db-uri", uri, "--out", str(bank))
+    assert finished.returncode == 0, finished.stderr
+    [entry] = read_ach_file((bank / "PE-G1_107_VOID.ach").read_bytes()).entries
+    assert (entry.amount_cents, entry.addenda) == (5000, f"TRN*1*EFT000000008*1{PAYER['tax_id']}\\")
+    first = contents(bank)
+    sequences = {s["_id"]: s["next"] for s in read_store(golden_dir)["Sequences"]}
+    assert treasury_cli("-p", EVENT, "--db-uri", uri, "--out", str(bank)).returncode == 0
+    assert contents(bank) == first
+    assert {s["_id"]: s["next"] for s in read_store(golden_dir)["Sequences"]} == sequences
