@@ -176,7 +176,7 @@ def void_command(payment_event_id: str, db_uri: str | None, payment_id: str, rea
                  reissue: bool, by: str | None, resume: bool, remittance_dir: Path | None,
                  treasury_dir: Path | None) -> None:
     """Void one disbursement of a FINAL event, once (its amount owed again, or reissued)."""
-    unwritten = []
+    unwritten: list[str | None] = []
     with open_store(db_uri) as store:
         if reissue and remittance_dir is not None:
             check_remittance_ready(store.db, payment_event_id, remittance_dir, final=True)
@@ -187,31 +187,36 @@ def void_command(payment_event_id: str, db_uri: str | None, payment_id: str, rea
             payment_event_id, payment_id, VoidReason(reason),
             check_person(by if by is not None else current_user(), "--by"), reissue, resume))
         if action.kind is ActionKind.REISSUE and remittance_dir is not None:
-            try:
-                write_remittances(store.db, payment_event_id, remittance_dir,
-                                  checkpoint=lambda: store.checkpoint([REMITTANCE_FILE,
-                                                                       SEQUENCES]))
-            except PaymentProcessError as error:
-                unwritten.append(f"its 835 was not written: {error}; write it with python -m "
-                                 f"PaymentProcess.remittance -p {payment_event_id} --out "
-                                 f"{remittance_dir}")
+            unwritten.append(unwritten_file(
+                lambda: write_remittances(store.db, payment_event_id, remittance_dir,
+                                          checkpoint=lambda: store.checkpoint(
+                                              [REMITTANCE_FILE, SEQUENCES])),
+                "835", f"PaymentProcess.remittance -p {payment_event_id} --out {remittance_dir}"))
         if treasury_dir is not None:
-            try:
-                write_treasury_files(store.db, payment_event_id, treasury_dir,
-                                     checkpoint=lambda: store.checkpoint([TREASURY_FILE,
-                                                                          SEQUENCES]))
-            except PaymentProcessError as error:
-                unwritten.append(f"its bank file was not written: {error}; write it with "
-                                 f"python -m PaymentProcess.treasury -p {payment_event_id} "
-                                 f"--out {treasury_dir}")
+            unwritten.append(unwritten_file(
+                lambda: write_treasury_files(store.db, payment_event_id, treasury_dir,
+                                             checkpoint=lambda: store.checkpoint(
+                                                 [TREASURY_FILE, SEQUENCES])),
+                "bank file", f"PaymentProcess.treasury -p {payment_event_id} --out "
+                             f"{treasury_dir}"))
+    failed = [why for why in unwritten if why is not None]
     if action.kind is ActionKind.REISSUE:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}) and "
                    f"reissued it as {action.reissue_id} number {action.number}")
     else:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}): UNDER "
                    f"record {action.under_id} is paid in the payee's next cycle")
-    if unwritten:
-        fail(f"the {action.kind.value.lower()} is done, but " + "; and ".join(unwritten), 5)
+    if failed:
+        fail(f"the {action.kind.value.lower()} is done, but " + "; and ".join(failed), 5)
+
+
+def unwritten_file(write: Callable[[], object], what: str, module_args: str) -> str | None:
+    """None when ``write()`` wrote the files, else why not and the command to write them."""
+    try:
+        write()
+    except PaymentProcessError as error:
+        return f"its {what} was not written: {error}; write it with python -m {module_args}"
+    return None
 
 
 @cli.command("report")
