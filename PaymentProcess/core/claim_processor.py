@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from itertools import groupby
+from itertools import chain as chained
+from itertools import groupby, repeat
 from typing import Any
 
 from PaymentProcess.core import validation as codes
@@ -33,6 +34,8 @@ from PaymentProcess.data.models.payment import (
 from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key, payee_source
 from PaymentProcess.data.models.stats import ValidationReport
 from PaymentProcess.utils.money import ZERO, cents_to_decimal, decimal_cents
+
+_TEXT_OR_NONE = frozenset((str, type(None)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +99,31 @@ def _raw_text(document: dict[str, Any], field: str) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def chain_documents(chains: Iterable[ChainInput]) -> list[dict[str, Any]]:
+    """The claim documents of the chains, in order."""
+    return list(chained.from_iterable(chain.documents for chain in chains))
+
+
+def _counts_by_text(documents: list[dict[str, Any]], name: str) -> Counter[str]:
+    """How many documents have each value of field ``name``, as text of at most 32
+    characters, in the order first seen.
+
+    The values are counted as they are (in C) when they are all text or missing, the
+    usual case; any other value (a number, which could equal a boolean, or an unhashable
+    document) has the documents counted one by one by their text.
+    """
+    try:
+        by_value = Counter(map(dict.get, documents, repeat(name)))
+    except TypeError:  # an unhashable value
+        by_value = None
+    if by_value is None or not {type(value) for value in by_value} <= _TEXT_OR_NONE:
+        by_value = Counter(str(document.get(name)) for document in documents)
+    counts: Counter[str] = Counter()
+    for value, count in by_value.items():
+        counts[str(value)[:32]] += count
+    return counts
+
+
 class ClaimTransformer:
     """Judges and computes the chains of one payment event."""
 
@@ -114,9 +142,9 @@ class ClaimTransformer:
         report = ValidationReport()
         results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
                    for chain in batch.chains]
-        self._count_claims((document for chain, result in zip(batch.chains, results, strict=True)
-                            if result.status is not ChainStatus.EXCLUDED
-                            for document in chain.documents), report)
+        self._count_claims(chain_documents(chain for chain, result in zip(batch.chains, results,
+                                                                          strict=True)
+                                           if result.status is not ChainStatus.EXCLUDED), report)
         if batch.invalid_ledger:
             results = self._block_invalid_ledger(batch, results, report)
         return results, report
@@ -176,7 +204,7 @@ class ClaimTransformer:
         the claim model, which reports its findings.
         """
         if self.plain is not None:
-            result = self.plain.evaluate(chain, ledger_claim_chains)
+            result = self.plain.evaluate(chain, ledger_claim_chains, report)
             if result is not None:
                 return result
         parent_label = str(chain.parent_id)[:64]
@@ -215,20 +243,14 @@ class ClaimTransformer:
         return self._compute_chain(chain, claims, resolution, report)
 
     @staticmethod
-    def _count_claims(documents: Iterable[dict[str, Any]], report: ValidationReport) -> None:
+    def _count_claims(documents: list[dict[str, Any]], report: ValidationReport) -> None:
         """The info findings CLAIMS_BY_TYPE/STATUS/FREQUENCY of the claims not excluded."""
-        by_type: Counter[str] = Counter()
-        by_status: Counter[str] = Counter()
-        by_frequency: Counter[str] = Counter()
-        for document in documents:
-            by_type[str(document.get("ClaimType"))[:32]] += 1
-            by_status[str(document.get("ClaimStatus"))[:32]] += 1
-            by_frequency[str(document.get("FrequencyCode"))[:32]] += 1
-        if not by_type:  # every chain excluded
+        if not documents:  # every chain excluded
             return
-        report.add_counts(codes.CLAIMS_BY_TYPE, by_type)
-        report.add_counts(codes.CLAIMS_BY_STATUS, by_status)
-        report.add_counts(codes.CLAIMS_BY_FREQUENCY, by_frequency)
+        for code, name in ((codes.CLAIMS_BY_TYPE, "ClaimType"),
+                           (codes.CLAIMS_BY_STATUS, "ClaimStatus"),
+                           (codes.CLAIMS_BY_FREQUENCY, "FrequencyCode")):
+            report.add_counts(code, _counts_by_text(documents, name))
 
     @staticmethod
     def resolve_chain(
@@ -363,9 +385,12 @@ class ClaimTransformer:
             current = paid = billed = allowed = reduction = interest = ZERO
             net = ZERO - prior
         else:
-            net_cents = final.paid - decimal_cents(prior)
             current = paid = cents_to_decimal(final.paid)
-            net = cents_to_decimal(net_cents)
+            if prior:
+                net_cents = final.paid - decimal_cents(prior)
+                net = cents_to_decimal(net_cents)
+            else:  # a chain the ledger never paid (most): net is what it pays
+                net_cents, net = final.paid, paid
             interest_cents = self.calculator.chain_interest(net_cents, final.approved,
                                                             final.received_date)
             interest = cents_to_decimal(interest_cents) if interest_cents else ZERO
@@ -388,7 +413,7 @@ def first_pass(context: PaymentContext, batch: BatchInput
     (:func:`~PaymentProcess.core.plain_chain.claim_digest`) and ids, in claim order."""
     transformer = ClaimTransformer(context, summaries=True)
     results, report = transformer.evaluate_batch(batch)
-    ids = [document.get("_id") for chain in batch.chains for document in chain.documents]
+    ids = [document.get("_id") for document in chain_documents(batch.chains)]
     return [result.summary() for result in results], report, transformer.plain.digests, ids
 
 

@@ -9,11 +9,12 @@ figures of :class:`~PaymentProcess.core.claim_processor.ClaimTransformer` — an
 the chain's summary, without a claim model or a payment object per line and claim.
 
 It accepts a chain only when every check of the claim model and the validations would
-pass, and steps aside (None) at the first value of another shape or that would raise
-any finding (bad or negative amount, invalid identifier, duplicate, linkage, exclusion,
-OVER_ALLOWED, PC_MISMATCH...). The caller then evaluates the chain with the claim model,
-which reports every finding: findings and figures are the model path's
-(tests/unit/test_plain_chain.py compares the two on random documents).
+pass but the warning OVER_ALLOWED (which it reports as the model does), and steps aside
+(None) at the first value of another shape or that would raise any other finding (bad
+or negative amount, invalid identifier, duplicate, linkage, exclusion, PC_MISMATCH...).
+The caller then evaluates the chain with the claim model, which reports every finding:
+findings and figures are the model path's (tests/unit/test_plain_chain.py compares the
+two on random documents).
 
 A claim's digest for the inputs' fingerprint (:func:`claim_digest`) is taken from what
 reading it gives — every field the engine reads, amounts in cents, dates as days — for
@@ -35,7 +36,7 @@ from bson.decimal128 import Decimal128
 
 from PaymentProcess.core.run_control import claim_digests
 from PaymentProcess.core.service_line_processor import ServiceLineProcessor, line_cents
-from PaymentProcess.core.validation import npi_is_valid, tin_is_valid
+from PaymentProcess.core.validation import OVER_ALLOWED, npi_is_valid, tin_is_valid
 from PaymentProcess.data.models.claim import AMOUNT_FIELDS, ClaimStatus, ClaimType
 from PaymentProcess.data.models.common import ADDRESS_FIELDS, MAX_TEXT, _party
 from PaymentProcess.data.models.payment import (
@@ -49,7 +50,7 @@ from PaymentProcess.data.models.payment import (
 )
 from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key, payee_source
 from PaymentProcess.data.models.stats import ValidationReport
-from PaymentProcess.utils.money import BadAmount, decimal128_amounts_cents
+from PaymentProcess.utils.money import BadAmount, decimal128_six_cents
 
 _CLAIM_TYPES = frozenset(member.value for member in ClaimType)
 _STATUSES = frozenset(member.value for member in ClaimStatus)
@@ -61,7 +62,7 @@ _MAX_PROCEDURE_CODE = 48
 _LINE_FIELDS = ("line_no", "procedure_code", "units", "service_date")
 _amounts = itemgetter(*AMOUNT_FIELDS)
 _SIX_DECIMAL128 = (Decimal128,) * len(AMOUNT_FIELDS)
-_STR = {str}
+_STR_OR_NONE = frozenset((str, type(None)))
 # Version 2: the last format without references. From version 3 on, marshal writes an
 # object met twice (by identity) as a reference, so the bytes would depend on which equal
 # strings a decoder happened to share: the embedded store's JSON decoder shares the keys
@@ -126,14 +127,16 @@ def read_claim(document: Any) -> tuple | None:
         return None
     # identifiers: required, or absent (None; '' is left to the model); at most 200
     # printable characters like the party's texts and the procedure codes
-    identifiers = values[_DOC_ID:_TYPE]
-    identifiers += [value for value in values[_FREQUENCY:_RECEIVED] if value is not None]
-    identifiers += [value for value in values[_PCN:_PROVIDER] if value is not None]
-    texts: list[Any] = []  # free texts: may be empty or absent
+    required = values[_DOC_ID:_TYPE]
+    texts = required + values[_FREQUENCY:_RECEIVED] + values[_PCN:_PROVIDER]
+    if None in required or "" in texts:
+        return None
+    # then the free texts: may be empty or absent
     if (not _party_texts(values[_PROVIDER], texts)
             or not _party_texts(values[_MEMBER], texts)):
         return None
-    read_lines = []
+    read_lines: list[tuple] = []
+    append_line = read_lines.append
     try:
         for line in lines:
             if type(line) is not dict:
@@ -150,20 +153,20 @@ def read_claim(document: Any) -> tuple | None:
                 if type(code) is not str or len(code) > _MAX_PROCEDURE_CODE:
                     return None
                 texts.append(code)
-            service_day = None
             if service_date is not None:
-                service_day = _day(service_date)
-                if service_day is None:
+                service_date = _day(service_date)
+                if service_date is None:
                     return None
-            cents = decimal128_amounts_cents(amounts)
+            cents = decimal128_six_cents(amounts)
             if min(cents) < 0:
                 return None  # NEGATIVE_AMOUNT
-            read_lines.append((line_no, code, units, service_day, *cents))
+            append_line((line_no, code, units, service_date, *cents))
     except (KeyError, BadAmount):  # an amount missing or not an amount
         return None
-    texts = identifiers + [text for text in texts if text is not None]
-    if (set(map(type, texts)) != _STR or max(map(len, texts)) > MAX_TEXT
-            or not min(map(len, identifiers)) or not "".join(texts).isprintable()):
+    if not set(map(type, texts)) <= _STR_OR_NONE:
+        return None
+    texts = list(filter(None, texts))  # the texts present ('' is printable and short)
+    if max(map(len, texts)) > MAX_TEXT or not "".join(texts).isprintable():
         return None
     values[_RECEIVED] = received
     values[_LINES] = read_lines
@@ -196,27 +199,41 @@ class PlainChains:
         self.digests: list[bytes] = []
         self._scratch = ValidationReport()  # findings of a linkage the model will report
 
-    def evaluate(self, chain: ChainInput,
-                 ledger_claim_chains: Mapping[str, str]) -> ChainResult | None:
+    def evaluate(self, chain: ChainInput, ledger_claim_chains: Mapping[str, str],
+                 report: ValidationReport) -> ChainResult | None:
         """The chain's summary, or None when the claim model must judge it.
 
-        Every claim's digest is added to :attr:`digests`, in order, either way.
+        Every claim's digest is added to :attr:`digests`, in order, either way. The only
+        finding a plain chain can have, the warning OVER_ALLOWED, goes to ``report`` as
+        the claim model reports it: once a claim, in claim order, with the chain's result.
         """
         documents = chain.documents
-        reads = list(map(read_claim, documents))
-        self.digests += map(claim_digest, documents, reads)
-        if type(chain.parent_id) is not str or None in reads:
-            return None
-        claims = list(map(self._claim, reads))
-        if None in claims:
-            return None
-        claim_ids = [read[_CLAIM_ID] for read in reads]
-        if (len(set(claim_ids)) != len(claim_ids)
-                or not self.context.duplicate_claim_ids.isdisjoint(claim_ids)
-                or not ledger_claim_chains.keys().isdisjoint(claim_ids)):
-            return None  # DUPLICATE_CLAIM, ALREADY_PAID
-        if len(claims) > 1 and len({claim[0] for claim in claims}) > 1:
-            return None  # PC_MISMATCH
+        if len(documents) == 1:  # most chains: its claim alone (no duplicate, one payee)
+            read = read_claim(documents[0])
+            self.digests.append(claim_digest(documents[0], read))
+            if read is None or type(chain.parent_id) is not str:
+                return None
+            claim = self._claim(read)
+            claim_id = read[_CLAIM_ID]
+            if (claim is None or claim_id in self.context.duplicate_claim_ids
+                    or claim_id in ledger_claim_chains):
+                return None  # a finding, DUPLICATE_CLAIM, ALREADY_PAID
+            reads, claims, claim_ids = (read,), (claim,), (claim_id,)
+        else:
+            reads = list(map(read_claim, documents))
+            self.digests += map(claim_digest, documents, reads)
+            if type(chain.parent_id) is not str or None in reads:
+                return None
+            claims = list(map(self._claim, reads))
+            if None in claims:
+                return None
+            claim_ids = [read[_CLAIM_ID] for read in reads]
+            if (len(set(claim_ids)) != len(claim_ids)
+                    or not self.context.duplicate_claim_ids.isdisjoint(claim_ids)
+                    or not ledger_claim_chains.keys().isdisjoint(claim_ids)):
+                return None  # DUPLICATE_CLAIM, ALREADY_PAID
+            if len({claim[0] for claim in claims}) > 1:
+                return None  # PC_MISMATCH
         resolution = self.resolve(chain.parent_id,
                                   [Version(r[_CLAIM_ID], r[_FREQUENCY],
                                            r[_ORIGINAL] if r[_FREQUENCY] == "7"
@@ -226,21 +243,26 @@ class PlainChains:
         if resolution is None:
             self._scratch.findings.clear()  # the model path reports them
             return None
-        by_id = dict(zip(claim_ids, zip(reads, claims, strict=True), strict=True))
-        final = by_id.get(resolution.final_id) if resolution.final_id else None
-        totals = None
-        if final is not None:
-            final_read, (_, approved, *figures) = final
-            totals = ClaimTotals(approved, date.fromordinal(final_read[_RECEIVED]), *figures)
+        final_id, totals = resolution.final_id, None
+        if final_id and final_id in claim_ids:  # else the chain ends voided
+            final = claim_ids.index(final_id)
+            _, approved, billed, allowed, reduction, paid, _ = claims[final]
+            totals = ClaimTotals(approved, date.fromordinal(reads[final][_RECEIVED]),
+                                 billed, allowed, reduction, paid)
+        for claim_id, claim in zip(claim_ids, claims, strict=True):
+            if claim[6]:
+                report.add(OVER_ALLOWED, claim_id)
         source_id = resolution.payee_version(chain.ledger)
-        source = None if source_id is None else by_id[source_id]
-        return self.included_chain(chain, resolution, totals,
-                                   None if source is None else source[1][0],
-                                   None if source is None else partial(self._source, source[0]))
+        if source_id is None:
+            return self.included_chain(chain, resolution, totals, None, None)
+        source = claim_ids.index(source_id)  # a version of this event's chain
+        return self.included_chain(chain, resolution, totals, claims[source][0],
+                                   partial(self._source, reads[source]))
 
-    def _claim(self, read: tuple) -> tuple[str | None, bool, int, int, int, int] | None:
-        """A read claim's payee key, approval and billed, allowed, reduction and paid in
-        cents, or None when it has a finding."""
+    def _claim(self, read: tuple) -> tuple[str | None, bool, int, int, int, int, bool] | None:
+        """A read claim's payee key, approval, billed, allowed, reduction and paid in
+        cents and whether a line's patient share exceeds its allowed (OVER_ALLOWED), or
+        None when it has another finding."""
         npi, tin, member_id = read[_NPI], read[_TIN], read[_MEMBER_ID]
         if (read[_FREQUENCY] not in _REFERENCE_FIELD
                 or read[_PLAN] not in self.context.benefit_plan_ids):
@@ -257,16 +279,17 @@ class PlainChains:
         approved = read[_STATUS] == _APPROVED
         pct = self.calculator.reduction_pct_cents
         billed = allowed = reduction = paid = 0
+        any_over_allowed = False
         for line in read[_LINES]:
             billed += line[4]
             allowed += line[5]
             if approved:
-                line_reduction, line_paid, over_allowed = line_cents(*line[5:10], pct)
-                if over_allowed:
-                    return None
+                line_reduction, line_paid, over_allowed = line_cents(
+                    line[5], line[6], line[7], line[8], line[9], pct)
+                any_over_allowed |= over_allowed
                 reduction += line_reduction
                 paid += line_paid
-        return key, approved, billed, allowed, reduction, paid
+        return key, approved, billed, allowed, reduction, paid, any_over_allowed
 
     def _source(self, read: tuple) -> dict[str, Any]:
         party = _party(read[_PROVIDER] if self.provider else read[_MEMBER])

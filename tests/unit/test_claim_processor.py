@@ -645,3 +645,17 @@ def test_group_by_parent_in_stream_order() -> None:
               for parent, documents in group_by_parent(iter(stream))]
     assert groups == [("A1", ["A1", "A2"]), ("B1", ["B1"]), ("C1", ["C1", "C2"])]
     assert list(group_by_parent([])) == []
+
+
+def test_claims_are_counted_by_the_text_of_any_value() -> None:
+    """Counted as text, first seen first: a number and a boolean that are equal stay two
+    keys, a document is counted by its type's text, long text is cut at 32 characters."""
+    odd = [doc("C1", freq=1), doc("C2", freq=True), doc("C3", freq="1"),
+           doc("C4", ClaimType=["PROFESSIONAL"]), doc("C5", ClaimType=None),
+           doc("C6", status="X" * 40)]
+    batch = BatchInput(tuple(ChainInput(d["ClaimCore_ID"], (d,), LedgerState()) for d in odd))
+    _, report = evaluate_batch(context(), batch)
+    assert report.findings["CLAIMS_BY_FREQUENCY"].counts == {"1": 5, "True": 1}
+    assert list(report.findings["CLAIMS_BY_TYPE"].counts.items()) == [
+        ("PROFESSIONAL", 4), ("['PROFESSIONAL']", 1), ("None", 1)]
+    assert report.findings["CLAIMS_BY_STATUS"].counts == {"APPROVED": 5, "X" * 32: 1}

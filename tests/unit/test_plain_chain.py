@@ -22,6 +22,7 @@ from PaymentProcess.core.claim_processor import ClaimTransformer, first_pass
 from PaymentProcess.core.plain_chain import claim_digest, read_claim
 from PaymentProcess.data.models.payment import BatchInput, ChainInput, ChainStatus, LedgerState
 from PaymentProcess.data.models.payment_center import PaymentCenterType
+from PaymentProcess.data.models.stats import ValidationReport
 from tests.unit.test_claim_processor import ADDRESS, amounts, context, doc, ledger
 
 D = Decimal
@@ -260,3 +261,20 @@ def test_first_pass_digests_do_not_depend_on_the_path(pc_type) -> None:
     alone = first_pass(ctx, BatchInput((chain(document),)))[2]
     blocked = first_pass(ctx, BatchInput((chain(document, doc("C1", parent="C1")),)))[2]
     assert blocked[0] == alone[0]
+
+
+def test_over_allowed_is_reported_by_the_fast_path_as_by_the_model() -> None:
+    # a replacement chain whose two versions each have a line above allowed: the warning
+    # once a claim, in claim order, and the chain still paid (those lines pay nothing)
+    over = [amounts("50.00", deductible="40.00", copay="20.00"), amounts("30.00")]
+    documents = (doc("C1", lines=over),
+                 doc("C2", "C1", "7", original="C1", lines=[over[0], amounts("10.00")]))
+    ctx = context(pct="2.00")
+    [result] = assert_same_as_model(ctx, [chain(*documents)])
+    assert (result.status, str(result.paid)) == (ChainStatus.INCLUDED, "9.80")
+    report = ValidationReport()
+    fast = ClaimTransformer(ctx, summaries=True).plain.evaluate(chain(*documents), {}, report)
+    assert fast == result
+    [finding] = report.as_documents()
+    assert (finding["code"], finding["count"], finding["samples"]) == ("OVER_ALLOWED", 2,
+                                                                       ["C1", "C2"])

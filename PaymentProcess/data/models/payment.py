@@ -80,7 +80,7 @@ class LedgerState:
     paid_claim_ids: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, like ChainResult: one is made for every chain
 class ChainResolution:
     """Outcome of walking a chain: its version in force after the event."""
 
@@ -175,7 +175,7 @@ class ChainStatus(StrEnum):
     BLOCKED = "BLOCKED"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen __init__ costs 2.8 µs a chain, this 0.3
 class ChainResult(_PickledByPosition):
     """A chain judged and, when included, computed (spec section 6).
 
