@@ -3,7 +3,7 @@
 Commands: ``approve``, ``history``, ``show``, ``compare``, ``void``, ``report``. Each prints
 what it did on stdout and, on a refusal or failure, one line on stderr with the exit code
 of spec section 11 (1 findings or differences, 2 usage, 3 refused by the event's state,
-4 failure).
+4 failure, 5 a void done whose 835 or bank file could not be written).
 """
 
 from __future__ import annotations
@@ -37,11 +37,14 @@ from PaymentProcess.data.repositories.collections import (
     PAYMENT_EVENT,
     REMITTANCE_FILE,
     SEQUENCES,
+    TREASURY_FILE,
     ensure_indexes,
 )
 from PaymentProcess.data.repositories.control_repository import ControlRepository
 from PaymentProcess.remittance.final_step import check_remittance_ready
 from PaymentProcess.remittance.writer import write_remittances
+from PaymentProcess.treasury.void_files import check_void_files_ready
+from PaymentProcess.treasury.writer import check_output_directory, write_treasury_files
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from PaymentProcess.utils.logging import redact
 
@@ -165,33 +168,55 @@ def compare_command(payment_event_id: str, db_uri: str | None, run_id: str | Non
 @click.option("--remittance-dir", envvar="PAYMENT_REMITTANCE_DIR",
               type=click.Path(file_okay=False, path_type=Path),
               help="With --reissue: write the reissue's 835 here (with the event's others).")
+@click.option("--treasury-dir", envvar="PAYMENT_TREASURY_DIR",
+              type=click.Path(file_okay=False, path_type=Path),
+              help="Write the void's bank file here (with the event's others): a voided "
+                   "check's positive-pay VOID, a reissue's ISSUE or ACH entry.")
 def void_command(payment_event_id: str, db_uri: str | None, payment_id: str, reason: str,
-                 reissue: bool, by: str | None, resume: bool, remittance_dir: Path | None) -> None:
+                 reissue: bool, by: str | None, resume: bool, remittance_dir: Path | None,
+                 treasury_dir: Path | None) -> None:
     """Void one disbursement of a FINAL event, once (its amount owed again, or reissued)."""
-    unwritten = None
+    unwritten: list[str | None] = []
     with open_store(db_uri) as store:
         if reissue and remittance_dir is not None:
             check_remittance_ready(store.db, payment_event_id, remittance_dir, final=True)
+        if treasury_dir is not None:
+            check_void_files_ready(store.db, payment_id, reissue)
+            check_output_directory(treasury_dir)
         action = VoidProcessor(store).run(VoidRequest(
             payment_event_id, payment_id, VoidReason(reason),
             check_person(by if by is not None else current_user(), "--by"), reissue, resume))
         if action.kind is ActionKind.REISSUE and remittance_dir is not None:
-            try:
-                write_remittances(store.db, payment_event_id, remittance_dir,
-                                  checkpoint=lambda: store.checkpoint([REMITTANCE_FILE,
-                                                                       SEQUENCES]))
-            except PaymentProcessError as error:
-                unwritten = error
+            unwritten.append(unwritten_file(
+                lambda: write_remittances(store.db, payment_event_id, remittance_dir,
+                                          checkpoint=lambda: store.checkpoint(
+                                              [REMITTANCE_FILE, SEQUENCES])),
+                "835", f"PaymentProcess.remittance -p {payment_event_id} --out {remittance_dir}"))
+        if treasury_dir is not None:
+            unwritten.append(unwritten_file(
+                lambda: write_treasury_files(store.db, payment_event_id, treasury_dir,
+                                             checkpoint=lambda: store.checkpoint(
+                                                 [TREASURY_FILE, SEQUENCES])),
+                "bank file", f"PaymentProcess.treasury -p {payment_event_id} --out "
+                             f"{treasury_dir}"))
+    failed = [why for why in unwritten if why is not None]
     if action.kind is ActionKind.REISSUE:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}) and "
                    f"reissued it as {action.reissue_id} number {action.number}")
-        if unwritten is not None:
-            fail(f"the reissue is done, but its 835 was not written: {unwritten}; write it "
-                 f"with python -m PaymentProcess.remittance -p {payment_event_id} --out "
-                 f"{remittance_dir}", 5)
     else:
         click.echo(f"voided {action.payment_id} ({action.reason}, {action.amount}): UNDER "
                    f"record {action.under_id} is paid in the payee's next cycle")
+    if failed:
+        fail(f"the {action.kind.value.lower()} is done, but " + "; and ".join(failed), 5)
+
+
+def unwritten_file(write: Callable[[], object], what: str, module_args: str) -> str | None:
+    """None when ``write()`` wrote the files, else why not and the command to write them."""
+    try:
+        write()
+    except PaymentProcessError as error:
+        return f"its {what} was not written: {error}; write it with python -m {module_args}"
+    return None
 
 
 @cli.command("report")

@@ -45,7 +45,7 @@ class FundingSourceFiles:
 
 @dataclass(frozen=True, slots=True)
 class TreasuryInputs:
-    """Every disbursement of a finished event and its files' contents by funding source."""
+    """Every original disbursement of a finished event and its files' contents by funding source."""
 
     payment_event_id: str
     disbursements: tuple[Disbursement, ...]
@@ -53,11 +53,14 @@ class TreasuryInputs:
 
 
 def load_treasury_inputs(db: Any, event: Document) -> TreasuryInputs:
-    """Read the event's ``Payments`` and what their files need; ConfigurationError (exit 2)
-    for missing or invalid bank data or payer identity, TreasuryError (exit 4) for a stored
-    payment that cannot be read."""
+    """Read the event's original ``Payments`` (a reissue, spec 14, goes to its void's own
+    files, so these stay as the final run wrote them) and what their files need;
+    ConfigurationError (exit 2) for missing or invalid bank data or payer identity,
+    TreasuryError (exit 4) for a stored payment that cannot be read."""
     event_id = event["_id"]
-    payments = list(db.Payments.find({"PaymentEvent_ID": event_id}).sort("PaymentCenter_ID", 1))
+    payments = list(db.Payments.find({"PaymentEvent_ID": event_id,
+                                      "reissue_of": {"$exists": False}})
+                    .sort("PaymentCenter_ID", 1))
     centers = {c["_id"]: c for c in db.PaymentCenter.find(
         {"_id": {"$in": [p.get("PaymentCenter_ID") for p in payments]}})}
     by_source: defaultdict[str, list[tuple[Disbursement, Document]]] = defaultdict(list)
@@ -113,8 +116,14 @@ def _funding_files(db: Any, source_id: str,
     return FundingSourceFiles(
         source_id, bank, load_originator(db, source_id, bank) if eft else None,
         tuple(ach_entry(d, c) for d, c in eft),
-        tuple(CheckRecord(CheckRecordKind.ISSUE, bank.account, int(d.number), d.amount_cents,
-                          d.issue_date, d.payee_name) for d in checks))
+        tuple(check_record(CheckRecordKind.ISSUE, bank, d) for d in checks))
+
+
+def check_record(kind: CheckRecordKind, bank: FundingSourceBank,
+                 check: Disbursement) -> CheckRecord:
+    """The positive-pay line issuing or voiding the ``check`` drawn on ``bank``."""
+    return CheckRecord(kind, bank.account, int(check.number), check.amount_cents,
+                       check.issue_date, check.payee_name)
 
 
 def load_funding_bank(db: Any, source_id: str) -> FundingSourceBank:

@@ -4,7 +4,11 @@ Files (``docs/treasury.md``), in ``out_dir``:
 
 - ``<event>_<funding source>.ach``: the NACHA file of the EFTs, per funding source paying one;
 - ``<event>_<funding source>.positive-pay.csv`` and ``.positive-pay.txt``: the checks;
-- ``<event>.check-register.csv``: every disbursement.
+- ``<event>.check-register.csv``: every disbursement;
+- per finished void or reissue (spec 14) of the event, ``<action id>.positive-pay.csv`` and
+  ``.positive-pay.txt`` (the voided check's ``VOID`` line, a reissued check's ``ISSUE``) or
+  ``<action id>.ach`` (the reissued EFT), the action id's ``:`` as ``_``. The event's own
+  files hold only its original disbursements, so a void never changes them.
 
 Each file is recorded in ``TreasuryFile`` (``_id "<event>:<file name>"``) with the SHA-256
 of its bytes; an ACH file's record also holds its creation time and file id modifier. A
@@ -40,7 +44,12 @@ from PaymentProcess.treasury.ach_reader import read_ach_file
 from PaymentProcess.treasury.model import AchEntry, AchOriginator, TreasuryError
 from PaymentProcess.treasury.positive_pay import build_positive_pay_csv, build_positive_pay_fixed
 from PaymentProcess.treasury.register import build_check_register
-from PaymentProcess.treasury.source import TreasuryInputs, load_treasury_inputs
+from PaymentProcess.treasury.source import (
+    FundingSourceFiles,
+    TreasuryInputs,
+    load_treasury_inputs,
+)
+from PaymentProcess.treasury.void_files import load_void_files
 from PaymentProcess.utils.files import prove_writable_directory, write_private_file_atomically
 from PaymentProcess.utils.logging import get_logger
 
@@ -74,7 +83,8 @@ class _Planned:
 def write_treasury_files(db: Any, payment_event_id: str, out_dir: Path,
                          checkpoint: Callable[[], None] = lambda: None,
                          now: datetime | None = None) -> list[Path]:
-    """Write the bank files of the finished event into ``out_dir``; return their paths.
+    """Write the bank files of the finished event and of its finished voids into
+    ``out_dir``; return their paths.
 
     ``checkpoint`` makes the records durable before any file is written (the embedded
     store's checkpoint); ``now`` is the creation time of new ACH files (default: the
@@ -88,7 +98,8 @@ def write_treasury_files(db: Any, payment_event_id: str, out_dir: Path,
     if now.tzinfo is not None:
         now = now.astimezone(UTC).replace(tzinfo=None)  # stored dates are naive UTC
     created = now.replace(second=0, microsecond=0)
-    planned = [_prepare(db, plan, created) for plan in _plan(load_treasury_inputs(db, event))]
+    planned = [_prepare(db, plan, created) for plan in _plan(load_treasury_inputs(db, event),
+                                                            load_void_files(db, event))]
     check_output_directory(out_dir, tuple(out_dir / p.name for p in planned))
     for plan in planned:
         _record(db, plan, created)
@@ -113,31 +124,38 @@ def file_name(payment_event_id: str, suffix: str, funding_source_id: str | None 
     return "_".join(_UNSAFE.sub("_", part) for part in parts) + suffix
 
 
-def _plan(inputs: TreasuryInputs) -> list[_Planned]:
+def _plan(inputs: TreasuryInputs, voids: list[tuple[str, FundingSourceFiles]]) -> list[_Planned]:
     event_id = inputs.payment_event_id
     planned = []
     for files in inputs.funding_sources:
-        source = files.funding_source_id
-        if files.ach_entries:
-            planned.append(_new(event_id, file_name(event_id, ".ach", source), "ACH", None,
-                                _AchPlan(files.ach_entries, files.originator),
-                                {"entries": len(files.ach_entries),
-                                 "total_cents": sum(e.amount_cents for e in files.ach_entries),
-                                 "odfi_account": mask_account(files.bank.account)}))
-        if files.checks:
-            summary = {"checks": len(files.checks),
-                       "total_cents": sum(c.amount_cents for c in files.checks),
-                       "account": mask_account(files.bank.account)}
-            planned.append(_new(event_id, file_name(event_id, ".positive-pay.csv", source),
-                                "POSITIVE_PAY_CSV", build_positive_pay_csv(files.checks),
-                                None, summary))
-            planned.append(_new(event_id, file_name(event_id, ".positive-pay.txt", source),
-                                "POSITIVE_PAY_FIXED", build_positive_pay_fixed(files.checks),
-                                None, summary))
+        planned += _bank_files(event_id, file_name(event_id, "", files.funding_source_id),
+                               files)
     planned.append(_new(event_id, file_name(event_id, ".check-register.csv"), "CHECK_REGISTER",
                         build_check_register(inputs.disbursements), None,
                         {"disbursements": len(inputs.disbursements),
                          "total_cents": sum(d.amount_cents for d in inputs.disbursements)}))
+    for action_id, files in voids:
+        planned += _bank_files(event_id, file_name(action_id, ""), files)
+    return planned
+
+
+def _bank_files(event_id: str, stem: str, files: FundingSourceFiles) -> list[_Planned]:
+    """The ACH file (``<stem>.ach``) and positive pay files of one funding source's records."""
+    planned = []
+    if files.ach_entries:
+        planned.append(_new(event_id, stem + ".ach", "ACH", None,
+                            _AchPlan(files.ach_entries, files.originator),
+                            {"entries": len(files.ach_entries),
+                             "total_cents": sum(e.amount_cents for e in files.ach_entries),
+                             "odfi_account": mask_account(files.bank.account)}))
+    if files.checks:
+        summary = {"checks": len(files.checks),
+                   "total_cents": sum(c.amount_cents for c in files.checks),
+                   "account": mask_account(files.bank.account)}
+        planned.append(_new(event_id, stem + ".positive-pay.csv", "POSITIVE_PAY_CSV",
+                            build_positive_pay_csv(files.checks), None, summary))
+        planned.append(_new(event_id, stem + ".positive-pay.txt", "POSITIVE_PAY_FIXED",
+                            build_positive_pay_fixed(files.checks), None, summary))
     return planned
 
 
