@@ -9,16 +9,14 @@ from pathlib import Path
 
 from PaymentProcess.common.env_file import load_env_file
 from PaymentProcess.common.file_command import file_command, run_file_command
-from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUENCES
-from PaymentProcess.remittance.writer import write_remittances
+from PaymentProcess.remittance.final_step import write_event_remittances
 
 
 @file_command("Write one 835 per payee of a finished payment event.",
               "Directory the 835 files are written to.")
 def main(payment_event_id: str, db_uri: str, out_dir: Path, db_timeout: float) -> None:
-    run_file_command(db_uri, db_timeout, lambda store: write_remittances(
-        store.db, payment_event_id, out_dir,
-        checkpoint=lambda: store.checkpoint([REMITTANCE_FILE, SEQUENCES])))
+    run_file_command(db_uri, db_timeout,
+                     lambda store: write_event_remittances(store, payment_event_id, out_dir))
 
 
 if __name__ == "__main__":

@@ -65,6 +65,13 @@ def check_remittance_ready(db: Any, payment_event_id: str, out_dir: Path,
     check_output_directory(out_dir)
 
 
+def write_event_remittances(store: Store, payment_event_id: str, out_dir: Path) -> list[Path]:
+    """Write the event's 835s, saving their control-number records at the writer's
+    checkpoint (the final run and ``python -m PaymentProcess.remittance`` both do this)."""
+    return write_remittances(store.db, payment_event_id, out_dir,
+                             checkpoint=lambda: store.checkpoint([REMITTANCE_FILE, SEQUENCES]))
+
+
 def write_after_final(store: Store, payment_event_id: str, out_dir: Path,
                       stats: PaymentEventStats) -> None:
     """Write the 835s of the event just paid and list them in ``stats.written``.
@@ -72,9 +79,7 @@ def write_after_final(store: Store, payment_event_id: str, out_dir: Path,
     RemittanceNotWrittenError (exit 5), carrying ``stats``, when they cannot be written.
     """
     paths = write_files_after_final(
-        lambda: write_remittances(store.db, payment_event_id, out_dir,
-                                  checkpoint=lambda: store.checkpoint([REMITTANCE_FILE,
-                                                                       SEQUENCES])),
+        lambda: write_event_remittances(store, payment_event_id, out_dir),
         payment_event_id, out_dir, stats, "835 files", "PaymentProcess.remittance",
         RemittanceNotWrittenError)
     stats.written.append(f"{len(paths)} X12 835 files in {out_dir}")

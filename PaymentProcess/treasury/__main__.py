@@ -9,8 +9,7 @@ from pathlib import Path
 
 from PaymentProcess.common.env_file import load_env_file
 from PaymentProcess.common.file_command import file_command, run_file_command
-from PaymentProcess.data.repositories.collections import SEQUENCES, TREASURY_FILE
-from PaymentProcess.treasury.writer import write_treasury_files
+from PaymentProcess.treasury.final_step import write_event_bank_files
 from PaymentProcess.utils.logging import configure_logging
 
 
@@ -19,9 +18,8 @@ from PaymentProcess.utils.logging import configure_logging
               out_envvar="PAYMENT_TREASURY_DIR")
 def main(payment_event_id: str, db_uri: str, out_dir: Path, db_timeout: float) -> None:
     configure_logging()  # JSON lines on stderr: stdout holds only the paths
-    run_file_command(db_uri, db_timeout, lambda store: write_treasury_files(
-        store.db, payment_event_id, out_dir,
-        checkpoint=lambda: store.checkpoint([TREASURY_FILE, SEQUENCES])))
+    run_file_command(db_uri, db_timeout,
+                     lambda store: write_event_bank_files(store, payment_event_id, out_dir))
 
 
 if __name__ == "__main__":

@@ -49,6 +49,13 @@ def check_treasury_ready(db: Any, payment_event_id: str, out_dir: Path) -> None:
     check_output_directory(out_dir)
 
 
+def write_event_bank_files(store: Store, payment_event_id: str, out_dir: Path) -> list[Path]:
+    """Write the event's bank files, saving their records at the writer's checkpoint (the
+    final run and ``python -m PaymentProcess.treasury`` both do this)."""
+    return write_treasury_files(store.db, payment_event_id, out_dir,
+                                checkpoint=lambda: store.checkpoint([TREASURY_FILE, SEQUENCES]))
+
+
 def write_bank_files_after_final(store: Store, payment_event_id: str, out_dir: Path,
                                  stats: PaymentEventStats) -> None:
     """Write the bank files of the event just paid and list them in ``stats.written``.
@@ -56,9 +63,7 @@ def write_bank_files_after_final(store: Store, payment_event_id: str, out_dir: P
     BankFilesNotWrittenError (exit 5), carrying ``stats``, when they cannot be written.
     """
     paths = write_files_after_final(
-        lambda: write_treasury_files(
-            store.db, payment_event_id, out_dir,
-            checkpoint=lambda: store.checkpoint([TREASURY_FILE, SEQUENCES])),
+        lambda: write_event_bank_files(store, payment_event_id, out_dir),
         payment_event_id, out_dir, stats, "bank files", "PaymentProcess.treasury",
         BankFilesNotWrittenError)
     stats.written.append(f"{len(paths)} bank files in {out_dir}")
