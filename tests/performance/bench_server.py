@@ -59,6 +59,7 @@ from pymongo import ReplaceOne, UpdateOne, monitoring
 from pymongo.database import Database
 
 from PaymentProcess.common.mongodb_guarantees import guaranteed_database
+from PaymentProcess.core.claim_processor import mentioned_claim_ids
 from PaymentProcess.data.repositories import collections as coll
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.processing.optimization.batch_processor import batch_iterable
@@ -172,6 +173,30 @@ def read_floor(db: Database, server_pid: int | None) -> tuple[dict[str, Any], li
     return measured.figures(documents=len(claims)), claims
 
 
+def ledger_lookup_shapes(db: Database, claims: list[dict[str, Any]], server_pid: int | None
+                         ) -> dict[str, Any]:
+    """The ledger lookup of the first batch (``ClaimRepository.fetch_fin``'s query: an
+    ``$or`` of two indexed ``$in``s) against each of its branches alone, on the same data.
+
+    MongoDB answers the ``$or`` with one index scan a branch; a server that scans the
+    collection instead shows it here as the whole query costing far more than its parts.
+    """
+    batch = claims[:BATCH_SIZE]
+    chains = sorted({doc["ParentClaimCore_ID"] for doc in batch})
+    mentioned = sorted(mentioned_claim_ids(batch))
+    shapes = {
+        "engine_query": ClaimRepository.ledger_filter(EVENT, chains, mentioned),
+        "chains_branch": {"ParentClaimCore_ID": {"$in": chains}},
+        "claims_branch": {"ClaimCore_IDs": {"$in": mentioned}},
+    }
+    report: dict[str, Any] = {"ledger_entries": db[coll.CLAIM_FIN].estimated_document_count()}
+    for name, query in shapes.items():
+        with Measured(server_pid) as measured:
+            found = len(list(db[coll.CLAIM_FIN].find(query, sort=[("_id", 1)])))
+        report[name] = measured.figures(documents=found)
+    return report
+
+
 def snapshot(db: Database) -> dict[str, dict[Any, dict[str, Any]]]:
     """The small collections a final run changes, by ``_id`` (taken before and after)."""
     return {name: {doc["_id"]: doc for doc in db[name].find()} for name in WHOLE}
@@ -238,8 +263,8 @@ def server() -> Iterator[tuple[str, SecantusServer | None]]:
         yield secantus.uri, secantus
 
 
-def bench(claims: int, uri: str, server_pid: int | None, commands: bool = False
-          ) -> dict[str, Any]:
+def bench(claims: int, uri: str, server_pid: int | None, commands: bool = False,
+          ledger_shapes: bool = False) -> dict[str, Any]:
     """One size: generate, read floor, dry run, approval, final run, write floors."""
     client: pymongo.MongoClient = pymongo.MongoClient(uri, tz_aware=False)
     names = [f"bench_{uuid.uuid4().hex[:10]}" for _ in range(3)]
@@ -259,6 +284,8 @@ def bench(claims: int, uri: str, server_pid: int | None, commands: bool = False
             before = snapshot(run_db)
             report["final"] = run_engine(db_uri, "final", server_pid, timings)
         writes = final_writes(run_db, before)
+        if ledger_shapes:
+            report["ledger_lookup"] = ledger_lookup_shapes(run_db, originals, server_pid)
         existing = {coll.CLAIM_WS: originals,
                     **{name: list(before[name].values()) for name in WHOLE}}
         report["write_floor"] = write_floor(insert_db, writes, existing, server_pid, False)
@@ -306,6 +333,12 @@ def format_report(report: dict[str, Any]) -> str:
     lines.append(f"  dry / read floor {ratios['dry_wall']:.2f}x wall, {ratios['dry_cpu']:.2f}x "
                  f"CPU; final / (read + write floor) {ratios['final_wall']:.2f}x wall, "
                  f"{ratios['final_cpu']:.2f}x CPU")
+    if "ledger_lookup" in report:
+        shapes = report["ledger_lookup"]
+        timed = [f"{name} {shapes[name]['seconds']:.2f} s ({shapes[name]['documents']} found)"
+                 for name in ("engine_query", "chains_branch", "claims_branch")]
+        lines.append(f"  ledger lookup of one batch ({shapes['ledger_entries']:,} entries): "
+                     + ", ".join(timed))
     for mode in ("dry_run", "final"):
         for row in report[mode].get("commands", [])[:8]:
             lines.append(f"    {mode} {row['command']:<8} {row['collection']:<18} "
@@ -362,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="append each size's report to FILE")
     parser.add_argument("--commands", action="store_true",
                         help="time each command kind the engine sends")
+    parser.add_argument("--ledger-shapes", action="store_true",
+                        help="time the ledger lookup against its two branches alone")
     parser.add_argument("--engine-commands", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("engine_arguments", nargs="*", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
@@ -372,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"server: {'SecantusDB (started here)' if secantus else 'PAYMENT_TEST_MONGODB_URI'}"
               f"; machine: {machine()}", flush=True)
         for claims in options.claims:
-            report = bench(claims, uri, pid, options.commands)
+            report = bench(claims, uri, pid, options.commands, options.ledger_shapes)
             print(format_report(report), flush=True)
             if options.json:
                 with options.json.open("a") as handle:
