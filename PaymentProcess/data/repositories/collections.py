@@ -46,17 +46,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict]]] = {
 
 
 def ensure_indexes(db: Database) -> None:
-    """Create the indexes behind every lookup the engine makes (idempotent).
-
-    Only the missing ones are created: every run starts here, and asking a server to
-    create an index it has is not free (SecantusDB took 0.3 s for the claims' two at
-    2,000 claims, more with more claims). An index with the same keys and other options
-    is left to ``create_index``, so the server refuses it as before.
-    """
+    """Create the indexes behind every lookup the engine makes (idempotent)."""
     for collection, indexes in INDEXES.items():
-        existing = [(info["key"], info) for info in db[collection].index_information().values()]
         for keys, options in indexes:
-            if not any(key == keys and all(info.get(option) == value
-                                           for option, value in options.items())
-                       for key, info in existing):
-                db[collection].create_index(keys, **options)
+            db[collection].create_index(keys, **options)
