@@ -7,6 +7,7 @@ from itertools import count
 
 import mongomock_ng
 import pytest
+from pymongo.errors import BulkWriteError
 
 from PaymentProcess.processing.optimization.batch_processor import (
     UpsertResult,
@@ -174,3 +175,27 @@ def test_insert_or_replace_replaces_the_existing_documents_of_a_mixed_batch() ->
     assert result == UpsertResult(matched=2, upserted=3)
     assert list(coll.find(sort=[("_id", 1)])) == [{"_id": c, "x": n}
                                                   for n, c in enumerate("abcde")]
+
+
+class RefusingCollection:
+    """A collection whose inserts fail with the given bulk write error details."""
+
+    def __init__(self, details: dict) -> None:
+        self.details = details
+
+    def insert_many(self, documents: list, ordered: bool) -> None:
+        raise BulkWriteError(self.details)
+
+
+@pytest.mark.parametrize("details", [
+    {"writeErrors": [{"index": 0, "code": 121, "errmsg": "Document failed validation"}],
+     "nInserted": 0},
+    {"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"}],
+     "writeConcernErrors": [{"code": 64, "errmsg": "waiting for replication timed out"}],
+     "nInserted": 1},
+    {"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "timed out"}],
+     "nInserted": 2},
+])
+def test_insert_or_replace_raises_every_error_but_duplicate_keys(details: dict) -> None:
+    with pytest.raises(BulkWriteError):
+        insert_or_replace(RefusingCollection(details), [{"_id": "a"}, {"_id": "b"}])

@@ -65,7 +65,7 @@ def insert_or_replace(coll: Collection, docs: list[dict[str, Any]],
     already (a replayed or resumed write) fail with a duplicate key and are then replaced
     as :func:`bulk_upsert` does. On MongoDB a batch of new documents thus costs one insert
     each instead of an upsert's lookup and update (measured in docs/performance.md,
-    session 8). Any other write error is raised.
+    session 8). Any other write error, and any write concern error, is raised.
     """
     matched = inserted = 0
     for batch in batch_iterable(docs, batch_size):
@@ -74,7 +74,8 @@ def insert_or_replace(coll: Collection, docs: list[dict[str, Any]],
             continue
         except BulkWriteError as error:
             errors = error.details.get("writeErrors", [])
-            if any(item.get("code") != DUPLICATE_KEY for item in errors):
+            if (not errors or error.details.get("writeConcernErrors")
+                    or any(item.get("code") != DUPLICATE_KEY for item in errors)):
                 raise
             inserted += error.details.get("nInserted", 0)
             existing = [batch[item["index"]] for item in errors]
