@@ -140,8 +140,12 @@ class ClaimTransformer:
     def evaluate_batch(self, batch: BatchInput) -> tuple[list[ChainResult], ValidationReport]:
         """Judge and compute every chain of a batch, findings in claim order."""
         report = ValidationReport()
-        results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
-                   for chain in batch.chains]
+        if self.plain is not None:
+            results = self.plain.evaluate_batch(batch.chains, batch.ledger_claim_chains, report,
+                                                self._model_chain)
+        else:
+            results = [self._model_chain(chain, batch.ledger_claim_chains, report)
+                       for chain in batch.chains]
         self._count_claims(chain_documents(chain for chain, result in zip(batch.chains, results,
                                                                           strict=True)
                                            if result.status is not ChainStatus.EXCLUDED), report)
@@ -207,6 +211,11 @@ class ClaimTransformer:
             result = self.plain.evaluate(chain, ledger_claim_chains, report)
             if result is not None:
                 return result
+        return self._model_chain(chain, ledger_claim_chains, report)
+
+    def _model_chain(self, chain: ChainInput, ledger_claim_chains: Mapping[str, str],
+                     report: ValidationReport) -> ChainResult:
+        """:meth:`evaluate_chain` through the claim model, which reports every finding."""
         parent_label = str(chain.parent_id)[:64]
         count = len(chain.documents)
         if self.exclusion(chain.documents, report):

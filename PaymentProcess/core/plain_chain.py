@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from functools import partial
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import Any
 
 from bson.decimal128 import Decimal128
@@ -50,7 +50,7 @@ from PaymentProcess.data.models.payment import (
 )
 from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key, payee_source
 from PaymentProcess.data.models.stats import ValidationReport
-from PaymentProcess.utils.money import BadAmount, decimal128_six_cents
+from PaymentProcess.utils.money import BadAmount, decimal128_cents, decimal128_plain_cents
 
 _CLAIM_TYPES = frozenset(member.value for member in ClaimType)
 _STATUSES = frozenset(member.value for member in ClaimStatus)
@@ -59,10 +59,11 @@ _REFERENCE_FIELD = {"1": None, "7": "OriginalClaimCore_ID", "8": "VoidClaimCore_
 _MAX_LINE_NO = 10**6
 _MAX_UNITS = 10**6
 _MAX_PROCEDURE_CODE = 48
-_LINE_FIELDS = ("line_no", "procedure_code", "units", "service_date")
-_amounts = itemgetter(*AMOUNT_FIELDS)
-_SIX_DECIMAL128 = (Decimal128,) * len(AMOUNT_FIELDS)
+# a service line's fields, in the order of a read line
+LINE_FIELDS = ("line_no", "procedure_code", "units", "service_date", *AMOUNT_FIELDS)
+_line_values = itemgetter(*LINE_FIELDS)
 _STR_OR_NONE = frozenset((str, type(None)))
+_DICT, _DECIMAL128 = frozenset((dict,)), frozenset((Decimal128,))
 # Version 2: the last format without references. From version 3 on, marshal writes an
 # object met twice (by identity) as a reference, so the bytes would depend on which equal
 # strings a decoder happened to share: the embedded store's JSON decoder shares the keys
@@ -108,6 +109,51 @@ def _day(value: Any) -> int | None:
     return value.toordinal() if type(value) is date else None
 
 
+def _read_lines(lines: list[Any], texts: list[Any]) -> list[tuple] | None:
+    """A claim's service lines as tuples (line_no, procedure_code, units, service_day,
+    *amounts in cents); their procedure codes are added to ``texts``. None when a line is
+    not a document or a value is not plain (the model then names it)."""
+    if set(map(type, lines)) != _DICT:
+        return None
+    try:
+        rows = list(map(_line_values, lines))
+    except KeyError:  # a field absent: read as None, as the model reads it
+        rows = [tuple(map(line.get, LINE_FIELDS)) for line in lines]
+    heads: list[tuple] = []
+    add_head = heads.append
+    amounts: list[Any] = []  # the lines' six amounts, line after line
+    add_amounts = amounts.extend
+    for line_no, code, units, service_date, billed, allowed, deductible, coinsurance, copay, \
+            cob_paid in rows:
+        if ((line_no is not None
+             and (type(line_no) is not int or not 0 <= line_no <= _MAX_LINE_NO))
+                or (units is not None
+                    and (type(units) is not int or not 0 <= units < _MAX_UNITS))):
+            return None
+        if code is not None:
+            if type(code) is not str or len(code) > _MAX_PROCEDURE_CODE:
+                return None
+            texts.append(code)
+        if service_date is not None:
+            service_date = _day(service_date)
+            if service_date is None:
+                return None
+        add_head((line_no, code, units, service_date))
+        add_amounts((billed, allowed, deductible, coinsurance, copay, cob_paid))
+    if set(map(type, amounts)) != _DECIMAL128:
+        return None  # an amount missing or not an amount
+    cents = decimal128_plain_cents(amounts)
+    if cents is None:  # another encoding somewhere: each decoded on its own
+        try:
+            cents = list(map(decimal128_cents, amounts))
+        except BadAmount:
+            return None
+        if min(cents) < 0:
+            return None  # NEGATIVE_AMOUNT
+    six_cents = iter(cents)
+    return list(map(add, heads, zip(*[six_cents] * len(AMOUNT_FIELDS), strict=True)))
+
+
 def read_claim(document: Any) -> tuple | None:
     """Every field of a claim document the engine reads, if all have the plain shape.
 
@@ -135,35 +181,8 @@ def read_claim(document: Any) -> tuple | None:
     if (not _party_texts(values[_PROVIDER], texts)
             or not _party_texts(values[_MEMBER], texts)):
         return None
-    read_lines: list[tuple] = []
-    append_line = read_lines.append
-    try:
-        for line in lines:
-            if type(line) is not dict:
-                return None
-            line_no, code, units, service_date = map(line.get, _LINE_FIELDS)
-            amounts = _amounts(line)
-            if (tuple(map(type, amounts)) != _SIX_DECIMAL128
-                    or (line_no is not None
-                        and (type(line_no) is not int or not 0 <= line_no <= _MAX_LINE_NO))
-                    or (units is not None
-                        and (type(units) is not int or not 0 <= units < _MAX_UNITS))):
-                return None
-            if code is not None:
-                if type(code) is not str or len(code) > _MAX_PROCEDURE_CODE:
-                    return None
-                texts.append(code)
-            if service_date is not None:
-                service_date = _day(service_date)
-                if service_date is None:
-                    return None
-            cents = decimal128_six_cents(amounts)
-            if min(cents) < 0:
-                return None  # NEGATIVE_AMOUNT
-            append_line((line_no, code, units, service_date, *cents))
-    except (KeyError, BadAmount):  # an amount missing or not an amount
-        return None
-    if not set(map(type, texts)) <= _STR_OR_NONE:
+    read_lines = _read_lines(lines, texts)
+    if read_lines is None or not set(map(type, texts)) <= _STR_OR_NONE:
         return None
     texts = list(filter(None, texts))  # the texts present ('' is printable and short)
     if max(map(len, texts)) > MAX_TEXT or not "".join(texts).isprintable():
@@ -199,6 +218,53 @@ class PlainChains:
         self.digests: list[bytes] = []
         self._scratch = ValidationReport()  # findings of a linkage the model will report
 
+    def evaluate_batch(self, chains: Iterable[ChainInput],
+                       ledger_claim_chains: Mapping[str, str], report: ValidationReport,
+                       model: Callable[[ChainInput, Mapping[str, str], ValidationReport],
+                                       ChainResult]) -> list[ChainResult]:
+        """Every chain's result, in order: a plain chain's from the fast path, any other's
+        from ``model`` (the claim model, which reports its findings), called at the chain's
+        place so that findings stay in claim order.
+
+        Most chains are one original claim the ledger never paid: they are computed here
+        in the loop; the others go through :meth:`evaluate`'s linkage walk. Every claim's
+        digest is added to :attr:`digests`, in order, whichever path its chain takes.
+        """
+        results: list[ChainResult] = []
+        add_result = results.append
+        add_digest = self.digests.append
+        duplicates = self.context.duplicate_claim_ids
+        included = self.included_chain
+        for chain in chains:
+            documents = chain.documents
+            if len(documents) != 1:
+                result = self.evaluate(chain, ledger_claim_chains, report)
+                add_result(model(chain, ledger_claim_chains, report) if result is None
+                           else result)
+                continue
+            document = documents[0]
+            read = read_claim(document)
+            add_digest(claim_digest(document, read))
+            if read is None:
+                add_result(model(chain, ledger_claim_chains, report))
+                continue
+            claim_id, parent_id = read[_CLAIM_ID], chain.parent_id
+            if (claim_id != parent_id or read[_FREQUENCY] != "1" or chain.ledger.has_entries
+                    or type(parent_id) is not str):  # not a new chain of one original
+                result = self._evaluate_reads(chain, (read,), ledger_claim_chains, report)
+            elif (claim_id in duplicates or claim_id in ledger_claim_chains
+                  or (claim := self._claim(read)) is None):
+                result = None  # DUPLICATE_CLAIM, ALREADY_PAID or another finding
+            else:  # spec 4.1: the original is the version in force
+                key, approved, billed, allowed, reduction, paid, over_allowed = claim
+                if over_allowed:
+                    report.add(OVER_ALLOWED, claim_id)
+                result = included(chain, ChainResolution(claim_id, claim_id), ClaimTotals(
+                    approved, date.fromordinal(read[_RECEIVED]), billed, allowed, reduction,
+                    paid), key, partial(self._source, read))
+            add_result(model(chain, ledger_claim_chains, report) if result is None else result)
+        return results
+
     def evaluate(self, chain: ChainInput, ledger_claim_chains: Mapping[str, str],
                  report: ValidationReport) -> ChainResult | None:
         """The chain's summary, or None when the claim model must judge it.
@@ -207,33 +273,26 @@ class PlainChains:
         finding a plain chain can have, the warning OVER_ALLOWED, goes to ``report`` as
         the claim model reports it: once a claim, in claim order, with the chain's result.
         """
-        documents = chain.documents
-        if len(documents) == 1:  # most chains: its claim alone (no duplicate, one payee)
-            read = read_claim(documents[0])
-            self.digests.append(claim_digest(documents[0], read))
-            if read is None or type(chain.parent_id) is not str:
-                return None
-            claim = self._claim(read)
-            claim_id = read[_CLAIM_ID]
-            if (claim is None or claim_id in self.context.duplicate_claim_ids
-                    or claim_id in ledger_claim_chains):
-                return None  # a finding, DUPLICATE_CLAIM, ALREADY_PAID
-            reads, claims, claim_ids = (read,), (claim,), (claim_id,)
-        else:
-            reads = list(map(read_claim, documents))
-            self.digests += map(claim_digest, documents, reads)
-            if type(chain.parent_id) is not str or None in reads:
-                return None
-            claims = list(map(self._claim, reads))
-            if None in claims:
-                return None
-            claim_ids = [read[_CLAIM_ID] for read in reads]
-            if (len(set(claim_ids)) != len(claim_ids)
-                    or not self.context.duplicate_claim_ids.isdisjoint(claim_ids)
-                    or not ledger_claim_chains.keys().isdisjoint(claim_ids)):
-                return None  # DUPLICATE_CLAIM, ALREADY_PAID
-            if len({claim[0] for claim in claims}) > 1:
-                return None  # PC_MISMATCH
+        reads = list(map(read_claim, chain.documents))
+        self.digests += map(claim_digest, chain.documents, reads)
+        return self._evaluate_reads(chain, reads, ledger_claim_chains, report)
+
+    def _evaluate_reads(self, chain: ChainInput, reads: Sequence[tuple | None],
+                        ledger_claim_chains: Mapping[str, str],
+                        report: ValidationReport) -> ChainResult | None:
+        """:meth:`evaluate` of a chain whose claims are read (None: not plain)."""
+        if type(chain.parent_id) is not str or None in reads:
+            return None
+        claims = list(map(self._claim, reads))
+        if None in claims:
+            return None
+        claim_ids = [read[_CLAIM_ID] for read in reads]
+        if (len(set(claim_ids)) != len(claim_ids)
+                or not self.context.duplicate_claim_ids.isdisjoint(claim_ids)
+                or not ledger_claim_chains.keys().isdisjoint(claim_ids)):
+            return None  # DUPLICATE_CLAIM, ALREADY_PAID
+        if len({claim[0] for claim in claims}) > 1:
+            return None  # PC_MISMATCH
         resolution = self.resolve(chain.parent_id,
                                   [Version(r[_CLAIM_ID], r[_FREQUENCY],
                                            r[_ORIGINAL] if r[_FREQUENCY] == "7"

@@ -183,6 +183,44 @@ def test_any_chain_gives_what_the_claim_model_gives(changes, shape, pc_type, key
     assert_same_as_model(ctx, [chain(*documents, state=state)])
 
 
+def shaped_chain(shape: str, n: int, changes: list[tuple[str, Any]]) -> ChainInput:
+    """Chain ``n`` of a batch (claims P<n>-1, P<n>-2) in one of the shapes above, its last
+    claim changed."""
+    first, second = f"P{n}-1", f"P{n}-2"
+    state = LedgerState()
+    if shape == "single":
+        documents = [doc(first, allowed=f"{n}50.00")]
+    elif shape == "replaced":
+        documents = [doc(first), doc(second, parent=first, freq="7", original=first)]
+    elif shape == "voided":
+        documents = [doc(first), doc(second, parent=first, freq="8", void=first)]
+    else:  # paid before
+        documents = [doc(second, parent=first, freq="7", original=first, allowed="80.00",
+                         received=date(2026, 9, 1))]
+        state = ledger(first, "50.00", 101)
+    for where, value in changes:
+        documents[-1] = perturb(documents[-1], where, value)
+    return chain(*documents, state=state)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["single", "single", "replaced", "voided",
+                                           "paid before"]),
+                          st.lists(st.tuples(st.sampled_from(FIELDS),
+                                             st.sampled_from(ODD_VALUES)), max_size=2)),
+                min_size=2, max_size=6),
+       st.sampled_from([PaymentCenterType.PROVIDER, PaymentCenterType.DMR]),
+       st.sets(st.sampled_from(["P0-1", "P1-1", "P2-2", "P3-1"]), max_size=2),
+       st.sets(st.sampled_from(["P1-1", "P2-2", "P4-1"]), max_size=2))
+def test_a_batch_of_chains_gives_what_the_claim_model_gives(shapes, pc_type, duplicates,
+                                                           owned) -> None:
+    # fast and model chains mixed in one batch: every result, and the findings of both
+    # paths in claim order; some claims are duplicates or already in another chain's ledger
+    ctx = context(pct="2.00", pc_type=pc_type, duplicates=frozenset(duplicates))
+    chains = [shaped_chain(shape, n, changes) for n, (shape, changes) in enumerate(shapes)]
+    assert_same_as_model(ctx, chains, {claim_id: "P9-1" for claim_id in owned})
+
+
 def test_the_synthetic_claims_all_take_the_fast_path_and_match() -> None:
     ctx = context(pct="2.00")
     chains = [chain(doc(f"C{n}", allowed=f"{n}.{n % 100:02d}",
