@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from PaymentProcess.core.claim_processor import ClaimTransformer, first_pass
-from PaymentProcess.core.plain_chain import claim_digest, read_claim
+from PaymentProcess.core.plain_chain import claim_digest, read_claim, read_claims
 from PaymentProcess.data.models.payment import BatchInput, ChainInput, ChainStatus, LedgerState
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.data.models.stats import ValidationReport
@@ -258,6 +258,27 @@ def test_read_claim_takes_only_the_plain_shape() -> None:
                          ("line.allowed", Decimal128("-0.01")), ("line.copay", _MISSING),
                          ("provider", {"name": "x" * 201})]:
         assert read_claim(perturb(plain, where, value)) is None, where
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(FIELDS), st.sampled_from(ODD_VALUES)),
+                         max_size=2), min_size=1, max_size=9))
+def test_claims_read_together_read_as_each_alone(changes: list[list[tuple[str, Any]]]) -> None:
+    # read_claims checks a batch column by column and splits a group with a claim that is
+    # not plain: each claim must read (and hash) as it does alone, whatever its neighbours
+    documents = [doc(f"C{n}", allowed=f"{n}.25",
+                     lines=[amounts(f"{n}.25"), amounts("7.00", copay="1.00")])
+                 for n in range(len(changes))]
+    for n, claim_changes in enumerate(changes):
+        for where, value in claim_changes:
+            documents[n] = perturb(documents[n], where, value)
+    together = read_claims(documents)
+    alone = [read_claim(document) for document in documents]
+    assert together == alone
+    assert list(map(claim_digest, documents, together)) == list(map(claim_digest, documents,
+                                                                    alone))
+    assert all(read is not None for read, claim_changes in zip(together, changes, strict=True)
+               if not claim_changes)
 
 
 def test_a_digest_follows_every_field_read_and_ignores_the_engine_fields() -> None:
