@@ -67,8 +67,8 @@ _line_values = itemgetter(*LINE_FIELDS)
 _tzinfo = attrgetter("tzinfo")
 _AWARE = -1  # the day of an aware datetime, which the claim model does not take
 _NONE = frozenset((None,))
-_STR, _LIST, _DICT, _DATETIME, _DECIMAL128 = (
-    frozenset((kind,)) for kind in (str, list, dict, datetime, Decimal128))
+_INT, _STR, _LIST, _DICT, _DATETIME, _DECIMAL128 = (
+    frozenset((kind,)) for kind in (int, str, list, dict, datetime, Decimal128))
 _STR_OR_NONE, _INT_OR_NONE, _DICT_OR_NONE = (
     frozenset((kind, type(None))) for kind in (str, int, dict))
 _DATE_OR_NONE = frozenset((date, datetime, type(None)))
@@ -101,10 +101,14 @@ def _column_ok(values: tuple[Any, ...], kinds: frozenset[type]) -> bool:
 
 def _small_counts(values: tuple[Any, ...], top: int) -> bool:
     """Every value absent (None) or an int (not a bool) from 0 to ``top``."""
-    if not _column_ok(values, _INT_OR_NONE):
-        return False
-    present = [value for value in values if value is not None]
-    return not present or (min(present) >= 0 and max(present) <= top)
+    kinds = set(map(type, values))
+    if kinds != _INT:
+        if not kinds <= _INT_OR_NONE:
+            return False
+        values = [value for value in values if value is not None]
+        if not values:
+            return True
+    return min(values) >= 0 and max(values) <= top
 
 
 def _days(values: tuple[Any, ...]) -> list[int | None] | None:
@@ -224,6 +228,8 @@ def read_claims(documents: Sequence[Any]) -> list[tuple | None]:
     document alone. The documents are checked together, column by column; a group with
     one that is not plain is split in halves until those are alone.
     """
+    if not documents:
+        return []
     reads = _read_plain(documents)
     if reads is not None:
         return reads

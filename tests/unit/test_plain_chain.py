@@ -279,6 +279,7 @@ def test_claims_read_together_read_as_each_alone(changes: list[list[tuple[str, A
                                                                     alone))
     assert all(read is not None for read, claim_changes in zip(together, changes, strict=True)
                if not claim_changes)
+    assert read_claims([]) == []
 
 
 def test_a_digest_follows_every_field_read_and_ignores_the_engine_fields() -> None:
