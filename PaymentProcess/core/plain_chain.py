@@ -141,16 +141,25 @@ def _party_texts(parties: tuple[Any, ...], texts: list[Any]) -> bool:
     return True
 
 
+def _field_values(documents: Sequence[Any], fields: tuple[str, ...],
+                  values: itemgetter) -> list[tuple] | None:
+    """Each document's values of ``fields`` (``values`` gets them all), None for a field
+    absent as the model reads it; None when one is not a document."""
+    if set(map(type, documents)) != _DICT:
+        return None
+    try:
+        return list(map(values, documents))
+    except KeyError:  # a field absent
+        return [tuple(map(document.get, fields)) for document in documents]
+
+
 def _read_lines(lines: list[Any], texts: list[Any]) -> list[tuple] | None:
     """Service lines as tuples (line_no, procedure_code, units, service_day, *amounts in
     cents), checked column by column; their procedure codes are added to ``texts``.
     None when a line is not a document or a value is not plain (the model names it)."""
-    if set(map(type, lines)) != _DICT:
+    rows = _field_values(lines, LINE_FIELDS, _line_values)
+    if rows is None:
         return None
-    try:
-        rows = list(map(_line_values, lines))
-    except KeyError:  # a field absent: read as None, as the model reads it
-        rows = [tuple(map(line.get, LINE_FIELDS)) for line in lines]
     line_nos, codes, units, service_dates, *amounts = zip(*rows, strict=True)
     if not (_small_counts(line_nos, _MAX_LINE_NO) and _small_counts(units, _MAX_UNITS - 1)
             and _column_ok(codes, _STR_OR_NONE)):
@@ -180,12 +189,9 @@ def _read_lines(lines: list[Any], texts: list[Any]) -> list[tuple] | None:
 def _read_plain(documents: Sequence[Any]) -> list[tuple] | None:
     """:func:`read_claims` of documents that are all plain, checked together column by
     column; None when any is not."""
-    if set(map(type, documents)) != _DICT:
+    rows = _field_values(documents, CLAIM_FIELDS, _claim_values)
+    if rows is None:
         return None
-    try:
-        rows = list(map(_claim_values, documents))
-    except KeyError:  # a field absent: read as None, as the model reads it
-        rows = [tuple(map(document.get, CLAIM_FIELDS)) for document in documents]
     columns = list(zip(*rows, strict=True))
     received = _days(columns[_RECEIVED])
     lines = columns[_LINES]
