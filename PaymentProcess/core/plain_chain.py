@@ -61,6 +61,9 @@ _REFERENCE_FIELD = {"1": None, "7": "OriginalClaimCore_ID", "8": "VoidClaimCore_
 _MAX_LINE_NO = 10**6
 _MAX_UNITS = 10**6
 _MAX_PROCEDURE_CODE = 48
+# a batch's claims are read together and hashed in groups, while still in the CPU's
+# caches: groups of 64 - 128 measured 1 - 2.5 us a claim faster than whole batches of 1,000
+_READ_GROUP = 128
 # a service line's fields, in the order of a read line
 LINE_FIELDS = ("line_no", "procedure_code", "units", "service_date", *AMOUNT_FIELDS)
 _line_values = itemgetter(*LINE_FIELDS)
@@ -290,8 +293,12 @@ class PlainChains:
         """
         chains = list(chains)
         documents = [document for chain in chains for document in chain.documents]
-        reads = read_claims(documents)
-        self.digests += map(claim_digest, documents, reads)
+        reads: list[tuple | None] = []
+        for start in range(0, len(documents), _READ_GROUP):  # each group hashed while warm
+            group = documents[start:start + _READ_GROUP]
+            group_reads = read_claims(group)
+            self.digests += map(claim_digest, group, group_reads)
+            reads += group_reads
         results: list[ChainResult] = []
         add_result = results.append
         duplicates = self.context.duplicate_claim_ids

@@ -231,6 +231,19 @@ def test_the_synthetic_claims_all_take_the_fast_path_and_match() -> None:
     assert all(read_claim(c.documents[0]) is not None for c in chains)
 
 
+def test_a_large_batch_is_read_and_hashed_in_groups_as_claim_by_claim() -> None:
+    # more claims than one read group (128), a claim that is not plain in the second group
+    ctx = context(pct="2.00")
+    chains = [chain(doc(f"C{n}", allowed=f"{n}.{n % 100:02d}")) for n in range(300)]
+    chains[200] = chain(perturb(doc("C200"), "line.allowed", Decimal128("-1.00")))
+    results = assert_same_as_model(ctx, chains)
+    assert [r.status for r in results].count(ChainStatus.BLOCKED) == 1
+    assert results[200].status is ChainStatus.BLOCKED
+    digests = first_pass(ctx, BatchInput(tuple(chains)))[2]
+    documents = [c.documents[0] for c in chains]
+    assert digests == [claim_digest(d, read_claim(d)) for d in documents]
+
+
 def test_duplicates_and_ledger_owners_leave_the_fast_path() -> None:
     ctx = context(duplicates=frozenset({"C1"}))
     [blocked] = assert_same_as_model(ctx, [chain(doc("C1"))])
