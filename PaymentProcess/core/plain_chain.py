@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from functools import partial
 from operator import itemgetter
@@ -197,6 +197,9 @@ class PlainChains:
         self.included_chain = included_chain
         self.provider = context.pc_type is PaymentCenterType.PROVIDER
         self.digests: list[bytes] = []
+        # {parent id: its claims as read} of the chains accepted, when set to a dict
+        # (pass 2 writes their lines: plain_lines.second_pass)
+        self.reads: dict[str, Sequence[tuple]] | None = None
         self._scratch = ValidationReport()  # findings of a linkage the model will report
 
     def evaluate(self, chain: ChainInput, ledger_claim_chains: Mapping[str, str],
@@ -243,6 +246,8 @@ class PlainChains:
         if resolution is None:
             self._scratch.findings.clear()  # the model path reports them
             return None
+        if self.reads is not None:
+            self.reads[chain.parent_id] = reads
         final_id, totals = resolution.final_id, None
         if final_id and final_id in claim_ids:  # else the chain ends voided
             final = claim_ids.index(final_id)

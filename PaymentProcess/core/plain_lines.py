@@ -15,17 +15,17 @@ test_pass_two_documents.py compares every document written on the two paths).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any, NamedTuple
 
 from PaymentProcess.core.claim_processor import ClaimTransformer
-from PaymentProcess.core.plain_chain import CLAIM_FIELDS, read_claim
+from PaymentProcess.core.plain_chain import CLAIM_FIELDS
 from PaymentProcess.core.service_line_processor import line_cents
 from PaymentProcess.data.models.claim import ClaimStatus
 from PaymentProcess.data.models.payment import (
     BatchInput,
-    ChainInput,
     ChainResult,
     ChainStatus,
     PaymentContext,
@@ -38,6 +38,7 @@ _DOC_ID, _CLAIM_ID, _STATUS = _FIELD["_id"], _FIELD["ClaimCore_ID"], _FIELD["Cla
 _KEY_FIELDS = itemgetter(_FIELD["TIN"], _FIELD["NPI"], _FIELD["MemberID"])
 _LINES = _FIELD["service_lines"]
 _APPROVED = ClaimStatus.APPROVED.value
+_claim_id = attrgetter("claim_id")
 
 
 class PlainClaim(NamedTuple):
@@ -92,13 +93,12 @@ def plain_claim(read: tuple[Any, ...], context: PaymentContext,
                       billed, allowed, reduction, paid)
 
 
-def _with_claims(result: ChainResult, chain: ChainInput, context: PaymentContext,
+def _with_claims(result: ChainResult, reads: Sequence[tuple[Any, ...]], context: PaymentContext,
                  reduction_pct_cents: int) -> ChainResult:
     """A plain chain's summary with its claims (by ClaimCore_ID, as the model path's)."""
-    claims = sorted((plain_claim(read_claim(document), context, reduction_pct_cents)
-                     for document in chain.documents), key=lambda claim: claim.claim_id)
-    return replace(result, claim_ids=tuple(claim.claim_id for claim in claims),
-                   claims=tuple(claims))
+    claims = sorted((plain_claim(read, context, reduction_pct_cents) for read in reads),
+                    key=_claim_id)
+    return replace(result, claim_ids=tuple(map(_claim_id, claims)), claims=tuple(claims))
 
 
 def second_pass(context: PaymentContext, batch: BatchInput
@@ -107,8 +107,10 @@ def second_pass(context: PaymentContext, batch: BatchInput
     included chain with its claims and lines to write (:class:`PlainClaim`\\ s for a plain
     chain, the claim model's ``ClaimPayment``\\ s for any other)."""
     transformer = ClaimTransformer(context, summaries=True)
+    reads = transformer.plain.reads = {}  # the plain chains' claims, as read
     results, report = transformer.evaluate_batch(batch)
     pct = transformer.calculator.reduction_pct_cents
-    return [_with_claims(result, chain, context, pct)
-            if result.status is ChainStatus.INCLUDED and not result.claims else result
-            for chain, result in zip(batch.chains, results, strict=True)], report
+    return [_with_claims(result, reads[result.parent_id], context, pct)
+            if result.status is ChainStatus.INCLUDED and not result.claims
+            and result.parent_id in reads else result
+            for result in results], report

@@ -145,9 +145,11 @@ def _plain_payment_info(payment_event_id: str, chain: ChainResult, claim: PlainC
         day_datetime(received_day), amount_cents(claim.billed), amount_cents(claim.allowed),
         amount_cents(claim.reduction), amount_cents(claim.paid),
         [_line(line_no, code, units, None if day is None else day_datetime(day),
-               *map(amount_cents, amounts), amount_cents(reduction), amount_cents(paid))
-         for (line_no, code, units, day, *amounts), (reduction, paid)
-         in zip(lines, claim.payments, strict=True)])
+               amount_cents(billed), amount_cents(allowed), amount_cents(deductible),
+               amount_cents(coinsurance), amount_cents(copay), amount_cents(cob_paid),
+               amount_cents(reduction), amount_cents(paid))
+         for (line_no, code, units, day, billed, allowed, deductible, coinsurance, copay,
+              cob_paid), (reduction, paid) in zip(lines, claim.payments, strict=True)])
 
 
 def _payment_info(payment_event_id: str, chain: ChainResult, payee_id: int, claim_id: str,
