@@ -107,10 +107,11 @@ def second_pass(context: PaymentContext, batch: BatchInput
     included chain with its claims and lines to write (:class:`PlainClaim`\\ s for a plain
     chain, the claim model's ``ClaimPayment``\\ s for any other)."""
     transformer = ClaimTransformer(context, summaries=True)
-    reads = transformer.plain.reads = {}  # the plain chains' claims, as read
+    # the claims of the chains the fast path accepted, as read: an included chain
+    # without claims is one of them (the claim model's have theirs)
+    reads = transformer.plain.reads = {}
     results, report = transformer.evaluate_batch(batch)
     pct = transformer.calculator.reduction_pct_cents
     return [_with_claims(result, reads[result.parent_id], context, pct)
-            if result.status is ChainStatus.INCLUDED and not result.claims
-            and result.parent_id in reads else result
+            if result.status is ChainStatus.INCLUDED and not result.claims else result
             for result in results], report
