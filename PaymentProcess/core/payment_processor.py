@@ -24,7 +24,6 @@ from PaymentProcess.core import postal, records
 from PaymentProcess.core import validation as codes
 from PaymentProcess.core.bank_validation import check_bank_data
 from PaymentProcess.core.claim_processor import (
-    evaluate_batch,
     first_pass,
     group_by_parent,
     mentioned_claim_ids,
@@ -34,6 +33,7 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
+from PaymentProcess.core.plain_lines import second_pass
 from PaymentProcess.core.run_control import (
     Fingerprint,
     current_user,
@@ -487,7 +487,7 @@ class PaymentProcessor:
         batches = self._batches(group_by_parent(documents), context.payment_event_id,
                                 None if pass_two else analysis.fingerprint)
         if pass_two:
-            yield from run_claim_batch_level(batches, partial(evaluate_batch, context),
+            yield from run_claim_batch_level(batches, partial(second_pass, context),
                                              self.settings.workers)
             return
         for results, report, digests, ids in run_claim_batch_level(

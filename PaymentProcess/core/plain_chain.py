@@ -277,6 +277,9 @@ class PlainChains:
         self.included_chain = included_chain
         self.provider = context.pc_type is PaymentCenterType.PROVIDER
         self.digests: list[bytes] = []
+        # {parent id: its claims as read} of the chains accepted, when set to a dict
+        # (pass 2 writes their lines: plain_lines.second_pass)
+        self.reads: dict[str, Sequence[tuple]] | None = None
         self._scratch = ValidationReport()  # findings of a linkage the model will report
 
     def evaluate_batch(self, chains: Iterable[ChainInput],
@@ -321,6 +324,8 @@ class PlainChains:
                 key, approved, billed, allowed, reduction, paid, over_allowed = claim
                 if over_allowed:
                     report.add(OVER_ALLOWED, claim_id)
+                if self.reads is not None:
+                    self.reads[claim_id] = (read,)
                 result = included(chain, ChainResolution(claim_id, claim_id), ClaimTotals(
                     approved, date.fromordinal(read[_RECEIVED]), billed, allowed, reduction,
                     paid), key, partial(self._source, read))
@@ -365,6 +370,8 @@ class PlainChains:
         if resolution is None:
             self._scratch.findings.clear()  # the model path reports them
             return None
+        if self.reads is not None:
+            self.reads[chain.parent_id] = reads
         final_id, totals = resolution.final_id, None
         if final_id and final_id in claim_ids:  # else the chain ends voided
             final = claim_ids.index(final_id)
