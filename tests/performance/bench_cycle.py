@@ -128,7 +128,8 @@ def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[Bat
     processor._count_claims(analysis, resuming=False)
     context = analysis.context
     documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
-    return context, list(processor._batches(group_by_parent(documents), event_id, None))
+    return context, list(processor._batches(group_by_parent(documents), event_id,
+                                               processor.repos.claims, None, set()))
 
 
 def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
