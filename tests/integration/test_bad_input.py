@@ -422,6 +422,24 @@ def test_a_malformed_ledger_entry_is_counted_once_whatever_the_batches(batch_siz
         2, ["PE-PRIOR:C9001", "PE-PRIOR:C2001"])
 
 
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_workers_reading_their_own_ranges_count_a_malformed_entry_once(batch_size: int) -> None:
+    """On MongoDB each worker reads its own ranges of chains (a batch each). PE-PRIOR:C9001
+    concerns chains of several ranges, each of which counts it: the run keeps the first."""
+    reference = run(mutated(*TWO_MALFORMED_ENTRIES))
+    store = build_store(mutated(*TWO_MALFORMED_ENTRIES))
+    store.kind = "mongodb"  # the run decides by the store's kind; forked workers read the copy
+    outcome = run(store, batch_size=batch_size, workers=2)
+    assert outcome.findings["RECORD_INVALID"].count == 2
+    assert findings_summary(outcome) == findings_summary(reference)
+    assert ({parent: outcome.figures(parent) for parent in outcome.chains}
+            == {parent: reference.figures(parent) for parent in reference.chains})
+    dry_runs = [o.store.db.PaymentEvent.find_one({"_id": EVENT})["dry_run"]
+                for o in (outcome, reference) if o.store is not None]
+    assert dry_runs[0]["fingerprint"] == dry_runs[1]["fingerprint"]
+    assert dry_runs[0]["critical_findings"] == dry_runs[1]["critical_findings"] > 0
+
+
 # --------------------------------------------------------------------------- findings
 def saved_stats(outcome: Outcome) -> dict[str, Any]:
     assert outcome.stats is not None
