@@ -524,6 +524,8 @@ class PaymentProcessor:
         earlier batch of *its own* counted, so the count of one that an earlier range
         counted too is taken back here.
         """
+        log.info("workers read their own ranges", ranges=len(ranges),
+                 workers=self.settings.workers)
         reported: set[str] = set()
         for batches in run_claim_batch_level(
                 ranges, partial(self._first_pass_range, analysis.context, resuming),

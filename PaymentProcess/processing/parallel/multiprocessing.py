@@ -29,6 +29,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+from PaymentProcess.utils.logging import get_logger
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,10 +40,12 @@ _END = object()
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_CHECK_SECONDS = 1.0
 _FORK = multiprocessing.get_context("fork")
+log = get_logger(__name__)
 
 
 class WorkerError(RuntimeError):
-    """A worker process failed or died; the message carries its traceback or exit code."""
+    """A worker process failed or died; the message (one line) carries the worker's error
+    or its exit code; a failed worker's traceback is logged (``worker failed``)."""
 
 
 def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: int) -> Iterator[R]:
@@ -152,8 +155,9 @@ def _collect_into(finished: dict[int, Any], receiver: Connection, process: BaseP
     finally:
         receiver.close()
     process.join()
-    if not ok:
-        raise WorkerError(f"a worker process failed:\n{payload}")
+    if not ok:  # the worker's traceback goes to the log, its last line to the operator
+        log.error("worker failed", traceback=payload)
+        raise WorkerError(f"a worker process failed: {payload.strip().splitlines()[-1]}")
     finished.update(enumerate(payload, start=first))
 
 
