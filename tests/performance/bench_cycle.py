@@ -20,6 +20,9 @@ into an embedded-store directory, then measures:
   by two at once, on inherited documents and on private copies;
 * the **read floor** of the embedded store: one process parsing every
   ``<Collection>.jsonl`` line with bson's Extended JSON parser (``json_util.loads``);
+* **pass 1 with its reading** (the run's own ``_evaluate``): 1 worker, 2 workers forked
+  with the documents the run read, and (up to 20,000 claims) 2 workers reading their own
+  ranges of chains, as on MongoDB: CPU seconds against one worker's (the design's overhead);
 * **end to end**: the dry run, then the final run, each as an operator runs it
   (``main.py`` on a copy of the directory: loading, computing, writing back), for each
   worker count: wall and CPU seconds, maximum RSS, and the ratio to the read floor.
@@ -74,6 +77,7 @@ from PaymentProcess.utils.logging import configure_logging
 from tests.approval_support import approve_latest_cli
 
 BATCH_SIZE = 1000
+OWN_RANGES_UP_TO = 20_000  # claims: beyond, mongomock's range queries take minutes
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -176,6 +180,61 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
         result["parallel_ceiling"] = parallel_ceiling(batches, compute, repeat)
         result["host_ceiling"] = parallel_ceiling(batches, compute, repeat, private=True)
     return result
+
+
+def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict[str, Any]:
+    """Pass 1 as a run does it, reading included (``PaymentProcessor._evaluate``): wall and
+    CPU seconds (the run's and its workers'), best of ``repeat``, with the results' digest.
+
+    On MongoDB with several workers each worker reads its own ranges of chains; on the
+    embedded store the run reads and forks its workers with the documents. A store whose
+    ``kind`` is set to ``"mongodb"`` takes the ranges' path on the embedded store (its
+    forked workers then query the copy of the store they inherited).
+    """
+    runs = []
+    for _ in range(repeat):
+        processor = _processor(store, workers)
+        config = processor.config_loader.load(event_id)
+        analysis = CycleAnalysis(config, processor._context(config))
+        processor._count_claims(analysis, resuming=False)
+        gc.collect()
+        with CpuTime() as cpu, collect_per_batch() as collect:
+            started = time.perf_counter()
+            chains = 0
+            for results, _report in processor._evaluate(analysis, resuming=False):
+                chains += len(results)
+                collect()
+            seconds = time.perf_counter() - started
+        runs.append({"seconds": seconds, "cpu_seconds": cpu.seconds, "chains": chains,
+                     "inputs": analysis.fingerprint.inputs_digest(),
+                     "load": os.getloadavg()[0]})
+    assert len({run["inputs"] for run in runs}) == 1
+    best = min(runs, key=lambda run: run["cpu_seconds"])
+    return {**best, "all_cpu_seconds": [run["cpu_seconds"] for run in runs]}
+
+
+def pass_one_designs(store: Store, event_id: str, repeat: int = 1,
+                     own_ranges: bool = True) -> dict[str, Any]:
+    """Pass 1 with its reading on the embedded store: one worker, two workers forked with
+    the documents the run read (the embedded store's design), and (``own_ranges``) two
+    workers reading their own ranges from the store they inherited (MongoDB's design, for
+    comparison: each range is a query, which mongomock answers by filtering every claim
+    of the event, so it grows with the square of the claims). The fingerprint of the
+    inputs is asserted equal across the designs."""
+    designs = {"workers_1": pass_one(store, event_id, 1, repeat),
+               "workers_2_inherited": pass_one(store, event_id, 2, repeat)}
+    if own_ranges:
+        kind = store.kind
+        store.kind = "mongodb"  # the run decides by the store's kind
+        try:
+            designs["workers_2_own_ranges"] = pass_one(store, event_id, 2, repeat)
+        finally:
+            store.kind = kind
+    assert len({design["inputs"] for design in designs.values()}) == 1, "results differ"
+    one = designs["workers_1"]["cpu_seconds"]
+    for design in designs.values():
+        design["cpu_over_one_worker"] = design["cpu_seconds"] / one
+    return designs
 
 
 class CpuTime:
@@ -334,6 +393,9 @@ def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3,
         report: dict[str, Any] = {"claims": claims, "payees": payees,
                                   "generate_seconds": gen_seconds, "repeat": repeat}
         report["compute"] = compute_only(store, event_id, workers_list, repeat)
+        if {1, 2} <= set(workers_list):
+            report["pass_one"] = pass_one_designs(store, event_id, repeat,
+                                                  own_ranges=claims <= OWN_RANGES_UP_TO)
         embedded.close()
         if not end_to_end_runs:
             return report
@@ -384,8 +446,15 @@ def format_report(report: dict[str, Any]) -> str:
                        f"{value['peak_rss_above_start_mb']:,.0f} MB  load {value['load']:.1f}"
                        f"{_all(value)}")
     if "workers_1" in compute and "workers_2" in compute:
-        out.append(f"2 workers / 1 worker speed-up: "
-                   f"{compute['workers_1']['seconds'] / compute['workers_2']['seconds']:.2f}x")
+        one, two = compute["workers_1"], compute["workers_2"]
+        out.append(f"2 workers / 1 worker speed-up: {one['seconds'] / two['seconds']:.2f}x "
+                   f"(wall); CPU of the run and its worker / one worker: "
+                   f"{two['cpu_seconds'] / one['cpu_seconds']:.2f}x (the design's overhead)")
+    for design, measured in report.get("pass_one", {}).items():
+        out.append(f"pass 1 with its reading, {design.replace('_', ' ')}: "
+                   f"{measured['seconds']:.2f} s (CPU {measured['cpu_seconds']:.2f} s, "
+                   f"{measured['cpu_over_one_worker']:.2f}x one worker's)  "
+                   f"load {measured['load']:.1f}")
     for key, label in (("parallel_ceiling", "machine ceiling, inherited documents"),
                        ("host_ceiling", "host ceiling, private copies")):
         if key in compute:
