@@ -36,6 +36,7 @@ in the same run more than seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -56,7 +57,7 @@ from typing import Any
 import bson
 from bson import json_util
 
-from PaymentProcess.common.functions import Store
+from PaymentProcess.common.functions import Store, close_connection, get_connection
 from PaymentProcess.core.claim_processor import first_pass, group_by_parent
 from PaymentProcess.core.payment_processor import (
     CycleAnalysis,
@@ -67,6 +68,7 @@ from PaymentProcess.core.payment_processor import (
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.data.models.payment import BatchInput, PaymentContext
+from PaymentProcess.data.repositories.collections import ensure_indexes
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
     BATCHES_PER_WORKER,
@@ -413,6 +415,38 @@ def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3,
     return report
 
 
+def server_pass_one(claims: int, repeat: int = 1, seed: int = 3) -> dict[str, Any]:
+    """Pass 1 with its reading on a real server (``PAYMENT_TEST_MONGODB_URI``, else a
+    SecantusDB started here), 1 worker against 2 workers each reading its own ranges with
+    its own client: wall and CPU seconds of the engine's processes (the run and its
+    workers; the server's CPU is not counted), the fingerprint asserted equal. A database
+    of its own, dropped afterwards."""
+    from tests.integration.mongo_server import SERVER_URI_ENV, running_secantus, with_database
+
+    payees = max(50, claims // 200)
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as scratch:
+        external = os.environ.get(SERVER_URI_ENV)
+        with (contextlib.nullcontext(None) if external
+              else running_secantus(Path(scratch))) as server:
+            uri = with_database(external or server.uri, f"bench_{os.getpid()}")
+            store = get_connection(uri)
+            try:
+                ensure_indexes(store.db)
+                summary = generate(store.db, SyntheticOptions(claims=claims, payees=payees,
+                                                              seed=seed))
+                event_id = summary.event_ids[0]
+                designs = {"workers_1": pass_one(store, event_id, 1, repeat),
+                           "workers_2_own_ranges": pass_one(store, event_id, 2, repeat)}
+                store.db.client.drop_database(store.db.name)
+            finally:
+                close_connection()
+    assert designs["workers_1"]["inputs"] == designs["workers_2_own_ranges"]["inputs"]
+    for design in designs.values():
+        design["cpu_over_one_worker"] = (design["cpu_seconds"]
+                                         / designs["workers_1"]["cpu_seconds"])
+    return {"claims": claims, "server": "external" if external else "secantus", **designs}
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
     with open("/proc/meminfo") as handle:
@@ -476,6 +510,20 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def format_server_report(report: dict[str, Any]) -> str:
+    """A few human-readable lines for pass 1 on a real server."""
+    out = [f"== {report['claims']:,} claims on a real server ({report['server']})"]
+    for design in ("workers_1", "workers_2_own_ranges"):
+        measured = report[design]
+        out.append(f"pass 1 with its reading, {design.replace('_', ' ')}: "
+                   f"{measured['seconds']:.2f} s (engine CPU {measured['cpu_seconds']:.2f} s, "
+                   f"{measured['cpu_over_one_worker']:.2f}x one worker's)  "
+                   f"load {measured['load']:.1f}")
+    one, two = report["workers_1"], report["workers_2_own_ranges"]
+    out.append(f"2 workers / 1 worker speed-up: {one['seconds'] / two['seconds']:.2f}x (wall)")
+    return "\n".join(out)
+
+
 def _all(measured: dict[str, Any]) -> str:
     times = measured.get("all_seconds", ())
     return f"  (best of {', '.join(f'{t:.2f}' for t in times)})" if len(times) > 1 else ""
@@ -490,9 +538,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compute-only", action="store_true",
                         help="leave out the read floor and the end-to-end runs")
     parser.add_argument("--json", help="also append each size's report to this JSON-lines file")
+    parser.add_argument("--server", action="store_true",
+                        help="pass 1 on a real server instead: 1 worker against 2 reading "
+                             "their own ranges (PAYMENT_TEST_MONGODB_URI, else SecantusDB)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     print(json.dumps(machine()))
+    if args.server:
+        for claims in args.claims:
+            report = server_pass_one(claims, args.repeat)
+            print(format_server_report(report), flush=True)
+            if args.json:
+                with open(args.json, "a") as handle:
+                    handle.write(json.dumps({"machine": machine(), **report}) + "\n")
+        return 0
     for claims in args.claims:
         report = bench(claims, tuple(args.workers), repeat=args.repeat,
                        end_to_end_runs=not args.compute_only)
