@@ -4,11 +4,12 @@ The run is one of the ``--workers`` processes: it reads the batches, forks the o
 and computes batches itself while they are busy, so ``--workers`` equal to the number
 of cores keeps every core busy and none oversubscribed.
 
-The batches already sit in the run's memory when a worker starts, so a worker is
-*forked* with its share of them instead of being sent them: a forked child sees the
-parent's memory as it was at the fork (copy-on-write), so claim documents are never
-pickled on the way in, only the (small) results on the way back. Pickling the raw
-documents to a process pool cost more than computing them.
+The items (batches, or on MongoDB ranges of chains a worker reads itself: see
+:mod:`~PaymentProcess.processing.parallel.chain_ranges`) already sit in the run's memory
+when a worker starts, so a worker is *forked* with its share of them instead of being
+sent them: a forked child sees the parent's memory as it was at the fork (copy-on-write),
+so claim documents are never pickled on the way in, only the (small) results on the way
+back. Pickling the raw documents to a process pool cost more than computing them.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
     so memory stays bounded by the batch size whatever the number of claims; results
     never depend on the number of workers.
 
-    Workers die with the run that forked them (:func:`die_with_parent`) and never touch
-    the store: they only compute.
+    Workers die with the run that forked them (:func:`die_with_parent`) and never write
+    to the store: they compute, and on MongoDB read their own ranges of chains.
     """
     if workers <= 1:
         for batch in batches:
