@@ -522,14 +522,21 @@ class PaymentProcessor:
 
         A malformed ledger entry is counted once a run: a range counts those that no
         earlier batch of *its own* counted, so the count of one that an earlier range
-        counted too is taken back here.
+        counted too is taken back here. A range that returns another number of claims than
+        the projection listed saw the claims change (a PaymentProcessError, exit 4): one
+        reader would have read them in another state, so the run stops before any write.
         """
         log.info("workers read their own ranges", ranges=len(ranges),
                  workers=self.settings.workers)
         reported: set[str] = set()
-        for batches in run_claim_batch_level(
+        for chains, batches in zip(ranges, run_claim_batch_level(
                 ranges, partial(self._first_pass_range, analysis.context, resuming),
-                self.settings.workers):
+                self.settings.workers), strict=True):
+            if (read := sum(len(batch[3]) for batch in batches)) != chains.claims:
+                raise PaymentProcessError(
+                    f"the claims of {analysis.context.payment_event_id} changed while pass 1 "
+                    f"was reading them ({read} read where {chains.claims} were listed): run "
+                    "it again once nothing else writes them")
             for results, report, digests, ids, ledger, counted in batches:
                 analysis.fingerprint.add_claims(digests, ids)
                 analysis.fingerprint.add_ledger_digests(ledger)

@@ -35,6 +35,7 @@ from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.payment import ChainResult
 from PaymentProcess.data.models.stats import Finding, PaymentEventStats
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from tests.approval_support import approve_latest
 from tests.conftest import GOLDEN_STORE, read_store
@@ -438,6 +439,27 @@ def test_workers_reading_their_own_ranges_count_a_malformed_entry_once(batch_siz
                 for o in (outcome, reference) if o.store is not None]
     assert dry_runs[0]["fingerprint"] == dry_runs[1]["fingerprint"]
     assert dry_runs[0]["critical_findings"] == dry_runs[1]["critical_findings"] > 0
+
+
+def test_claims_that_change_while_workers_read_their_ranges_stop_the_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A range whose claims differ from what the projection listed (here: one claim more
+    listed): exit 4 before any write, not a chain skipped or read twice."""
+    listed = ClaimRepository.parent_ids
+
+    def one_more(self: ClaimRepository, *args: Any) -> Iterator[Any]:
+        yield from listed(self, *args)
+        yield "C9999"
+
+    monkeypatch.setattr(ClaimRepository, "parent_ids", one_more)
+    store = build_store(golden())
+    before = {name: list(store.db[name].find()) for name in store.db.list_collection_names()}
+    outcome = run(store, batch_size=2, workers=2)
+    assert outcome.exit_code == 4
+    assert outcome.error is not None and outcome.error.startswith(
+        f"the claims of {EVENT} changed while pass 1 was reading them (")
+    assert {name: list(store.db[name].find())
+            for name in store.db.list_collection_names()} == before
 
 
 # --------------------------------------------------------------------------- findings

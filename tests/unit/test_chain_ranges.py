@@ -15,10 +15,11 @@ EVENT = "PE-R"
 
 def test_ranges_are_cut_between_chains_once_enough_claims_are_in() -> None:
     parents = ["A", "A", "B", "C", "C", "C", "D", "E", "E"]
-    assert split_chains(parents, 3) == [ChainRange(None, "C"), ChainRange("C", "D"),
-                                        ChainRange("D", None)]
-    assert split_chains(parents, 100) == [ChainRange(None, None)]
-    assert split_chains([], 3) == [ChainRange(None, None)]
+    assert split_chains(parents, 3) == [ChainRange(None, "C", 3), ChainRange("C", "D", 3),
+                                        ChainRange("D", None, 3)]
+    assert split_chains(parents, 4) == [ChainRange(None, "D", 6), ChainRange("D", None, 3)]
+    assert split_chains(parents, 100) == [ChainRange(None, None, 9)]
+    assert split_chains([], 3) == [ChainRange(None, None, 0)]
 
 
 @pytest.mark.parametrize("odd", [None, 7, ["A"], {"id": "A"}])
@@ -50,6 +51,7 @@ def test_reading_the_ranges_in_order_is_reading_the_event(claims_per_range: int)
     read = [[d["_id"] for d in repository.fetch_ws(EVENT, 1000, chains=chains)]
             for chains in ranges]
     assert [claim_id for share in read for claim_id in share] == whole
+    assert [len(share) for share in read] == [chains.claims for chains in ranges]
     assert all(read)
     parents_of = {c["_id"]: c["ParentClaimCore_ID"] for c in claims}
     owners = {parents_of[claim_id]: index for index, share in enumerate(read)

@@ -26,11 +26,14 @@ _START = object()
 class ChainRange:
     """Chains whose ``ParentClaimCore_ID`` is at least ``low`` and below ``high``.
 
-    ``low`` None: from the first chain; ``high`` None: to the last.
+    ``low`` None: from the first chain; ``high`` None: to the last. ``claims``: how many
+    claims the projection found in it (a worker reading another number saw the claims
+    change).
     """
 
     low: str | None
     high: str | None
+    claims: int = 0
 
     def parent_condition(self) -> dict[str, str]:
         """The query condition on ``ParentClaimCore_ID`` (text only, by type bracketing)."""
@@ -47,6 +50,7 @@ def split_chains(parent_ids: Iterable[Any], claims_per_range: int) -> list[Chain
     None when a parent id is not text (see the module's docstring).
     """
     bounds: list[str | None] = [None]
+    counts: list[int] = []
     claims = 0
     previous: Any = _START
     for parent_id in parent_ids:
@@ -55,8 +59,11 @@ def split_chains(parent_ids: Iterable[Any], claims_per_range: int) -> list[Chain
         if parent_id != previous:
             if claims >= claims_per_range:
                 bounds.append(parent_id)
+                counts.append(claims)
                 claims = 0
             previous = parent_id
         claims += 1
     bounds.append(None)
-    return [ChainRange(low, high) for low, high in pairwise(bounds)]
+    counts.append(claims)
+    return [ChainRange(low, high, count)
+            for (low, high), count in zip(pairwise(bounds), counts, strict=True)]
