@@ -19,7 +19,7 @@ import pytest
 from PaymentProcess.common.functions import close_connection, get_connection
 from tests.approval_support import approve_latest
 from tests.conftest import REPO
-from tests.integration.conftest import ServerDatabase
+from tests.integration.conftest import ServerDatabase, fresh_database
 from tests.integration.cycle_checks import assert_cycle_invariants
 from tests.integration.mongo_server import ServerTarget, server_collections
 from tests.integration.resume_support import assert_same_store
@@ -33,12 +33,8 @@ TWO_WORKERS = ("--workers", "2", "--batch-size", "40")  # 300 claims: 8 ranges o
 @pytest.fixture
 def second_db(mongo_target: ServerTarget) -> Iterator[ServerDatabase]:
     """Another fresh database on the tier's server, dropped after the test."""
-    name = mongo_target.new_database()
-    try:
-        yield ServerDatabase(mongo_target.database_uri(name), mongo_target.client[name],
-                             mongo_target)
-    finally:
-        mongo_target.client.drop_database(name)
+    with fresh_database(mongo_target) as database:
+        yield database
 
 
 def ranges_read_by_workers(stderr: str) -> int:
