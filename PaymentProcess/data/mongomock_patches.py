@@ -633,13 +633,14 @@ def _prepared_upserts(collection: mongomock_ng.collection.Collection,
         if type(selector) is not dict or len(selector) != 1 or type(document) is not dict:
             return None
         key = selector.get("_id")
-        if type(key) is not str or not key or document.get("_id", key) != key:
+        named = document.get("_id", key)
+        if type(key) is not str or not key or type(named) is not str or named != key:
             return None
         for name in document:
             if type(name) is not str or name.startswith("$"):
                 return None
-        stored = _stored_dict(document)
         try:
+            stored = _stored_dict(document)
             if encode is not None:
                 encode(stored)
         except Exception:  # noqa: BLE001 - the fork's own method raises its own error

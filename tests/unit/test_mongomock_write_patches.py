@@ -122,12 +122,13 @@ def test_upserts_by_id_leave_what_the_fork_leaves(seed: int) -> None:
     existing = [random_document(rng, k) for k in rng.sample(keys, rng.randrange(5))]
     batches = []
     for _ in range(rng.randrange(1, 4)):
-        batch = [random_document(rng, rng.choice(keys)) for _ in range(rng.randrange(1, 7))]
+        batch = [(key, random_document(rng, key))
+                 for key in rng.choices(keys, k=rng.randrange(1, 7))]
         if rng.random() < 0.3 and existing:  # an unchanged replacement, in another key order
             again = dict(reversed(list(rng.choice(existing).items())))
-            batch.insert(rng.randrange(len(batch) + 1), again)
+            batch.insert(rng.randrange(len(batch) + 1), (again.get("_id", keys[0]), again))
         if rng.random() < 0.25:
-            spoil(rng, rng.choice(batch))
+            spoil(rng, rng.choice(batch)[1])
         batches.append(batch)
     ordered = rng.random() < 0.5
     unique = rng.random() < 0.4
@@ -144,13 +145,13 @@ def test_upserts_by_id_leave_what_the_fork_leaves(seed: int) -> None:
     def write(db: Any) -> list[Any]:
         results, sending = [], copy.deepcopy(batches)
         for batch in sending:
-            sent = [ReplaceOne({"_id": d.get("_id", keys[0])}, d, upsert=True) for d in batch]
+            sent = [ReplaceOne({"_id": key}, d, upsert=True) for key, d in batch]
             try:
                 results.append(_result(db.c.bulk_write(sent, ordered=ordered)))
             except mongomock_ng.BulkWriteError as error:
                 results.append(("bulk error", error.details))
         for batch in sending:  # the store kept copies, not the documents sent
-            for document in batch:
+            for _, document in batch:
                 document.clear()
         return results
 
