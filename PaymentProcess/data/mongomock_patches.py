@@ -651,6 +651,18 @@ def _prepared_upserts(collection: mongomock_ng.collection.Collection,
     return prepared
 
 
+def _store_updated(collection: mongomock_ng.collection.Collection, key: str, document: dict,
+                   snapshot: dict | None) -> None:
+    """Keep a document changed in place as ``_update_documents`` does: unique indexes
+    checked, then stored; on a duplicate key the snapshot goes back and the error is raised."""
+    try:
+        collection._ensure_uniques(document)
+        collection._store[key] = document
+    except DuplicateKeyError:
+        collection._store[key] = snapshot
+        raise
+
+
 def _apply_upserts(collection: mongomock_ng.collection.Collection,
                    prepared: list[tuple[str, dict]], ordered: bool) -> dict[str, Any]:
     """The fork's ``BulkOperationBuilder.execute`` of prepared upserts: each document
@@ -682,12 +694,7 @@ def _apply_upserts(collection: mongomock_ng.collection.Collection,
             existing.clear()
             existing.update(document)
             if changed:
-                try:
-                    collection._ensure_uniques(existing)
-                    store[key] = existing
-                except DuplicateKeyError:
-                    store[key] = snapshot
-                    raise
+                _store_updated(collection, key, existing, snapshot)
             result["nMatched"] += 1
             result["nModified"] += changed
         except WriteError as error:
@@ -780,12 +787,7 @@ def _update_many(self: mongomock_ng.collection.Collection, filter: Any, update: 
         for name, value in fields:
             document[name] = value
         if changed:
-            try:
-                self._ensure_uniques(document)
-                store[key] = document
-            except DuplicateKeyError:
-                store[key] = snapshot
-                raise
+            _store_updated(self, key, document, snapshot)
             modified += 1
     return mongomock_ng.results.UpdateResult(
         {"connectionId": self.database.client._id, "err": None, "n": matched,

@@ -13,8 +13,8 @@ import copy
 import hashlib
 import inspect
 import random
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -27,20 +27,7 @@ from bson.objectid import ObjectId
 from pymongo import ReplaceOne, UpdateOne
 
 from PaymentProcess.data import mongomock_patches
-
-WRITES = [p for p in mongomock_patches.PATCHES if p.name == "writes"]
-
-
-@contextmanager
-def forks_writes() -> Iterator[None]:
-    """mongomock-ng's own ``bulk_write`` and ``update_many``, for a while."""
-    for patch in WRITES:
-        patch.install(patch.original)
-    try:
-        yield
-    finally:
-        for patch in WRITES:
-            patch.install(patch.replacement)
+from tests.mongomock_support import unpatched
 
 
 def both(prepare: Callable[[Any], None], write: Callable[[Any], Any]) -> None:
@@ -49,7 +36,7 @@ def both(prepare: Callable[[Any], None], write: Callable[[Any], Any]) -> None:
     for patched in (True, False):
         db = mongomock_ng.MongoClient().db
         prepare(db)
-        with nullcontext() if patched else forks_writes():
+        with nullcontext() if patched else unpatched("writes"):
             try:
                 result: Any = ("ok", write(db))
             except Exception as error:  # noqa: BLE001 - compared below
