@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STORE  := demo-store
 
-.PHONY: setup demo test test-server check-install lint bench clean
+.PHONY: setup demo test test-server check-install lint bench bench-server clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,12 @@ check-install:
 
 bench: setup
 	$(PY) -m pytest tests/performance -m performance -q -s
+
+# The real-server benchmark (not part of `make test`): dry and final run against the server's
+# own floor, on SecantusDB started here or on PAYMENT_TEST_MONGODB_URI; CLAIMS=10000 for more.
+CLAIMS ?= 2000
+bench-server: setup
+	$(PY) -m tests.performance.bench_server --claims $(CLAIMS)
 
 clean:
 	rm -rf $(VENV) $(STORE) $(STORE)-835 $(STORE)-bank $(STORE).log .pytest_cache .ruff_cache tests/node/node_modules

@@ -110,8 +110,9 @@ class Repositories:
     @classmethod
     def for_store(cls, store: Store, batch_size: int) -> Repositories:
         """Build the repositories on the store's database."""
-        return cls(ClaimRepository(store.db, retryable_marks=store.kind == "mongodb"),
-                   PaymentRepository(store.db, batch_size),
+        server = store.kind == "mongodb"
+        return cls(ClaimRepository(store.db, retryable_marks=server),
+                   PaymentRepository(store.db, batch_size, insert_first=server),
                    PaymentCenterRepository(store.db, batch_size),
                    EventRepository(store.db, batch_size))
 

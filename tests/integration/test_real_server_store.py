@@ -286,3 +286,20 @@ def test_the_captured_run_paid_the_golden_cycle(engine_commands: tuple, expected
         p["PaymentCenter_ID"]: p["number"] for p in expected["PE-G1"]["payments"]}
     assert db.RemittanceFile.count_documents({}) == 7  # one 835 a payee paid or recouped
 
+
+
+def test_ledger_and_payment_info_are_inserted_and_the_resume_replaces_them(
+        engine_commands: tuple) -> None:
+    """On MongoDB the final run inserts its documents (no upsert's lookup); the resume after
+    the crash finds them all written and replaces each one, as an upsert would."""
+    commands, db = engine_commands
+    for collection in ("ClaimFinCore", "PaymentInfo"):
+        stored = {doc["_id"] for doc in db[collection].find({"PaymentEvent_ID": "PE-G1"})}
+        inserted = [doc["_id"] for name, command in commands if name == "insert"
+                    and command["insert"] == collection for doc in command["documents"]]
+        replaced = [update["q"]["_id"] for name, command in commands if name == "update"
+                    and command["update"] == collection for update in command["updates"]
+                    if update.get("upsert") and "$setOnInsert" not in update["u"]]
+        assert len(stored) > 3  # more than one batch of --batch-size 3
+        assert sorted(inserted) == sorted([*stored, *stored])  # the run, then its resume
+        assert sorted(replaced) == sorted(stored)  # the resume's duplicates

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import count
 
 import mongomock_ng
 import pytest
+from pymongo.errors import BulkWriteError
 
 from PaymentProcess.processing.optimization.batch_processor import (
     UpsertResult,
     batch_iterable,
     bulk_upsert,
+    insert_or_replace,
 )
+
+# The embedded store's write and the server's (inserts first): the same documents and counts.
+WRITERS = pytest.mark.parametrize("write", [bulk_upsert, insert_or_replace])
 
 
 @pytest.mark.parametrize(
@@ -50,37 +56,41 @@ def documents(version: int) -> list[dict]:
     return [{"_id": f"PE-1:C{i}", "amount": i * version, "v": version} for i in range(1, 6)]
 
 
-def test_bulk_upsert_twice_leaves_the_same_documents() -> None:
+@WRITERS
+def test_bulk_upsert_twice_leaves_the_same_documents(write: Callable[..., UpsertResult]) -> None:
     coll = mongomock_ng.MongoClient().db.PaymentInfo
-    first = bulk_upsert(coll, documents(1), batch_size=2)
+    first = write(coll, documents(1), batch_size=2)
     assert first == UpsertResult(matched=0, upserted=5)
     snapshot = list(coll.find(sort=[("_id", 1)]))
-    second = bulk_upsert(coll, documents(1), batch_size=2)
+    second = write(coll, documents(1), batch_size=2)
     assert second == UpsertResult(matched=5, upserted=0)
     assert list(coll.find(sort=[("_id", 1)])) == snapshot
     assert coll.count_documents({}) == 5
 
 
-def test_bulk_upsert_replaces_whole_documents() -> None:
+@WRITERS
+def test_bulk_upsert_replaces_whole_documents(write: Callable[..., UpsertResult]) -> None:
     coll = mongomock_ng.MongoClient().db.Payments
-    bulk_upsert(coll, [{"_id": "a", "x": 1, "old": True}, {"_id": "b", "x": 2}])
-    result = bulk_upsert(coll, [{"_id": "a", "x": 10}, {"_id": "c", "x": 3}], batch_size=1)
+    write(coll, [{"_id": "a", "x": 1, "old": True}, {"_id": "b", "x": 2}])
+    result = write(coll, [{"_id": "a", "x": 10}, {"_id": "c", "x": 3}], batch_size=1)
     assert result == UpsertResult(matched=1, upserted=1)
     assert list(coll.find(sort=[("_id", 1)])) == [{"_id": "a", "x": 10}, {"_id": "b", "x": 2},
                                                   {"_id": "c", "x": 3}]
 
 
-def test_bulk_upsert_of_nothing() -> None:
+@WRITERS
+def test_bulk_upsert_of_nothing(write: Callable[..., UpsertResult]) -> None:
     coll = mongomock_ng.MongoClient().db.Payments
-    assert bulk_upsert(coll, []) == UpsertResult(matched=0, upserted=0)
+    assert write(coll, []) == UpsertResult(matched=0, upserted=0)
     assert coll.count_documents({}) == 0
 
 
-def test_bulk_upsert_counts_across_many_batches() -> None:
+@WRITERS
+def test_bulk_upsert_counts_across_many_batches(write: Callable[..., UpsertResult]) -> None:
     coll = mongomock_ng.MongoClient().db.ClaimFinCore
     docs = [{"_id": f"PE:C{i:04d}", "n": i} for i in range(25)]
-    assert bulk_upsert(coll, docs[:12], batch_size=10) == UpsertResult(0, 12)
-    assert bulk_upsert(coll, docs, batch_size=10) == UpsertResult(12, 13)
+    assert write(coll, docs[:12], batch_size=10) == UpsertResult(0, 12)
+    assert write(coll, docs, batch_size=10) == UpsertResult(12, 13)
     assert coll.count_documents({}) == 25
 
 
@@ -155,3 +165,37 @@ def test_a_process_forked_inside_collect_per_batch_collects_only_its_own_objects
             assert os.waitstatus_to_exitcode(status) == 0
     finally:
         gc.enable()
+
+
+def test_insert_or_replace_replaces_the_existing_documents_of_a_mixed_batch() -> None:
+    coll = mongomock_ng.MongoClient().db.ClaimFinCore
+    coll.insert_many([{"_id": "b", "x": 0, "old": True}, {"_id": "d", "x": 0}])
+    result = insert_or_replace(coll, [{"_id": c, "x": n} for n, c in enumerate("abcde")],
+                               batch_size=3)
+    assert result == UpsertResult(matched=2, upserted=3)
+    assert list(coll.find(sort=[("_id", 1)])) == [{"_id": c, "x": n}
+                                                  for n, c in enumerate("abcde")]
+
+
+class RefusingCollection:
+    """A collection whose inserts fail with the given bulk write error details."""
+
+    def __init__(self, details: dict) -> None:
+        self.details = details
+
+    def insert_many(self, documents: list, ordered: bool) -> None:
+        raise BulkWriteError(self.details)
+
+
+@pytest.mark.parametrize("details", [
+    {"writeErrors": [{"index": 0, "code": 121, "errmsg": "Document failed validation"}],
+     "nInserted": 0},
+    {"writeErrors": [{"index": 0, "code": 11000, "errmsg": "E11000 duplicate key"}],
+     "writeConcernErrors": [{"code": 64, "errmsg": "waiting for replication timed out"}],
+     "nInserted": 1},
+    {"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "timed out"}],
+     "nInserted": 2},
+])
+def test_insert_or_replace_raises_every_error_but_duplicate_keys(details: dict) -> None:
+    with pytest.raises(BulkWriteError):
+        insert_or_replace(RefusingCollection(details), [{"_id": "a"}, {"_id": "b"}])

@@ -23,7 +23,11 @@ from PaymentProcess.data.repositories.collections import (
     PAYMENTS,
     SEQUENCES,
 )
-from PaymentProcess.processing.optimization.batch_processor import batch_iterable, bulk_upsert
+from PaymentProcess.processing.optimization.batch_processor import (
+    batch_iterable,
+    bulk_upsert,
+    insert_or_replace,
+)
 from PaymentProcess.utils.error_handling import SequenceNumberError
 
 MAX_ALLOCATION_ATTEMPTS = 50
@@ -32,29 +36,32 @@ MAX_ALLOCATION_ATTEMPTS = 50
 class PaymentRepository:
     """Persistence of a final run's results and of the dry run's estimates."""
 
-    def __init__(self, db: Database, batch_size: int = 1000) -> None:
+    def __init__(self, db: Database, batch_size: int = 1000, insert_first: bool = False) -> None:
+        """``insert_first``: write documents as inserts, replacing only those that exist
+        (MongoDB, where an upsert costs more than an insert); else as upserts."""
         self.db = db
         self.batch_size = batch_size
+        self._write = insert_or_replace if insert_first else bulk_upsert
 
     def persist_claim_aggregate(self, ledger_entries: list[dict[str, Any]]) -> None:
         """Upsert ledger entries (``_id "<PE>:<ParentClaimCore_ID>"``)."""
-        bulk_upsert(self.db[CLAIM_FIN], ledger_entries, batch_size=self.batch_size)
+        self._write(self.db[CLAIM_FIN], ledger_entries, batch_size=self.batch_size)
 
     def persist_service_line(self, payment_infos: list[dict[str, Any]]) -> None:
         """Upsert PaymentInfo documents, one per settled claim with its lines."""
-        bulk_upsert(self.db[PAYMENT_INFO], payment_infos, batch_size=self.batch_size)
+        self._write(self.db[PAYMENT_INFO], payment_infos, batch_size=self.batch_size)
 
     def persist_payments(self, payments: list[dict[str, Any]]) -> None:
         """Upsert disbursements (``_id "<PE>:<PaymentCenter_ID>"``)."""
-        bulk_upsert(self.db[PAYMENTS], payments, batch_size=self.batch_size)
+        self._write(self.db[PAYMENTS], payments, batch_size=self.batch_size)
 
     def persist_settlements(self, settlements: list[dict[str, Any]]) -> None:
         """Upsert the final run's per-payee settlement figures."""
-        bulk_upsert(self.db[PAYMENT_SETTLEMENT], settlements, batch_size=self.batch_size)
+        self._write(self.db[PAYMENT_SETTLEMENT], settlements, batch_size=self.batch_size)
 
     def persist_estimates(self, estimates: list[dict[str, Any]]) -> None:
         """Upsert the dry run's per-payee estimates (``_id "<PE>:<key>"``)."""
-        bulk_upsert(self.db[PAYMENT_ESTIMATE], estimates, batch_size=self.batch_size)
+        self._write(self.db[PAYMENT_ESTIMATE], estimates, batch_size=self.batch_size)
 
     def open_over_under(self, payee_ids: list[int]) -> list[dict[str, Any]]:
         """Not-CLOSED O/U records of these payees (the caller rejects all but valid OPEN ones).
