@@ -28,11 +28,12 @@ from types import TracebackType
 from typing import Any
 
 import mongomock_ng
+from bson import json_util
 from pymongo.errors import BulkWriteError, InvalidName
 
 from PaymentProcess.data import (
     extended_json,
-    mongomock_patches,  # noqa: F401  (applies the patches)
+    mongomock_patches,  # applies the patches on import
 )
 from PaymentProcess.utils.error_handling import ConcurrencyError, ConfigurationError
 from PaymentProcess.utils.progress import progress
@@ -161,25 +162,23 @@ class EmbeddedStore:
                 self._load_file(file, advance)
 
     def _load_file(self, file: Path, advance: Callable[[int], None]) -> None:
-        """Insert one collection file's documents, in chunks, counting them as they go."""
+        """Insert one collection file's documents, in chunks, counting them as they go.
+
+        A chunk the fast decoder read whole is inserted at once
+        (:func:`~PaymentProcess.data.mongomock_patches.insert_parsed`); whatever it leaves
+        (a document that needs mongomock-ng's own checks, or is refused) goes through
+        ``insert_many``, whose refusal names the document's line.
+        """
         try:
             collection = self.db[file.name[: -len(SUFFIX)]]
         except InvalidName as exc:
             raise ConfigurationError(f"{file}: not a collection name: {_one_line(exc)}") from None
         loaded = False
-        for docs, line_numbers in _read_jsonl(file):
+        for docs, line_numbers, plain in _read_jsonl(file):
             loaded = True
-            before = collection.estimated_document_count()
-            try:
-                collection.insert_many(docs, ordered=True)
-            except Exception as exc:  # duplicate _id, a document BSON cannot hold
-                if isinstance(exc, BulkWriteError):
-                    reason = exc.details["writeErrors"][0]["errmsg"]
-                else:
-                    reason = _one_line(exc)
-                # ordered inserts stop at the first bad document: it is the next one
-                line = line_numbers[collection.estimated_document_count() - before]
-                raise ConfigurationError(f"{file}:{line}: cannot load: {reason}") from None
+            done = mongomock_patches.insert_parsed(collection, docs) if plain else 0
+            if done < len(docs):
+                _insert_checked(collection, docs[done:], line_numbers[done:], file)
             advance(len(docs))
         if not loaded:
             self.db.create_collection(collection.name)
@@ -243,8 +242,27 @@ def _count_lines(file: Path) -> int:
         return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(1 << 20), b""))
 
 
-def _read_jsonl(file: Path) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
-    """Parse a ``.jsonl`` file in chunks of ``LOAD_CHUNK`` documents, with each one's line."""
+def _insert_checked(collection: Any, docs: list[dict[str, Any]], line_numbers: list[int],
+                    file: Path) -> None:
+    """``insert_many`` the documents; a refused one is a one-line error naming its line."""
+    before = collection.estimated_document_count()
+    try:
+        collection.insert_many(docs, ordered=True)
+    except Exception as exc:  # duplicate _id, a document BSON cannot hold
+        if isinstance(exc, BulkWriteError):
+            reason = exc.details["writeErrors"][0]["errmsg"]
+        else:
+            reason = _one_line(exc)
+        # ordered inserts stop at the first bad document: it is the next one
+        line = line_numbers[collection.estimated_document_count() - before]
+        raise ConfigurationError(f"{file}:{line}: cannot load: {reason}") from None
+
+
+def _read_jsonl(file: Path) -> Iterator[tuple[list[dict[str, Any]], list[int], bool]]:
+    """Parse a ``.jsonl`` file in chunks of up to ``LOAD_CHUNK`` documents, with each one's
+    line, and whether the fast decoder read the whole chunk
+    (:func:`~PaymentProcess.data.extended_json.loads_plain`); a line only json_util reads
+    is a chunk of its own."""
     docs: list[dict[str, Any]] = []
     line_numbers: list[int] = []
     with open(file, "rb") as handle:
@@ -253,17 +271,26 @@ def _read_jsonl(file: Path) -> Iterator[tuple[list[dict[str, Any]], list[int]]]:
                 text = raw.decode("utf-8").strip()
                 if not text:
                     continue
-                doc = extended_json.loads(text)
+                try:
+                    doc, plain = extended_json.loads_plain(text), True
+                except extended_json.Unsupported:
+                    doc, plain = json_util.loads(text), False
                 if not isinstance(doc, dict):
                     raise ValueError(f"expected a document, got {type(doc).__name__}")
             except Exception as exc:  # json_util raises many types on bad input
                 raise ConfigurationError(
                     f"{file}:{number}: not valid Extended JSON: {_one_line(exc)}"
                 ) from None
+            if not plain:
+                if docs:
+                    yield docs, line_numbers, True
+                docs, line_numbers = [], []
+                yield [doc], [number], False
+                continue
             docs.append(doc)
             line_numbers.append(number)
             if len(docs) >= LOAD_CHUNK:
-                yield docs, line_numbers
+                yield docs, line_numbers, True
                 docs, line_numbers = [], []
     if docs:
-        yield docs, line_numbers
+        yield docs, line_numbers, True

@@ -31,7 +31,7 @@ _encoder = json.JSONEncoder(allow_nan=False, check_circular=False,
                             default=lambda value: _encode_value(value))
 
 
-class _Unsupported(Exception):
+class Unsupported(Exception):
     """A value only json_util knows how to write or read."""
 
 
@@ -43,20 +43,20 @@ def _encode_value(value: Any) -> Any:
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         if value < _EPOCH or value.year > 9999:
-            raise _Unsupported
+            raise Unsupported
         millis = value.microsecond // 1000
         fraction = f".{millis:03d}" if millis else ""
         return {"$date": f"{value:%Y-%m-%dT%H:%M:%S}{fraction}Z"}
     if kind is ObjectId:
         return {"$oid": str(value)}
-    raise _Unsupported
+    raise Unsupported
 
 
 def dumps(document: dict[str, Any]) -> str:
     """One document as relaxed Extended JSON, identical to json_util's output."""
     try:
         return _encoder.encode(document)
-    except (_Unsupported, ValueError):
+    except (Unsupported, ValueError):
         return json_util.dumps(document, json_options=json_util.RELAXED_JSON_OPTIONS)
 
 
@@ -65,7 +65,7 @@ def _decode_object(pairs: dict[str, Any]) -> Any:
     if not key.startswith("$"):  # type wrappers ($binary/$type, $regex/$options, ...) lead
         return pairs
     if len(pairs) != 1:
-        raise _Unsupported
+        raise Unsupported
     value = pairs[key]
     kind = type(value)
     if key == "$numberDecimal" and kind is str:
@@ -76,8 +76,11 @@ def _decode_object(pairs: dict[str, Any]) -> Any:
                 _decimals[value] = decimal
         return decimal
     if key == "$date":
-        if kind is str and value.endswith("Z") and len(value) in (20, 24):
-            return datetime.fromisoformat(value[:-1])
+        if kind is str and value.endswith("Z") and len(value) in (20, 24) and value[10] == "T":
+            date = datetime.fromisoformat(value[:-1])
+            if date.tzinfo is None and not date.microsecond % 1000:  # as the store keeps dates
+                return date
+            raise Unsupported
         if kind is int:
             return _EPOCH + timedelta(milliseconds=value)
     if key == "$numberInt" and kind is str and value.lstrip("-").isdigit():
@@ -86,12 +89,21 @@ def _decode_object(pairs: dict[str, Any]) -> Any:
         return Int64(value)
     if key == "$oid" and kind is str and len(value) == 24:
         return ObjectId(value)
-    raise _Unsupported
+    raise Unsupported
+
+
+def loads_plain(text: str) -> Any:
+    """Parse one line with the fast decoder alone; :class:`Unsupported` if only json_util can.
+
+    Every value is a new object and every date naive UTC in whole milliseconds, as
+    mongomock stores dates (see :func:`PaymentProcess.data.mongomock_patches.insert_parsed`).
+    """
+    return json.loads(text, object_hook=_decode_object)
 
 
 def loads(text: str) -> Any:
     """Parse one line of Extended JSON (relaxed or canonical)."""
     try:
-        return json.loads(text, object_hook=_decode_object)
-    except _Unsupported:
+        return loads_plain(text)
+    except Unsupported:
         return json_util.loads(text)

@@ -56,11 +56,15 @@ from decimal import Decimal
 from operator import lt
 from typing import Any
 
+import bson
+import mongomock_ng.codec_options
 import mongomock_ng.collection
 import mongomock_ng.filtering
 import mongomock_ng.helpers
 import mongomock_ng.store
+from bson.codec_options import DEFAULT_CODEC_OPTIONS, CodecOptions
 from bson.decimal128 import Decimal128
+from bson.int64 import Int64
 from bson.objectid import ObjectId
 
 _filtering = mongomock_ng.filtering
@@ -540,6 +544,63 @@ def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
     if rank == _NUMBER_RANK:
         return flag, rank, _number_key(value)
     return flag, rank, None if rank == _NULL_RANK else value
+
+
+# --- load: documents parsed from the store's files, inserted in bulk -------------------
+
+_PLAIN_KEYS = frozenset({str, int, Int64, ObjectId})
+
+
+def _pymongo_codec_options(collection: mongomock_ng.collection.Collection) -> CodecOptions:
+    """The codec options ``Collection._insert`` encodes a document with (``_bson_encode``)."""
+    options = collection.codec_options
+    if isinstance(options, mongomock_ng.codec_options.CodecOptions):
+        options = options.to_pymongo()
+    return options if isinstance(options, CodecOptions) else DEFAULT_CODEC_OPTIONS
+
+
+def insert_parsed(collection: mongomock_ng.collection.Collection,
+                  documents: list[dict[str, Any]]) -> int:
+    """Insert the leading ``documents`` at once, as ``insert_many`` would; return how many.
+
+    For documents fresh from :func:`PaymentProcess.data.extended_json.loads_plain` (new
+    objects, dates naive UTC in whole milliseconds, keys strings), into a collection with
+    no index, validator or TTL: ``Collection._insert`` would check each (a top-level
+    field name starting with ``$``, a value or key BSON cannot hold, a duplicate
+    ``_id``), normalise its dates (nothing to do) and store it, one call chain a
+    document. Here the same checks run (``bson.encode`` in C) and the documents go into
+    the collection's dict in one update. It stops before the first document it cannot
+    vouch for (no ``_id`` of a plain type, a duplicate, a check failed): that one and
+    the rest are the caller's, for ``insert_many`` to insert or refuse with its message.
+    """
+    store = collection._store
+    if store.indexes or store.options or store._ttl_indexes:
+        return 0
+    stored = store._documents
+    options = _pymongo_codec_options(collection)
+    keys: list[Any] = []
+    taken: set[Any] = set()
+    for document in documents:
+        key = document.get("_id")
+        if type(key) not in _PLAIN_KEYS or key in stored or key in taken:
+            break
+        if "$" in "".join(document) and any(name.startswith("$") for name in document):
+            break
+        try:
+            bson.encode(document, False, options)
+        except Exception:  # noqa: BLE001 - insert_many says what is wrong with it
+            break
+        keys.append(key)
+        taken.add(key)
+    inserted = documents[: len(keys)]
+    with store._rwlock.writer():
+        stored.update(zip(keys, inserted, strict=True))
+    index = _field_index(store, create=False)
+    if index is not None:
+        for key, document in zip(keys, inserted, strict=True):
+            index.placed(key)
+            index.add(key, document)
+    return len(keys)
 
 
 # --- the registry ----------------------------------------------------------------------

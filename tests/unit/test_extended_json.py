@@ -66,6 +66,24 @@ def test_edge_cases_read_and_write_like_json_util(line: str) -> None:
     assert_same(line)
 
 
+def test_a_date_json_util_refuses_is_refused() -> None:
+    line = '{"d": {"$date": "2026-11-20 08:19:11.463Z"}}'
+    with pytest.raises(ValueError):
+        json_util.loads(line)
+    with pytest.raises(ValueError):
+        extended_json.loads(line)
+
+
+def test_the_plain_decoder_leaves_other_values_to_json_util() -> None:
+    assert extended_json.loads_plain('{"d": {"$date": "2026-11-20T08:19:11.463Z"}}') == {
+        "d": datetime(2026, 11, 20, 8, 19, 11, 463000)}
+    for line in ('{"a": {"$binary": "AAEC", "$type": "00"}}',
+                 '{"d": {"$date": "2026-11-20T08:19:11.463+01:00"}}',
+                 '{"d": {"$date": {"$numberLong": "-1000"}}}'):
+        with pytest.raises(extended_json.Unsupported):
+            extended_json.loads_plain(line)
+
+
 def test_values_json_util_writes_itself() -> None:
     for document in ({"d": datetime(1969, 12, 31)}, {"f": float("inf")}, {"b": b"\x00\x01"}):
         assert extended_json.dumps(document) == json_util.dumps(document, json_options=RELAXED)

@@ -66,6 +66,14 @@ def test_private_attributes_the_patches_read_exist() -> None:
     assert str(inspect.signature(mongomock_ng.filtering.resolve_key)) == "(key, doc)"
     assert str(inspect.signature(mongomock_ng.filtering._get_compare_type)) == "(val)"
     assert [d["_id"] for d in cursor] == [1]
+    # insert_parsed does what Collection._insert does, with the store's internals
+    assert str(inspect.signature(mongomock_ng.collection.Collection._insert)) == (
+        "(self, data, session=None, ordered=True, validate=True)")
+    assert str(inspect.signature(mongomock_ng.collection._bson_encode)) == (
+        "(document, check_keys, codec_options)")
+    for name in ("indexes", "options", "_ttl_indexes", "_rwlock"):
+        assert hasattr(store, name), name
+    assert callable(coll.codec_options.to_pymongo)
 
 
 @pytest.fixture
@@ -411,3 +419,28 @@ def test_compiled_filters_in_queries_and_updates() -> None:
     assert "c5" in [d["_id"] for d in db.c.find({"e": "E"})]
     paid = {"e": "E", "s": {"$exists": True}}
     assert db.c.count_documents(paid) == len(_unpatched(db.c, paid)) == 12
+
+
+def test_bulk_insert_of_parsed_documents_equals_insert_many() -> None:
+    from datetime import datetime
+
+    docs = [{"_id": "a", "n": 1, "d": datetime(2026, 1, 2, 3, 4, 5, 6000)},
+            {"_id": 2, "lines": [{"x": Decimal128("1.10")}], "e": "E"},
+            {"_id": "c", "e": "E"},
+            {"_id": "a", "n": 9},  # duplicate: stops here
+            {"_id": "z"}]
+    db = mongomock_ng.MongoClient(tz_aware=False).db
+    db.c.insert_one({"_id": "first", "e": "E"})
+    list(db.c.find({"e": "E"}))  # builds the field index of "e"
+    assert mongomock_patches.insert_parsed(db.c, [dict(d) for d in docs]) == 3
+    expected = mongomock_ng.MongoClient(tz_aware=False).db.c
+    expected.insert_one({"_id": "first", "e": "E"})
+    expected.insert_many([dict(d) for d in docs[:3]])
+    assert list(db.c.find()) == list(expected.find())
+    assert [d["_id"] for d in db.c.find({"e": "E"})] == ["first", 2, "c"]  # index kept current
+    for refused in ({"n": 1}, {"_id": {"k": 1}}, {"_id": 1.5}, {"_id": "q", "$x": 1},
+                    {"_id": "q", "a": {"b\0": 1}}, {"_id": "q", "n": 2**64}, {"_id": 2}):
+        assert mongomock_patches.insert_parsed(db.c, [refused]) == 0, refused
+    assert db.c.count_documents({}) == 4
+    db.d.create_index("u", unique=True)
+    assert mongomock_patches.insert_parsed(db.d, [{"_id": 1}]) == 0  # indexes: insert_many's
