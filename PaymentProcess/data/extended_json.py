@@ -27,8 +27,12 @@ from PaymentProcess.utils.money import decimal128_from_text, decimal128_text
 _EPOCH = datetime(1970, 1, 1)
 _DECIMAL_CACHE_SIZE = 200_000  # amounts repeat; Decimal128 is immutable, so sharing is safe
 _decimals: dict[str, Decimal128] = {}
-_encoder = json.JSONEncoder(allow_nan=False, check_circular=False,
-                            default=lambda value: _encode_value(value))
+# What the encoder hook returned for an amount (by its two BID words) and a naive date:
+# most repeat, and a cached wrapper costs a lookup instead of formatting the text again.
+_ENCODED_CACHE_SIZE = 200_000
+_encoded_decimals: dict[tuple[int, int], dict[str, str]] = {}
+_encoded_dates: dict[datetime, dict[str, str]] = {}
+_decimal_state = Decimal128.__getstate__
 
 
 class Unsupported(Exception):
@@ -38,18 +42,37 @@ class Unsupported(Exception):
 def _encode_value(value: Any) -> Any:
     kind = type(value)
     if kind is Decimal128:
-        return {"$numberDecimal": decimal128_text(value)}
+        state = _decimal_state(value)
+        wrapped = _encoded_decimals.get(state)
+        if wrapped is None:
+            wrapped = {"$numberDecimal": decimal128_text(value)}
+            if len(_encoded_decimals) < _ENCODED_CACHE_SIZE:
+                _encoded_decimals[state] = wrapped
+        return wrapped
     if kind is datetime:
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        if value < _EPOCH or value.year > 9999:
-            raise Unsupported
-        millis = value.microsecond // 1000
-        fraction = f".{millis:03d}" if millis else ""
-        return {"$date": f"{value:%Y-%m-%dT%H:%M:%S}{fraction}Z"}
+        if value.tzinfo is None:
+            wrapped = _encoded_dates.get(value)
+            if wrapped is None:
+                wrapped = _encode_date(value)
+                if len(_encoded_dates) < _ENCODED_CACHE_SIZE:
+                    _encoded_dates[value] = wrapped
+            return wrapped
+        return _encode_date(value.astimezone(UTC).replace(tzinfo=None))
     if kind is ObjectId:
         return {"$oid": str(value)}
     raise Unsupported
+
+
+def _encode_date(value: datetime) -> dict[str, str]:
+    """A naive UTC date as ``{"$date": ISO text}``, in json_util's relaxed range only."""
+    if value < _EPOCH or value.year > 9999:
+        raise Unsupported
+    millis = value.microsecond // 1000
+    fraction = f".{millis:03d}" if millis else ""
+    return {"$date": f"{value:%Y-%m-%dT%H:%M:%S}{fraction}Z"}
+
+
+_encoder = json.JSONEncoder(allow_nan=False, check_circular=False, default=_encode_value)
 
 
 def dumps(document: dict[str, Any]) -> str:

@@ -121,7 +121,24 @@ def _copy_field(value: Any, container: type) -> Any:
 
 
 def _copy_dict(value: dict, container: type) -> Any:
-    """``_copy_field`` of a document: immutable values are taken without a call each."""
+    """``_copy_field`` of a document: immutable values are taken without a call each.
+
+    Into a plain ``dict`` the document is copied whole in C (``dict.copy``, same order)
+    and only its containers and other mutable values are replaced by copies.
+    """
+    if container is dict:
+        new = value.copy()
+        for key, item in value.items():
+            kind = type(item)
+            if kind in _IMMUTABLE:
+                continue
+            if kind is dict:
+                new[key] = _copy_dict(item, dict)
+            elif kind is list:
+                new[key] = _copy_list(item, dict)
+            else:
+                new[key] = _copy_field(item, dict)
+        return new
     new = container()
     for key, item in value.items():
         kind = type(item)
