@@ -95,3 +95,17 @@ def test_decimal128_text_fast_paths_agree(coefficient: int, places: int) -> None
     value = Decimal128(Decimal(coefficient).scaleb(-places))
     assert decimal128_text(value) == str(value)
     assert decimal128_from_text(str(value)).bid == Decimal128(str(value)).bid
+
+
+def test_repeated_values_encode_as_json_util_encodes_each() -> None:
+    """The encoder's wrappers are cached per BID encoding and naive date: equal values in
+    other encodings or as UTC-aware dates are still written as json_util writes them."""
+    from datetime import UTC
+
+    naive = datetime(2026, 11, 20, 8, 19, 11, 463000)
+    documents = [{"a": Decimal128("1.50"), "d": naive}, {"a": Decimal128("1.5"), "d": naive},
+                 {"a": Decimal128("1.50"), "d": naive.replace(tzinfo=UTC)},
+                 {"a": Decimal128("-1.50"), "d": datetime(1969, 12, 31)},
+                 {"a": Decimal128("1.50"), "d": naive.replace(microsecond=463999)}]
+    for document in documents * 2:
+        assert extended_json.dumps(document) == json_util.dumps(document, json_options=RELAXED)
