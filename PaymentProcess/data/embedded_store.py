@@ -220,8 +220,10 @@ class EmbeddedStore:
         self._publish(file_names)
 
     def _dump(self, name: str) -> Iterable[str]:
-        """Relaxed Extended JSON lines of every document of ``name``, in store order."""
-        return (extended_json.dumps(doc) + "\n" for doc in self.db[name].find({}))
+        """Relaxed Extended JSON lines of every document of ``name``, in store order
+        (encoded from the stored documents: nothing here changes them)."""
+        return (extended_json.dumps(doc) + "\n"
+                for doc in mongomock_patches.stored_documents(self.db[name]))
 
     def close(self) -> None:
         """Release the directory lock and the client. Idempotent; does not checkpoint."""

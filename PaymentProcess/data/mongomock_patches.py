@@ -620,6 +620,15 @@ def insert_parsed(collection: mongomock_ng.collection.Collection,
     return len(keys)
 
 
+def stored_documents(collection: mongomock_ng.collection.Collection) -> Iterator[dict[str, Any]]:
+    """The collection's documents themselves, in its order, for a caller that only reads.
+
+    ``find({})`` returns the same documents, each copied first (``_copy_only_fields``) so
+    that a caller cannot change the stored one; writing a checkpoint only encodes them.
+    """
+    return collection._store.documents
+
+
 # --- the registry ----------------------------------------------------------------------
 
 @dataclass

@@ -71,7 +71,7 @@ def test_private_attributes_the_patches_read_exist() -> None:
         "(self, data, session=None, ordered=True, validate=True)")
     assert str(inspect.signature(mongomock_ng.collection._bson_encode)) == (
         "(document, check_keys, codec_options)")
-    for name in ("indexes", "options", "_ttl_indexes", "_rwlock"):
+    for name in ("indexes", "options", "_ttl_indexes", "_rwlock", "documents"):
         assert hasattr(store, name), name
     assert callable(coll.codec_options.to_pymongo)
 
@@ -444,3 +444,16 @@ def test_bulk_insert_of_parsed_documents_equals_insert_many() -> None:
     assert db.c.count_documents({}) == 4
     db.d.create_index("u", unique=True)
     assert mongomock_patches.insert_parsed(db.d, [{"_id": 1}]) == 0  # indexes: insert_many's
+
+
+def test_stored_documents_are_what_find_returns_in_its_order() -> None:
+    coll = mongomock_ng.MongoClient().db.c
+    coll.insert_many([{"_id": i, "n": i, "sub": {"k": [i]}} for i in range(5)])
+    coll.update_one({"_id": 1}, {"$set": {"n": 10}})
+    coll.delete_one({"_id": 2})
+    coll.replace_one({"_id": 0}, {"m": 1})
+    coll.insert_one({"_id": -1})
+    stored = list(mongomock_patches.stored_documents(coll))
+    assert stored == list(coll.find({}))
+    assert [d["_id"] for d in stored] == [0, 1, 3, 4, -1]
+    assert all(a is b for a, b in zip(stored, coll._store._documents.values(), strict=True))
