@@ -620,6 +620,51 @@ def insert_parsed(collection: mongomock_ng.collection.Collection,
     return len(keys)
 
 
+_original_copy_only_fields = mongomock_ng.collection.Collection._copy_only_fields
+
+
+def _included_fields(fields: Any) -> tuple[frozenset[str], bool] | None:
+    """(top-level fields, keep ``_id``) of a plain inclusion projection, or None.
+
+    Plain: a ``dict`` whose values are 1/True (``_id`` may also be 0/False) and whose
+    other keys are field names without a dot or ``$``, at least one of them.
+    """
+    if type(fields) is not dict:
+        return None
+    names = []
+    keep_id = True
+    for name, value in fields.items():
+        if type(value) not in (int, bool):
+            return None
+        if name == "_id":
+            keep_id = value != 0
+            continue
+        if value != 1 or type(name) is not str or "." in name or name.startswith("$"):
+            return None
+        names.append(name)
+    return (frozenset(names), keep_id) if names else None
+
+
+def _copy_only_fields(self: mongomock_ng.collection.Collection, doc: dict, fields: Any,
+                      container: type, filter: Any = None) -> Any:  # noqa: A002
+    """The projection of a returned document; a plain inclusion without the generic walk.
+
+    For ``{"a": 1, "b": 1}`` (``_id`` 0 or 1) into a plain ``dict`` mongomock-ng builds a
+    nested spec and walks every field of the document; the same result (the included
+    fields, copied, in the document's order, then ``_id`` unless excluded) is taken
+    directly. Every other projection goes to the original.
+    """
+    plain = _included_fields(fields) if container is dict else None
+    if plain is None:
+        return _original_copy_only_fields(self, doc, fields, container, filter)
+    names, keep_id = plain
+    copy = {key: value if type(value) in _IMMUTABLE else _copy_field(value, dict)
+            for key, value in doc.items() if key in names}
+    if keep_id and "_id" in doc:
+        copy["_id"] = doc["_id"]
+    return copy
+
+
 def stored_documents(collection: mongomock_ng.collection.Collection) -> Iterator[dict[str, Any]]:
     """The collection's documents themselves, in its order, for a caller that only reads.
 
@@ -674,6 +719,8 @@ PATCHES: tuple[Patch, ...] = (
     Patch("in", _operators, "$nin", _not_in_op, "(dv, sv)"),
     Patch("copy", _collection, "_copy_field", _copy_field, "(obj, container)"),
     Patch("clone", _collection, "_clone_document", _clone_document, "(d)"),
+    Patch("projection", _collection.Collection, "_copy_only_fields", _copy_only_fields,
+          "(self, doc, fields, container, filter=None)"),
     Patch("datetime", mongomock_ng.helpers, "patch_datetime_awareness_in_document",
           _patch_datetime, "(value)"),
     Patch("sort", _filtering, "resolve_sort_key", _resolve_sort_key, "(key, doc)"),

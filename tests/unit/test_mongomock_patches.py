@@ -457,3 +457,34 @@ def test_stored_documents_are_what_find_returns_in_its_order() -> None:
     assert stored == list(coll.find({}))
     assert [d["_id"] for d in stored] == [0, 1, 3, 4, -1]
     assert all(a is b for a, b in zip(stored, coll._store._documents.values(), strict=True))
+
+
+@pytest.mark.parametrize("projection", [
+    {"a": 1}, {"a": 1, "_id": 0}, {"_id": False, "s": True, "a": 1}, {"a": 1, "_id": 1},
+    {"missing": 1}, {"s": 1, "a": 1, "_id": 1}, {"_id": 1}, {"_id": 0}, {"a": 0},
+    {"s.k": 1}, {"l": {"$slice": 1}}, ["a"], {}, None,
+])
+def test_plain_inclusion_projections_equal_mongomock_projections(projection) -> None:
+    db = mongomock_ng.MongoClient().db
+    db.c.insert_many([{"s": {"k": [1, {"x": 2}], "j": 3}, "_id": "p", "a": Decimal128("1.10"),
+                       "l": [1, 2, 3]}, {"a": None, "_id": 2}, {"_id": {"o": 1}, "z": 1}])
+
+    def shape(document):
+        return [(k, type(v), v) for k, v in document.items()]
+
+    patched = list(db.c.find({}, projection))
+    with unpatched("projection"):
+        original = list(db.c.find({}, projection))
+    assert [shape(d) for d in patched] == [shape(d) for d in original]
+    for document in patched:  # copies: changing them changes nothing stored
+        for value in document.values():
+            if isinstance(value, dict):
+                value["changed"] = True
+    assert list(db.c.find({}, projection)) == original
+
+
+def test_a_mixed_projection_is_still_refused() -> None:
+    coll = mongomock_ng.MongoClient().db.c
+    coll.insert_one({"_id": 1, "a": 1, "s": 2})
+    with pytest.raises(ValueError, match="mix including and excluding"):
+        list(coll.find({}, {"a": 1, "s": 0}))
