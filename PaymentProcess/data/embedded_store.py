@@ -20,9 +20,11 @@ cursor iteration, lookups by ``_id`` and ``$in`` linear on mongomock.
 from __future__ import annotations
 
 import fcntl
+import gc
 import os
 import shutil
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -151,13 +153,14 @@ class EmbeddedStore:
         """Insert every ``<Collection>.jsonl`` of the directory into the database.
 
         Lines are counted first, so loading a large store shows its progress
-        (:func:`PaymentProcess.utils.progress.progress`), then read and inserted in chunks.
+        (:func:`PaymentProcess.utils.progress.progress`), then read and inserted in chunks,
+        without the cyclic garbage collector (:func:`_no_collection`).
         """
         assert self.path is not None
         files = [file for file in sorted(self.path.glob("*" + SUFFIX))
                  if not file.name.startswith(".") and file.is_file()]
         total = sum(_count_lines(file) for file in files)
-        with progress("loading the store", total, unit="documents") as advance:
+        with progress("loading the store", total, unit="documents") as advance, _no_collection():
             for file in files:
                 self._load_file(file, advance)
 
@@ -231,6 +234,27 @@ class EmbeddedStore:
             os.close(self._lock_fd)  # closing the descriptor releases the flock
             self._lock_fd = None
         self.client.close()
+
+
+@contextmanager
+def _no_collection() -> Iterator[None]:
+    """Load without automatic garbage collection, then freeze what was loaded.
+
+    Parsing allocates only containers that live on (the documents), so the collector,
+    which runs a full pass each time the heap has grown by a quarter, finds nothing
+    while re-examining the growing store (about a fifth of loading 10,000 claims). The
+    documents parsed from JSON hold no reference cycles: refcounting frees each one
+    replaced or deleted later, so they are moved to the collector's permanent
+    generation (``gc.freeze``) and no later full collection examines them again.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()
 
 
 def _one_line(exc: BaseException) -> str:

@@ -183,6 +183,24 @@ def test_loads_as_insert_many_inserts(tmp_path: Path) -> None:
                                                                        463000)
 
 
+def test_loading_leaves_the_collector_as_it_was_and_the_documents_frozen(
+        tmp_path: Path) -> None:
+    import gc
+
+    write_lines(tmp_path / "s", "C", [json.dumps({"_id": i, "l": [{"a": i}]}) for i in range(50)])
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        frozen = gc.get_freeze_count()
+        try:
+            with EmbeddedStore(tmp_path / "s") as store:
+                assert gc.isenabled() is enabled
+                assert gc.get_freeze_count() >= frozen + 50 * 3  # each document, list, line
+                assert store.db.C.count_documents({}) == 50
+        finally:
+            gc.enable()
+            gc.unfreeze()
+
+
 def test_a_failed_open_releases_the_lock(tmp_path: Path) -> None:
     write_lines(tmp_path, "Bad", ["not json"])
     with pytest.raises(ConfigurationError):
