@@ -115,13 +115,19 @@ def _decode_object(pairs: dict[str, Any]) -> Any:
     raise Unsupported
 
 
+_decoder = json.JSONDecoder(object_hook=_decode_object)  # json.loads(text, object_hook=...)
+# would build a decoder and its scanner for every line
+
+
 def loads_plain(text: str) -> Any:
     """Parse one line with the fast decoder alone; :class:`Unsupported` if only json_util can.
 
     Every value is a new object and every date naive UTC in whole milliseconds, as
     mongomock stores dates (see :func:`PaymentProcess.data.mongomock_patches.insert_parsed`).
     """
-    return json.loads(text, object_hook=_decode_object)
+    if text.startswith("\ufeff"):
+        return json.loads(text)  # refused as json.loads refuses it
+    return _decoder.decode(text)
 
 
 def loads(text: str) -> Any:

@@ -501,7 +501,8 @@ def _patch_datetime(value: Any) -> Any:
 
 _NUMBER_RANK = _filtering._get_compare_type(0)
 _NULL_RANK = _filtering._get_compare_type(None)
-_NATIVE_RANKS = frozenset({_NULL_RANK, _NUMBER_RANK, _filtering._get_compare_type(""),
+_STRING_RANK = _filtering._get_compare_type("")
+_NATIVE_RANKS = frozenset({_NULL_RANK, _NUMBER_RANK, _STRING_RANK,
                            _filtering._get_compare_type(True)})
 
 
@@ -547,6 +548,8 @@ def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
     """
     value = (doc.get(key, _filtering.NOTHING) if type(doc) is dict and "." not in key
              else _filtering.resolve_key(key, doc))
+    if type(value) is str:  # ids, the usual sort key: no rank lookup
+        return 1, _STRING_RANK, value
     flag = 1
     if value is _filtering.NOTHING:
         value = None
