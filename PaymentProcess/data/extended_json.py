@@ -14,6 +14,7 @@ collection of the golden and synthetic stores).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,42 +26,28 @@ from bson.objectid import ObjectId
 from PaymentProcess.utils.money import decimal128_from_text, decimal128_text
 
 _EPOCH = datetime(1970, 1, 1)
-_DECIMAL_CACHE_SIZE = 200_000  # amounts repeat; Decimal128 is immutable, so sharing is safe
-_decimals: dict[str, Decimal128] = {}
-# What the encoder hook returned for an amount (by its two BID words) and a naive date:
-# most repeat, and a cached wrapper costs a lookup instead of formatting the text again.
-_ENCODED_CACHE_SIZE = 200_000
-_encoded_decimals: dict[tuple[int, int], dict[str, str]] = {}
-_encoded_dates: dict[datetime, dict[str, str]] = {}
-_decimal_state = Decimal128.__getstate__
 
 
 class Unsupported(Exception):
     """A value only json_util knows how to write or read."""
 
 
-def _encode_value(value: Any) -> Any:
-    kind = type(value)
-    if kind is Decimal128:
-        state = _decimal_state(value)
-        wrapped = _encoded_decimals.get(state)
-        if wrapped is None:
-            wrapped = {"$numberDecimal": decimal128_text(value)}
-            if len(_encoded_decimals) < _ENCODED_CACHE_SIZE:
-                _encoded_decimals[state] = wrapped
-        return wrapped
-    if kind is datetime:
-        if value.tzinfo is None:
-            wrapped = _encoded_dates.get(value)
-            if wrapped is None:
-                wrapped = _encode_date(value)
-                if len(_encoded_dates) < _ENCODED_CACHE_SIZE:
-                    _encoded_dates[value] = wrapped
-            return wrapped
-        return _encode_date(value.astimezone(UTC).replace(tzinfo=None))
-    if kind is ObjectId:
-        return {"$oid": str(value)}
-    raise Unsupported
+class _BoundedCache(dict):
+    """``cache[key]``: the value ``make(key)`` made for it, kept while fewer than ``size``
+    are; for immutable values only, which every caller may share."""
+
+    def __init__(self, make: Callable[[Any], Any] | None, size: int) -> None:
+        super().__init__()
+        self.make, self.size = make, size
+
+    def __missing__(self, key: Any) -> Any:
+        return self.add(key, self.make(key))
+
+    def add(self, key: Any, value: Any) -> Any:
+        """Keep ``value`` for ``key`` if there is room; return it."""
+        if len(self) < self.size:
+            self[key] = value
+        return value
 
 
 def _encode_date(value: datetime) -> dict[str, str]:
@@ -70,6 +57,32 @@ def _encode_date(value: datetime) -> dict[str, str]:
     millis = value.microsecond // 1000
     fraction = f".{millis:03d}" if millis else ""
     return {"$date": f"{value:%Y-%m-%dT%H:%M:%S}{fraction}Z"}
+
+
+# Amounts and dates repeat: each text is parsed once, and the encoder hook's wrapper of
+# an amount (by its two BID words) or a naive date built once (never mutated: shared).
+_CACHE_SIZE = 200_000
+_decimals = _BoundedCache(decimal128_from_text, _CACHE_SIZE)
+_encoded_decimals = _BoundedCache(None, _CACHE_SIZE)  # filled by the hook, which has the value
+_encoded_dates = _BoundedCache(_encode_date, _CACHE_SIZE)
+_decimal_state = Decimal128.__getstate__
+
+
+def _encode_value(value: Any) -> Any:
+    kind = type(value)
+    if kind is Decimal128:
+        state = _decimal_state(value)
+        wrapped = _encoded_decimals.get(state)
+        if wrapped is None:
+            wrapped = _encoded_decimals.add(state, {"$numberDecimal": decimal128_text(value)})
+        return wrapped
+    if kind is datetime:
+        if value.tzinfo is None:
+            return _encoded_dates[value]
+        return _encode_date(value.astimezone(UTC).replace(tzinfo=None))
+    if kind is ObjectId:
+        return {"$oid": str(value)}
+    raise Unsupported
 
 
 _encoder = json.JSONEncoder(allow_nan=False, check_circular=False, default=_encode_value)
@@ -92,12 +105,7 @@ def _decode_object(pairs: dict[str, Any]) -> Any:
     value = pairs[key]
     kind = type(value)
     if key == "$numberDecimal" and kind is str:
-        decimal = _decimals.get(value)
-        if decimal is None:
-            decimal = decimal128_from_text(value)
-            if len(_decimals) < _DECIMAL_CACHE_SIZE:
-                _decimals[value] = decimal
-        return decimal
+        return _decimals[value]
     if key == "$date":
         if kind is str and value.endswith("Z") and len(value) in (20, 24) and value[10] == "T":
             date = datetime.fromisoformat(value[:-1])

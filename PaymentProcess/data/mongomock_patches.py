@@ -129,28 +129,23 @@ def _copy_dict(value: dict, container: type) -> Any:
     if container is dict:
         new = value.copy()
         for key, item in value.items():
-            kind = type(item)
-            if kind in _IMMUTABLE:
-                continue
-            if kind is dict:
-                new[key] = _copy_dict(item, dict)
-            elif kind is list:
-                new[key] = _copy_list(item, dict)
-            else:
-                new[key] = _copy_field(item, dict)
+            if type(item) not in _IMMUTABLE:
+                new[key] = _copy_mutable(item, dict)
         return new
     new = container()
     for key, item in value.items():
-        kind = type(item)
-        if kind in _IMMUTABLE:
-            new[key] = item
-        elif kind is dict:
-            new[key] = _copy_dict(item, container)
-        elif kind is list:
-            new[key] = _copy_list(item, container)
-        else:
-            new[key] = _copy_field(item, container)
+        new[key] = item if type(item) in _IMMUTABLE else _copy_mutable(item, container)
     return new
+
+
+def _copy_mutable(item: Any, container: type) -> Any:
+    """A copy of a document, an array or another mutable value, by exact type first."""
+    kind = type(item)
+    if kind is dict:
+        return _copy_dict(item, container)
+    if kind is list:
+        return _copy_list(item, container)
+    return _copy_field(item, container)
 
 
 def _copy_list(value: list, container: type) -> list:
