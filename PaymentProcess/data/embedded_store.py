@@ -14,7 +14,10 @@ an interrupted checkpoint forward when ``COMMIT`` exists and discards ``.staging
 otherwise, so a process killed at any moment leaves the last completed checkpoint.
 
 Importing this module applies :mod:`PaymentProcess.data.mongomock_patches`, which keep
-cursor iteration, lookups by ``_id`` and ``$in`` linear on mongomock.
+cursor iteration, lookups by ``_id`` and ``$in`` linear on mongomock. Loading parses
+each line with :mod:`PaymentProcess.data.extended_json` and inserts a file's documents
+in bulk with the checks of ``insert_many`` (:func:`mongomock_patches.insert_parsed`); a
+checkpoint encodes the stored documents themselves, not copies.
 """
 
 from __future__ import annotations

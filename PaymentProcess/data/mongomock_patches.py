@@ -35,6 +35,14 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
 * ``sort``: sorting wraps every value in an object whose ``<`` runs ``bson_compare``
   (n log n Python calls); the patched key orders by (type rank, value) natively for
   null, numbers, strings and booleans, the same order.
+* ``projection``: a plain inclusion projection (``{"a": 1, "_id": 0}``) builds a nested
+  spec and walks every field of every returned document; the patched one takes the
+  included fields directly.
+
+Two functions are not replacements but use the store's internals for the embedded
+store itself: :func:`insert_parsed` loads the documents of a store file in bulk with the
+checks ``insert_many`` makes, and :func:`stored_documents` lets a checkpoint encode the
+stored documents without copying each first.
 
 One patch is about correctness, not speed: ``decimal``. mongomock-ng compares two
 Decimal128 values as floats (inexact, and NaN unordered) and raises ``TypeError`` when a
