@@ -14,7 +14,7 @@ import click
 from PaymentProcess.common import functions
 from PaymentProcess.common.functions import Store
 from PaymentProcess.utils.error_handling import PaymentProcessError
-from PaymentProcess.utils.logging import redact
+from PaymentProcess.utils.logging import configure_logging, redact
 
 
 def file_command(help_text: str, out_help: str,
@@ -44,7 +44,9 @@ def file_command(help_text: str, out_help: str,
 def run_file_command(db_uri: str, db_timeout: float,
                      write: Callable[[Store], list[Path]]) -> None:
     """Open the store, ``write`` the files and print their paths; a failure is one line
-    ``error: ...`` on stderr and the error's exit code (4 for an unexpected one)."""
+    ``error: ...`` on stderr and the error's exit code (4 for an unexpected one). Logs are
+    JSON lines on stderr, as the run's: stdout holds only the paths."""
+    configure_logging()
     try:
         # looked up at call time (tests patch it)
         store = functions.get_connection(db_uri, timeout_s=db_timeout)

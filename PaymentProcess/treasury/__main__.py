@@ -10,14 +10,12 @@ from pathlib import Path
 from PaymentProcess.common.env_file import load_env_file
 from PaymentProcess.common.file_command import file_command, run_file_command
 from PaymentProcess.treasury.final_step import write_event_bank_files
-from PaymentProcess.utils.logging import configure_logging
 
 
 @file_command("Write the bank files of a finished payment event.",
               "Directory the bank files are written to (or PAYMENT_TREASURY_DIR).",
               out_envvar="PAYMENT_TREASURY_DIR")
 def main(payment_event_id: str, db_uri: str, out_dir: Path, db_timeout: float) -> None:
-    configure_logging()  # JSON lines on stderr: stdout holds only the paths
     run_file_command(db_uri, db_timeout,
                      lambda store: write_event_bank_files(store, payment_event_id, out_dir))
 
