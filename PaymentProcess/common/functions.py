@@ -19,7 +19,8 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, unquote_plus
@@ -161,10 +162,12 @@ class Store:
     """The open store of the process: the database every repository uses.
 
     ``kind`` is ``"mongodb"`` or ``"embedded"``; ``uri`` is redacted, for logs.
+    ``reopen`` (MongoDB only) opens the same store again, for :meth:`process_db`.
     """
 
     def __init__(
-        self, uri: str, db: Database, resource: EmbeddedStore | pymongo.MongoClient
+        self, uri: str, db: Database, resource: EmbeddedStore | pymongo.MongoClient,
+        reopen: Callable[[], Store] | None = None,
     ) -> None:
         self.db = db
         self.kind: Literal["mongodb", "embedded"] = (
@@ -172,6 +175,24 @@ class Store:
         )
         self.uri = redact_uri(uri)
         self._resource = resource
+        self._reopen = reopen
+        self._opened_by = os.getpid()
+        self._forked: tuple[int, Store] | None = None  # a forked worker's own store
+
+    def process_db(self) -> Database:
+        """The database this process reads with: :attr:`db` in the process that opened it.
+
+        A MongoClient must not be used across a fork (its sockets and monitor threads
+        belong to the parent), so a worker forked from the run opens a client of its own,
+        once, with the same URI and the same pinned guarantees (majority read concern,
+        primary). The embedded store lives in memory: a forked worker reads the copy it
+        inherited at the fork.
+        """
+        if self._reopen is None or os.getpid() == self._opened_by:
+            return self.db
+        if self._forked is None or self._forked[0] != os.getpid():
+            self._forked = (os.getpid(), self._reopen())
+        return self._forked[1].db
 
     def checkpoint(self, collections: Iterable[str] | None = None) -> None:
         """Make ``collections`` (None: all) durable: a no-op on MongoDB, where writes are."""
@@ -242,7 +263,8 @@ def _open_mongodb(uri: str, timeout_s: float) -> Store:
             f"cannot reach the store {redact_uri(uri)}: {store_hosts(redact_uri(uri))} did not "
             f"answer within {within}: {_short_reason(exc, uri)}"
         ) from None
-    return Store(uri, guaranteed_database(client, DEFAULT_DATABASE), client)
+    return Store(uri, guaranteed_database(client, DEFAULT_DATABASE), client,
+                 reopen=partial(_open_mongodb, uri, timeout_s))
 
 
 def get_connection(db_uri: str, *, create: bool = False,

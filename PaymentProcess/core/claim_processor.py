@@ -140,11 +140,15 @@ class ClaimTransformer:
     def evaluate_batch(self, batch: BatchInput) -> tuple[list[ChainResult], ValidationReport]:
         """Judge and compute every chain of a batch, findings in claim order."""
         report = ValidationReport()
-        results = [self.evaluate_chain(chain, batch.ledger_claim_chains, report)
-                   for chain in batch.chains]
-        self._count_claims(chain_documents(chain for chain, result in zip(batch.chains, results,
-                                                                          strict=True)
-                                           if result.status is not ChainStatus.EXCLUDED), report)
+        if self.plain is not None:
+            results = self.plain.evaluate_batch(batch.chains, batch.ledger_claim_chains, report,
+                                                self._model_chain)
+        else:
+            results = [self._model_chain(chain, batch.ledger_claim_chains, report)
+                       for chain in batch.chains]
+        counted = [chain for chain, result in zip(batch.chains, results, strict=True)
+                   if result.status is not ChainStatus.EXCLUDED]
+        self._count_claims(chain_documents(counted), report)
         if batch.invalid_ledger:
             results = self._block_invalid_ledger(batch, results, report)
         return results, report
@@ -207,6 +211,11 @@ class ClaimTransformer:
             result = self.plain.evaluate(chain, ledger_claim_chains, report)
             if result is not None:
                 return result
+        return self._model_chain(chain, ledger_claim_chains, report)
+
+    def _model_chain(self, chain: ChainInput, ledger_claim_chains: Mapping[str, str],
+                     report: ValidationReport) -> ChainResult:
+        """:meth:`evaluate_chain` through the claim model, which reports every finding."""
         parent_label = str(chain.parent_id)[:64]
         count = len(chain.documents)
         if self.exclusion(chain.documents, report):
@@ -264,6 +273,11 @@ class ClaimTransformer:
         if (len(claims) == 1 and not ledger.has_entries and claims[0].claim_id == parent_id
                 and claims[0].frequency == FrequencyCode.ORIGINAL):
             return ChainResolution(parent_id, parent_id)  # the usual chain: one original
+        if len(claims) == 1 and ledger.has_entries:
+            claim_id, frequency, reference = claims[0]
+            if (frequency == FrequencyCode.REPLACEMENT and reference
+                    and reference == ledger.in_force_id and reference != claim_id):
+                return ChainResolution(claim_id, claim_id)  # one replacement of the paid one
         ok = True
         by_id = {claim.claim_id: claim for claim in claims}
         replacements: dict[str, list[Version]] = {}
@@ -413,7 +427,7 @@ def first_pass(context: PaymentContext, batch: BatchInput
     (:func:`~PaymentProcess.core.plain_chain.claim_digest`) and ids, in claim order."""
     transformer = ClaimTransformer(context, summaries=True)
     results, report = transformer.evaluate_batch(batch)
-    ids = [document.get("_id") for document in chain_documents(batch.chains)]
+    ids = list(map(dict.get, chain_documents(batch.chains), repeat("_id")))
     return [result.summary() for result in results], report, transformer.plain.digests, ids
 
 

@@ -24,7 +24,6 @@ from PaymentProcess.core import postal, records
 from PaymentProcess.core import validation as codes
 from PaymentProcess.core.bank_validation import check_bank_data
 from PaymentProcess.core.claim_processor import (
-    evaluate_batch,
     first_pass,
     group_by_parent,
     mentioned_claim_ids,
@@ -34,10 +33,12 @@ from PaymentProcess.core.payment_center import (
     PaymentCenterManager,
     PaymentCenterSummary,
 )
+from PaymentProcess.core.plain_lines import second_pass
 from PaymentProcess.core.run_control import (
     Fingerprint,
     current_user,
     describe_changes,
+    ledger_digests,
     new_run_id,
     now_utc,
 )
@@ -66,6 +67,7 @@ from PaymentProcess.data.repositories.manifest_repository import ManifestReposit
 from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
 from PaymentProcess.data.repositories.payment_repository import PaymentRepository
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+from PaymentProcess.processing.parallel.chain_ranges import ChainRange, split_chains
 from PaymentProcess.processing.parallel.multiprocessing import run_claim_batch_level
 from PaymentProcess.utils.error_handling import (
     ConcurrencyError,
@@ -479,15 +481,22 @@ class PaymentProcessor:
         """Stream the event's chains in batches through the worker pool, in order.
 
         Pass 1 gets chain summaries and the claims' digests (hashed by the workers) and
-        fingerprints the inputs; pass 2 gets every claim's lines to write them.
+        fingerprints the inputs; pass 2 gets every claim's lines to write them. On MongoDB
+        with several workers, pass 1's workers read their own ranges of chains
+        (:meth:`_first_pass_ranges`).
         """
         context = analysis.context
+        ranges = None if pass_two else self._chain_ranges(context.payment_event_id, resuming)
+        if ranges is not None:
+            yield from self._first_pass_ranges(analysis, resuming, ranges)
+            return
         documents = self.repos.claims.fetch_ws(context.payment_event_id,
                                                self.settings.batch_size, resuming)
         batches = self._batches(group_by_parent(documents), context.payment_event_id,
-                                None if pass_two else analysis.fingerprint)
+                                self.repos.claims,
+                                None if pass_two else analysis.fingerprint.add_ledger, set())
         if pass_two:
-            yield from run_claim_batch_level(batches, partial(evaluate_batch, context),
+            yield from run_claim_batch_level(batches, partial(second_pass, context),
                                              self.settings.workers)
             return
         for results, report, digests, ids in run_claim_batch_level(
@@ -495,31 +504,98 @@ class PaymentProcessor:
             analysis.fingerprint.add_claims(digests, ids)
             yield results, report
 
+    def _chain_ranges(self, payment_event_id: str, resuming: bool) -> list[ChainRange] | None:
+        """The ranges of chains pass 1's workers read themselves, about a batch each: on
+        MongoDB with several workers; None: the run reads every chain and forks its
+        workers with them (one worker; the embedded store, whose forked workers inherit
+        the documents; a parent id that is not text)."""
+        if self.settings.workers <= 1 or self.store.kind != "mongodb":
+            return None
+        return split_chains(self.repos.claims.parent_ids(payment_event_id, resuming),
+                            self.settings.batch_size)
+
+    def _first_pass_ranges(self, analysis: CycleAnalysis, resuming: bool,
+                           ranges: list[ChainRange]
+                           ) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
+        """Pass 1 with each worker reading its ranges itself (:meth:`_first_pass_range`),
+        merged in range order: the fingerprint, findings and figures of one reader.
+
+        A malformed ledger entry is counted once a run: a range counts those that no
+        earlier batch of *its own* counted, so the count of one that an earlier range
+        counted too is taken back here. A range that returns another number of claims than
+        the projection listed saw the claims change (a PaymentProcessError, exit 4): one
+        reader would have read them in another state, so the run stops before any write.
+        """
+        log.info("workers read their own ranges", ranges=len(ranges),
+                 workers=self.settings.workers)
+        reported: set[str] = set()
+        for chains, batches in zip(ranges, run_claim_batch_level(
+                ranges, partial(self._first_pass_range, analysis.context, resuming),
+                self.settings.workers), strict=True):
+            if (read := sum(len(batch[3]) for batch in batches)) != chains.claims:
+                raise PaymentProcessError(
+                    f"the claims of {analysis.context.payment_event_id} changed while pass 1 "
+                    f"was reading them ({read} read where {chains.claims} were listed): run "
+                    "it again once nothing else writes them")
+            for results, report, digests, ids, ledger, counted in batches:
+                analysis.fingerprint.add_claims(digests, ids)
+                analysis.fingerprint.add_ledger_digests(ledger)
+                if recounted := len(counted & reported):
+                    report.findings[codes.RECORD_INVALID.code].count -= recounted
+                reported |= counted
+                yield results, report
+
+    def _first_pass_range(self, context: PaymentContext, resuming: bool, chains: ChainRange
+                          ) -> list[tuple[list[ChainResult], ValidationReport, list[bytes],
+                                          list[Any], list[tuple[str, bytes]], set[str]]]:
+        """Pass 1 of one range of chains in the process computing it, read with that
+        process's own client (:meth:`Store.process_db`): for each batch, the chain
+        summaries, findings, claim digests and ids, ledger digests and the malformed
+        ledger entries it counted. No claim document leaves the process."""
+        claims = ClaimRepository(self.store.process_db())
+        documents = claims.fetch_ws(context.payment_event_id, self.settings.batch_size,
+                                    resuming, chains)
+        ledger: list[tuple[str, bytes]] = []
+        reported: set[str] = set()
+        counted: set[str] = set()
+        computed = []
+        for batch in self._batches(group_by_parent(documents), context.payment_event_id, claims,
+                                   lambda entries: ledger.extend(ledger_digests(entries)),
+                                   reported):
+            computed.append((*first_pass(context, batch), ledger[:], reported - counted))
+            ledger.clear()
+            counted |= reported
+        return computed
+
     def _batches(self, chains: Iterable[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
-                 fingerprint: Fingerprint | None) -> Iterator[BatchInput]:
-        """Whole chains, about ``batch_size`` claims a batch, with their ledger state."""
+                 claims: ClaimRepository, on_ledger: Callable[[list[dict[str, Any]]], None] | None,
+                 reported: set[str]) -> Iterator[BatchInput]:
+        """Whole chains, about ``batch_size`` claims a batch, with their ledger state read
+        through ``claims``; ``on_ledger`` gets each batch's own ledger entries (pass 1's
+        fingerprint); ``reported``: the malformed ledger entries counted so far."""
         pending: list[tuple[Any, list[dict[str, Any]]]] = []
         size = 0
-        reported: set[str] = set()  # malformed ledger entries counted by an earlier batch
         for parent_id, documents in chains:
             pending.append((parent_id, documents))
             size += len(documents)
             if size >= self.settings.batch_size:
-                yield self._batch_input(pending, payment_event_id, fingerprint, reported)
+                yield self._batch_input(pending, payment_event_id, claims, on_ledger, reported)
                 pending, size = [], 0
         if pending:
-            yield self._batch_input(pending, payment_event_id, fingerprint, reported)
+            yield self._batch_input(pending, payment_event_id, claims, on_ledger, reported)
 
-    def _batch_input(self, chains: list[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
-                     fingerprint: Fingerprint | None, reported: set[str]) -> BatchInput:
+    @staticmethod
+    def _batch_input(chains: list[tuple[Any, list[dict[str, Any]]]], payment_event_id: str,
+                     claims: ClaimRepository,
+                     on_ledger: Callable[[list[dict[str, Any]]], None] | None,
+                     reported: set[str]) -> BatchInput:
         chain_ids = [p for p, _ in chains if isinstance(p, str)]
         mentioned = mentioned_claim_ids(d for _, documents in chains for d in documents)
-        entries, malformed = self.repos.claims.fetch_fin(payment_event_id, chain_ids,
-                                                         sorted(mentioned))
+        entries, malformed = claims.fetch_fin(payment_event_id, chain_ids, sorted(mentioned))
         states, owners = ledger_states(entries)
-        if fingerprint is not None:  # the claims' digests come back with the batch's results
+        if on_ledger is not None:  # the claims' digests come back with the batch's results
             chain_set = set(chain_ids)
-            fingerprint.add_ledger(e for e in entries if e["ParentClaimCore_ID"] in chain_set)
+            on_ledger([e for e in entries if e["ParentClaimCore_ID"] in chain_set])
         return BatchInput(
             chains=tuple(ChainInput(parent_id, tuple(documents),
                                     states.get(parent_id, LedgerState()))

@@ -4,36 +4,43 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any
 
 from bson.decimal128 import Decimal128
 
+from PaymentProcess.core.plain_chain import CLAIM_FIELDS
+from PaymentProcess.core.plain_lines import PlainClaim
 from PaymentProcess.core.settlement import PayeeSettlement
+from PaymentProcess.data.models.common import _party
 from PaymentProcess.data.models.payment import ChainResult, ClaimPayment
 from PaymentProcess.data.models.payment_center import PaymentCenterType
-from PaymentProcess.utils.money import CENT, to_decimal128
+from PaymentProcess.utils.money import CENT, cents_to_decimal, to_decimal128
 
 LINE_AMOUNTS = ("billed", "allowed", "deductible", "coinsurance", "copay", "cob_paid",
                 "reduction", "paid")
 
 
-_DATETIMES: dict[date, datetime] = {}
+_DATETIMES: dict[int, datetime] = {}  # by the day's ordinal
 _DATETIMES_SIZE = 4096
 
 
 def as_datetime(day: date | None) -> datetime | None:
-    """A date as the BSON date at UTC midnight (naive, as pymongo returns it).
+    """A date as the BSON date at UTC midnight (naive, as pymongo returns it)."""
+    return None if day is None else day_datetime(day.toordinal())
+
+
+def day_datetime(ordinal: int) -> datetime:
+    """The day of proleptic Gregorian ordinal ``ordinal`` at midnight (see :func:`as_datetime`).
 
     Dates repeat (service dates, the due date), so each is converted once; a datetime is
     immutable, so documents may share it.
     """
-    if day is None:
-        return None
-    midnight = _DATETIMES.get(day)
+    midnight = _DATETIMES.get(ordinal)
     if midnight is None:
         if len(_DATETIMES) >= _DATETIMES_SIZE:
             _DATETIMES.clear()
-        midnight = _DATETIMES[day] = datetime(day.year, day.month, day.day)
+        midnight = _DATETIMES[ordinal] = datetime.fromordinal(ordinal)
     return midnight
 
 
@@ -65,12 +72,20 @@ def amount(value: Decimal) -> Decimal128:
     cents = int(rounded.scaleb(2))
     if not cents:  # -0.00, or a non-zero value that rounds to zero: keep its sign
         return to_decimal128(value)
+    return amount_cents(cents)
+
+
+def amount_cents(cents: int) -> Decimal128:
+    """The store form of an amount in integer cents: the bytes of ``to_decimal128`` of
+    that amount, shared for equal amounts (see :func:`amount`)."""
+    if not cents:
+        return _ZERO
     stored = _AMOUNTS.get(cents)
     if stored is None:
         if abs(cents) >> 64:
-            return to_decimal128(value)
+            return to_decimal128(cents_to_decimal(cents))
         stored = Decimal128((_NEGATIVE | _CENTS_HIGH, -cents) if cents < 0
-                             else (_CENTS_HIGH, cents))
+                            else (_CENTS_HIGH, cents))
         if len(_AMOUNTS) >= _AMOUNTS_SIZE:
             _AMOUNTS.clear()
         _AMOUNTS[cents] = stored
@@ -93,41 +108,92 @@ def ledger_entry(payment_event_id: str, chain: ChainResult, payee_id: int,
     }
 
 
-def payment_info(payment_event_id: str, chain: ChainResult, claim: ClaimPayment,
+def payment_info(payment_event_id: str, chain: ChainResult, claim: ClaimPayment | PlainClaim,
                  payee_id: int) -> dict[str, Any]:
-    """``PaymentInfo`` of one settled claim with its computed lines."""
+    """``PaymentInfo`` of one settled claim with its computed lines: from the claim model's
+    payment, or from a plain claim's cents (pass 2's fast path), the same document."""
+    if type(claim) is PlainClaim:
+        return _plain_payment_info(payment_event_id, chain, claim, payee_id)
+    return _payment_info(
+        payment_event_id, chain, payee_id, claim.claim_id, claim.frequency_code,
+        claim.claim_type, claim.claim_status, claim.original_claim_id, claim.void_claim_id,
+        claim.payee_key, claim.patient_control_number, claim.member_id,
+        dict(claim.member) if claim.member is not None else None,
+        as_datetime(claim.received_date), amount(claim.billed), amount(claim.allowed),
+        amount(claim.reduction), amount(claim.paid),
+        [_line(line.line_no, line.procedure_code, line.units, as_datetime(line.service_date),
+               # LINE_AMOUNTS, in that order
+               amount(line.billed), amount(line.allowed), amount(line.deductible),
+               amount(line.coinsurance), amount(line.copay), amount(line.cob_paid),
+               amount(line.reduction), amount(line.paid))
+         for line in claim.lines])
+
+
+_PLAIN_CLAIM_FIELDS = itemgetter(*map(CLAIM_FIELDS.index, (
+    "ClaimCore_ID", "FrequencyCode", "ClaimType", "ClaimStatus", "OriginalClaimCore_ID",
+    "VoidClaimCore_ID", "patient_control_number", "MemberID", "member", "received_date",
+    "service_lines")))
+
+
+def _plain_payment_info(payment_event_id: str, chain: ChainResult, claim: PlainClaim,
+                        payee_id: int) -> dict[str, Any]:
+    (claim_id, frequency_code, claim_type, claim_status, original_id, void_id, control_number,
+     member_id, member, received_day, lines) = _PLAIN_CLAIM_FIELDS(claim.read)
+    return _payment_info(
+        payment_event_id, chain, payee_id, claim_id, frequency_code, claim_type, claim_status,
+        original_id, void_id, claim.payee_key, control_number, member_id, _party(member),
+        day_datetime(received_day), amount_cents(claim.billed), amount_cents(claim.allowed),
+        amount_cents(claim.reduction), amount_cents(claim.paid),
+        [_line(line_no, code, units, None if day is None else day_datetime(day),
+               amount_cents(billed), amount_cents(allowed), amount_cents(deductible),
+               amount_cents(coinsurance), amount_cents(copay), amount_cents(cob_paid),
+               amount_cents(reduction), amount_cents(paid))
+         for (line_no, code, units, day, billed, allowed, deductible, coinsurance, copay,
+              cob_paid), (reduction, paid) in zip(lines, claim.payments, strict=True)])
+
+
+def _payment_info(payment_event_id: str, chain: ChainResult, payee_id: int, claim_id: str,
+                  frequency_code: str, claim_type: str, claim_status: str,
+                  original_id: str | None, void_id: str | None, key: str | None,
+                  control_number: str | None, member_id: str | None,
+                  member: dict[str, Any] | None, received: datetime | None,
+                  billed: Decimal128, allowed: Decimal128, reduction: Decimal128,
+                  paid: Decimal128, lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The ``PaymentInfo`` document of a claim whose values are in their store form."""
     return {
-        "_id": f"{payment_event_id}:{claim.claim_id}",
+        "_id": f"{payment_event_id}:{claim_id}",
         "PaymentEvent_ID": payment_event_id,
-        "ClaimCore_ID": claim.claim_id,
+        "ClaimCore_ID": claim_id,
         "ParentClaimCore_ID": chain.parent_id,
-        "FrequencyCode": claim.frequency_code,
-        "ClaimType": claim.claim_type,
-        "ClaimStatus": claim.claim_status,
-        "OriginalClaimCore_ID": claim.original_claim_id,
-        "VoidClaimCore_ID": claim.void_claim_id,
+        "FrequencyCode": frequency_code,
+        "ClaimType": claim_type,
+        "ClaimStatus": claim_status,
+        "OriginalClaimCore_ID": original_id,
+        "VoidClaimCore_ID": void_id,
         "PaymentCenter_ID": payee_id,
-        "payee_key": claim.payee_key,
-        "patient_control_number": claim.patient_control_number,
-        "MemberID": claim.member_id,
-        "member": dict(claim.member) if claim.member is not None else None,
-        "received_date": as_datetime(claim.received_date),
-        "in_force": claim.claim_id == chain.final_claim_id,
-        "claim_billed": amount(claim.billed),
-        "claim_allowed": amount(claim.allowed),
-        "claim_reduction": amount(claim.reduction),
-        "claim_paid": amount(claim.paid),
-        "lines": [
-            {"line_no": line.line_no, "procedure_code": line.procedure_code,
-             "units": line.units, "service_date": as_datetime(line.service_date),
-             # LINE_AMOUNTS, in that order
-             "billed": amount(line.billed), "allowed": amount(line.allowed),
-             "deductible": amount(line.deductible), "coinsurance": amount(line.coinsurance),
-             "copay": amount(line.copay), "cob_paid": amount(line.cob_paid),
-             "reduction": amount(line.reduction), "paid": amount(line.paid)}
-            for line in claim.lines
-        ],
+        "payee_key": key,
+        "patient_control_number": control_number,
+        "MemberID": member_id,
+        "member": member,
+        "received_date": received,
+        "in_force": claim_id == chain.final_claim_id,
+        "claim_billed": billed,
+        "claim_allowed": allowed,
+        "claim_reduction": reduction,
+        "claim_paid": paid,
+        "lines": lines,
     }
+
+
+def _line(line_no: int | None, procedure_code: str | None, units: Any,
+          service_date: datetime | None, billed: Decimal128, allowed: Decimal128,
+          deductible: Decimal128, coinsurance: Decimal128, copay: Decimal128,
+          cob_paid: Decimal128, reduction: Decimal128, paid: Decimal128) -> dict[str, Any]:
+    """A ``PaymentInfo`` line whose values are in their store form."""
+    return {"line_no": line_no, "procedure_code": procedure_code, "units": units,
+            "service_date": service_date, "billed": billed, "allowed": allowed,
+            "deductible": deductible, "coinsurance": coinsurance, "copay": copay,
+            "cob_paid": cob_paid, "reduction": reduction, "paid": paid}
 
 
 def new_payee(key: str, payee_id: int | None, pc_type: PaymentCenterType,

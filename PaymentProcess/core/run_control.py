@@ -77,11 +77,14 @@ class Fingerprint:
 
     def add_ledger(self, documents: Iterable[dict[str, Any]]) -> None:
         """Add ledger entries in any order."""
+        self.add_ledger_digests(ledger_digests(documents))
+
+    def add_ledger_digests(self, digests: Iterable[tuple[str, bytes]]) -> None:
+        """Add ledger entries' :func:`ledger_digests` (taken by a worker), in any order."""
         ledger = self.manifest.setdefault(CLAIM_FIN, {})
-        for document in documents:
-            digest = _digest(document)
+        for document_id, digest in digests:
             self._ledger = (self._ledger + int.from_bytes(digest, "big")) % _MODULUS
-            ledger[str(document.get("_id"))] = digest.hex()[:_SHORT_DIGEST]
+            ledger[document_id] = digest.hex()[:_SHORT_DIGEST]
 
     def inputs_digest(self) -> str:
         """Digest of the claims and ledger entries read so far."""
@@ -100,6 +103,11 @@ class Fingerprint:
                 combined.update(digest)
                 entries[str(document.get("_id"))] = digest.hex()[:_SHORT_DIGEST]
         return combined.hexdigest()
+
+
+def ledger_digests(documents: Iterable[dict[str, Any]]) -> list[tuple[str, bytes]]:
+    """Each ledger entry's id (as text) and digest, as :meth:`Fingerprint.add_ledger` takes them."""
+    return [(str(document.get("_id")), _digest(document)) for document in documents]
 
 
 def describe_changes(before: Manifest, after: Manifest) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -40,12 +41,18 @@ class ServerDatabase:
     target: ServerTarget
 
 
+@contextmanager
+def fresh_database(target: ServerTarget) -> Iterator[ServerDatabase]:
+    """A fresh, empty database on the tier's server, dropped on exit."""
+    name = target.new_database()
+    try:
+        yield ServerDatabase(target.database_uri(name), target.client[name], target)
+    finally:
+        target.client.drop_database(name)
+
+
 @pytest.fixture
 def server_db(mongo_target: ServerTarget) -> Iterator[ServerDatabase]:
     """A fresh, empty database on the tier's server, dropped after the test."""
-    name = mongo_target.new_database()
-    try:
-        yield ServerDatabase(mongo_target.database_uri(name), mongo_target.client[name],
-                             mongo_target)
-    finally:
-        mongo_target.client.drop_database(name)
+    with fresh_database(mongo_target) as database:
+        yield database

@@ -35,6 +35,7 @@ from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.payment import ChainResult
 from PaymentProcess.data.models.stats import Finding, PaymentEventStats
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.utils.error_handling import PaymentProcessError
 from tests.approval_support import approve_latest
 from tests.conftest import GOLDEN_STORE, read_store
@@ -420,6 +421,45 @@ def test_a_malformed_ledger_entry_is_counted_once_whatever_the_batches(batch_siz
                                             workers=workers)
     assert (final.findings["RECORD_INVALID"].count, final.findings["RECORD_INVALID"].samples) == (
         2, ["PE-PRIOR:C9001", "PE-PRIOR:C2001"])
+
+
+@pytest.mark.parametrize("batch_size", [1, 2])
+def test_workers_reading_their_own_ranges_count_a_malformed_entry_once(batch_size: int) -> None:
+    """On MongoDB each worker reads its own ranges of chains (a batch each). PE-PRIOR:C9001
+    concerns chains of several ranges, each of which counts it: the run keeps the first."""
+    reference = run(mutated(*TWO_MALFORMED_ENTRIES))
+    store = build_store(mutated(*TWO_MALFORMED_ENTRIES))
+    assert store.kind == "mongodb"  # a mongomock client: the run reads no chains for workers
+    outcome = run(store, batch_size=batch_size, workers=2)
+    assert outcome.findings["RECORD_INVALID"].count == 2
+    assert findings_summary(outcome) == findings_summary(reference)
+    assert ({parent: outcome.figures(parent) for parent in outcome.chains}
+            == {parent: reference.figures(parent) for parent in reference.chains})
+    dry_runs = [o.store.db.PaymentEvent.find_one({"_id": EVENT})["dry_run"]
+                for o in (outcome, reference) if o.store is not None]
+    assert dry_runs[0]["fingerprint"] == dry_runs[1]["fingerprint"]
+    assert dry_runs[0]["critical_findings"] == dry_runs[1]["critical_findings"] > 0
+
+
+def test_claims_that_change_while_workers_read_their_ranges_stop_the_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A range whose claims differ from what the projection listed (here: one claim more
+    listed): exit 4 before any write, not a chain skipped or read twice."""
+    listed = ClaimRepository.parent_ids
+
+    def one_more(self: ClaimRepository, *args: Any) -> Iterator[Any]:
+        yield from listed(self, *args)
+        yield "C9999"
+
+    monkeypatch.setattr(ClaimRepository, "parent_ids", one_more)
+    store = build_store(golden())
+    before = {name: list(store.db[name].find()) for name in store.db.list_collection_names()}
+    outcome = run(store, batch_size=2, workers=2)
+    assert outcome.exit_code == 4
+    assert outcome.error is not None and outcome.error.startswith(
+        f"the claims of {EVENT} changed while pass 1 was reading them (")
+    assert {name: list(store.db[name].find())
+            for name in store.db.list_collection_names()} == before
 
 
 # --------------------------------------------------------------------------- findings

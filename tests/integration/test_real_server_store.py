@@ -86,7 +86,9 @@ def engine_commands(mongo_target: ServerTarget, tmp_path_factory: pytest.TempPat
     remittances = tmp_path_factory.mktemp("remittance")
     base = ["-p", "PE-G1", "--db-uri", uri, "--workers", "1", "--batch-size", "3"]
     _RECORDER.active = True
-    try:
+    try:  # two workers first: the ranges' queries (those the run itself reads are captured)
+        assert main(["-p", "PE-G1", "--db-uri", uri, "--workers", "2", "--batch-size", "1",
+                     "-m", "dry-run"]) == 0
         assert main([*base, "-m", "dry-run"]) == 0
         approve_latest(get_connection(uri).db, "PE-G1")  # as the controls command does
         close_connection()
@@ -242,6 +244,8 @@ def test_every_query_has_an_index(engine_commands: tuple) -> None:
     commands, _ = engine_commands
     found = queries(commands)
     assert len(found) > 15
+    assert any(query["collection"] == "ClaimWSCore" and "$lt" in str(query["filter"])
+               for _, query, _ in found.values())  # a range of chains (--workers 2)
     unindexed = [(name, query, sort) for name, query, sort in found.values()
                  if not indexed(query["collection"], query["filter"], sort)]
     assert unindexed == [], "\n".join(map(str, unindexed))

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import mongomock_ng
 import pytest
 
 from PaymentProcess.common.functions import Store
+from PaymentProcess.core import payment_processor
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
+from PaymentProcess.data.embedded_store import EmbeddedStore
+from PaymentProcess.processing.parallel.chain_ranges import ChainRange, split_chains
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
 from PaymentProcess.utils.error_handling import CriticalValidationError
 from tests.approval_support import approve_latest, approve_latest_cli
@@ -19,9 +24,18 @@ from tests.conftest import REPO, run_cli
 from tests.integration.cycle_checks import assert_cycle_invariants, comparable_store
 
 
-def run_cycles(options: SyntheticOptions, workers: int = 1, batch_size: int = 1000) -> Store:
-    client = mongomock_ng.MongoClient()
-    store = Store("mongomock://", client.payments, client)
+def run_cycles(options: SyntheticOptions, workers: int = 1, batch_size: int = 1000,
+               own_ranges: bool = False) -> Store:
+    """The embedded store in memory; ``own_ranges``: a mongomock client instead, which the
+    run takes for MongoDB, so pass 1's workers read their own ranges of chains (from the
+    copy of the database they inherit)."""
+    if own_ranges:
+        client = mongomock_ng.MongoClient()
+        store = Store("mongomock://", client.payments, client)
+    else:
+        embedded = EmbeddedStore(None)
+        store = Store("mongomock://", embedded.db, embedded)
+    assert store.kind == ("mongodb" if own_ranges else "embedded")
     summary = generate(store.db, options)
     for event_id in summary.event_ids:
         settings = RunSettings(db_uri=store.uri, workers=workers, batch_size=batch_size)
@@ -63,6 +77,39 @@ def test_results_do_not_depend_on_workers_or_batch_size(three_cycles: Store) -> 
     baseline = comparable_store(three_cycles.db)
     assert comparable_store(run_cycles(options, workers=2, batch_size=1000).db) == baseline
     assert comparable_store(run_cycles(options, workers=1, batch_size=37).db) == baseline
+
+
+@pytest.mark.parametrize(("workers", "batch_size"), [(2, 1000), (2, 37), (3, 50)])
+def test_workers_reading_their_own_ranges_give_the_same_store(
+        three_cycles: Store, workers: int, batch_size: int,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On MongoDB pass 1's workers read their own ranges of chains; merged in range order,
+    three cycles give the same store as one worker."""
+    cut: list[int] = []
+
+    def recording_split(parent_ids: Iterable[Any], claims_per_range: int) -> list[ChainRange]:
+        ranges = split_chains(parent_ids, claims_per_range)
+        assert ranges is not None
+        cut.append(len(ranges))
+        return ranges
+
+    monkeypatch.setattr(payment_processor, "split_chains", recording_split)
+    options = SyntheticOptions(claims=600, payees=25, cycles=3, seed=11)
+    ranged = run_cycles(options, workers=workers, batch_size=batch_size, own_ranges=True)
+    assert comparable_store(ranged.db) == comparable_store(three_cycles.db)
+    assert len(cut) == 6 and min(cut) >= (1 if batch_size == 1000 else 10)  # dry, final x3
+
+
+def test_on_the_embedded_store_workers_compute_what_the_run_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No ranges on the embedded store: mongomock would filter every claim for each one."""
+    def no_ranges(*_: Any) -> None:
+        raise AssertionError("the embedded store's workers read no ranges")
+
+    monkeypatch.setattr(payment_processor, "split_chains", no_ranges)
+    store = run_cycles(SyntheticOptions(claims=300, payees=20, cycles=1, seed=5), workers=2,
+                       batch_size=50)
+    assert store.db.PaymentEvent.find_one({"_id": "PE-SYN-0001"})["stage"] == "FINAL"
 
 
 def test_dmr_cycle() -> None:

@@ -20,6 +20,9 @@ into an embedded-store directory, then measures:
   by two at once, on inherited documents and on private copies;
 * the **read floor** of the embedded store: one process parsing every
   ``<Collection>.jsonl`` line with bson's Extended JSON parser (``json_util.loads``);
+* **pass 1 with its reading** (the run's own ``_evaluate``): 1 worker, 2 workers forked
+  with the documents the run read, and (up to 20,000 claims) 2 workers reading their own
+  ranges of chains, as on MongoDB: CPU seconds against one worker's (the design's overhead);
 * **end to end**: the dry run, then the final run, each as an operator runs it
   (``main.py`` on a copy of the directory: loading, computing, writing back), for each
   worker count: wall and CPU seconds, maximum RSS, and the ratio to the read floor.
@@ -33,6 +36,7 @@ in the same run more than seconds.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import os
@@ -53,7 +57,7 @@ from typing import Any
 import bson
 from bson import json_util
 
-from PaymentProcess.common.functions import Store
+from PaymentProcess.common.functions import Store, close_connection, get_connection
 from PaymentProcess.core.claim_processor import first_pass, group_by_parent
 from PaymentProcess.core.payment_processor import (
     CycleAnalysis,
@@ -64,6 +68,7 @@ from PaymentProcess.core.payment_processor import (
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.data.models.payment import BatchInput, PaymentContext
+from PaymentProcess.data.repositories.collections import ensure_indexes
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
     BATCHES_PER_WORKER,
@@ -74,6 +79,7 @@ from PaymentProcess.utils.logging import configure_logging
 from tests.approval_support import approve_latest_cli
 
 BATCH_SIZE = 1000
+OWN_RANGES_UP_TO = 20_000  # claims: beyond, mongomock's range queries take minutes
 MAIN = Path(__file__).resolve().parents[2] / "main.py"
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 
@@ -128,7 +134,8 @@ def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[Bat
     processor._count_claims(analysis, resuming=False)
     context = analysis.context
     documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
-    return context, list(processor._batches(group_by_parent(documents), event_id, None))
+    return context, list(processor._batches(group_by_parent(documents), event_id,
+                                               processor.repos.claims, None, set()))
 
 
 def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
@@ -175,6 +182,61 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
         result["parallel_ceiling"] = parallel_ceiling(batches, compute, repeat)
         result["host_ceiling"] = parallel_ceiling(batches, compute, repeat, private=True)
     return result
+
+
+def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict[str, Any]:
+    """Pass 1 as a run does it, reading included (``PaymentProcessor._evaluate``): wall and
+    CPU seconds (the run's and its workers'), best of ``repeat``, with the results' digest.
+
+    On MongoDB with several workers each worker reads its own ranges of chains; on the
+    embedded store the run reads and forks its workers with the documents. A store whose
+    ``kind`` is set to ``"mongodb"`` takes the ranges' path on the embedded store (its
+    forked workers then query the copy of the store they inherited).
+    """
+    runs = []
+    for _ in range(repeat):
+        processor = _processor(store, workers)
+        config = processor.config_loader.load(event_id)
+        analysis = CycleAnalysis(config, processor._context(config))
+        processor._count_claims(analysis, resuming=False)
+        gc.collect()
+        with CpuTime() as cpu, collect_per_batch() as collect:
+            started = time.perf_counter()
+            chains = 0
+            for results, _report in processor._evaluate(analysis, resuming=False):
+                chains += len(results)
+                collect()
+            seconds = time.perf_counter() - started
+        runs.append({"seconds": seconds, "cpu_seconds": cpu.seconds, "chains": chains,
+                     "inputs": analysis.fingerprint.inputs_digest(),
+                     "load": os.getloadavg()[0]})
+    assert len({run["inputs"] for run in runs}) == 1
+    best = min(runs, key=lambda run: run["cpu_seconds"])
+    return {**best, "all_cpu_seconds": [run["cpu_seconds"] for run in runs]}
+
+
+def pass_one_designs(store: Store, event_id: str, repeat: int = 1,
+                     own_ranges: bool = True) -> dict[str, Any]:
+    """Pass 1 with its reading on the embedded store: one worker, two workers forked with
+    the documents the run read (the embedded store's design), and (``own_ranges``) two
+    workers reading their own ranges from the store they inherited (MongoDB's design, for
+    comparison: each range is a query, which mongomock answers by filtering every claim
+    of the event, so it grows with the square of the claims). The fingerprint of the
+    inputs is asserted equal across the designs."""
+    designs = {"workers_1": pass_one(store, event_id, 1, repeat),
+               "workers_2_inherited": pass_one(store, event_id, 2, repeat)}
+    if own_ranges:
+        kind = store.kind
+        store.kind = "mongodb"  # the run decides by the store's kind
+        try:
+            designs["workers_2_own_ranges"] = pass_one(store, event_id, 2, repeat)
+        finally:
+            store.kind = kind
+    assert len({design["inputs"] for design in designs.values()}) == 1, "results differ"
+    one = designs["workers_1"]["cpu_seconds"]
+    for design in designs.values():
+        design["cpu_over_one_worker"] = design["cpu_seconds"] / one
+    return designs
 
 
 class CpuTime:
@@ -333,6 +395,9 @@ def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3,
         report: dict[str, Any] = {"claims": claims, "payees": payees,
                                   "generate_seconds": gen_seconds, "repeat": repeat}
         report["compute"] = compute_only(store, event_id, workers_list, repeat)
+        if {1, 2} <= set(workers_list):
+            report["pass_one"] = pass_one_designs(store, event_id, repeat,
+                                                  own_ranges=claims <= OWN_RANGES_UP_TO)
         embedded.close()
         if not end_to_end_runs:
             return report
@@ -348,6 +413,38 @@ def bench(claims: int, workers_list: tuple[int, ...] = (1, 2), seed: int = 3,
             report[f"end_to_end_{workers}"] = runs
             shutil.rmtree(copy)
     return report
+
+
+def server_pass_one(claims: int, repeat: int = 1, seed: int = 3) -> dict[str, Any]:
+    """Pass 1 with its reading on a real server (``PAYMENT_TEST_MONGODB_URI``, else a
+    SecantusDB started here), 1 worker against 2 workers each reading its own ranges with
+    its own client: wall and CPU seconds of the engine's processes (the run and its
+    workers; the server's CPU is not counted), the fingerprint asserted equal. A database
+    of its own, dropped afterwards."""
+    from tests.integration.mongo_server import SERVER_URI_ENV, running_secantus, with_database
+
+    payees = max(50, claims // 200)
+    with tempfile.TemporaryDirectory(prefix="bench-server-") as scratch:
+        external = os.environ.get(SERVER_URI_ENV)
+        with (contextlib.nullcontext(None) if external
+              else running_secantus(Path(scratch))) as server:
+            uri = with_database(external or server.uri, f"bench_{os.getpid()}")
+            store = get_connection(uri)
+            try:
+                ensure_indexes(store.db)
+                summary = generate(store.db, SyntheticOptions(claims=claims, payees=payees,
+                                                              seed=seed))
+                event_id = summary.event_ids[0]
+                designs = {"workers_1": pass_one(store, event_id, 1, repeat),
+                           "workers_2_own_ranges": pass_one(store, event_id, 2, repeat)}
+                store.db.client.drop_database(store.db.name)
+            finally:
+                close_connection()
+    assert designs["workers_1"]["inputs"] == designs["workers_2_own_ranges"]["inputs"]
+    for design in designs.values():
+        design["cpu_over_one_worker"] = (design["cpu_seconds"]
+                                         / designs["workers_1"]["cpu_seconds"])
+    return {"claims": claims, "server": "external" if external else "secantus", **designs}
 
 
 def machine() -> dict[str, Any]:
@@ -383,8 +480,15 @@ def format_report(report: dict[str, Any]) -> str:
                        f"{value['peak_rss_above_start_mb']:,.0f} MB  load {value['load']:.1f}"
                        f"{_all(value)}")
     if "workers_1" in compute and "workers_2" in compute:
-        out.append(f"2 workers / 1 worker speed-up: "
-                   f"{compute['workers_1']['seconds'] / compute['workers_2']['seconds']:.2f}x")
+        one, two = compute["workers_1"], compute["workers_2"]
+        out.append(f"2 workers / 1 worker speed-up: {one['seconds'] / two['seconds']:.2f}x "
+                   f"(wall); CPU of the run and its worker / one worker: "
+                   f"{two['cpu_seconds'] / one['cpu_seconds']:.2f}x (the design's overhead)")
+    for design, measured in report.get("pass_one", {}).items():
+        out.append(f"pass 1 with its reading, {design.replace('_', ' ')}: "
+                   f"{measured['seconds']:.2f} s (CPU {measured['cpu_seconds']:.2f} s, "
+                   f"{measured['cpu_over_one_worker']:.2f}x one worker's)  "
+                   f"load {measured['load']:.1f}")
     for key, label in (("parallel_ceiling", "machine ceiling, inherited documents"),
                        ("host_ceiling", "host ceiling, private copies")):
         if key in compute:
@@ -406,6 +510,20 @@ def format_report(report: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def format_server_report(report: dict[str, Any]) -> str:
+    """A few human-readable lines for pass 1 on a real server."""
+    out = [f"== {report['claims']:,} claims on a real server ({report['server']})"]
+    for design in ("workers_1", "workers_2_own_ranges"):
+        measured = report[design]
+        out.append(f"pass 1 with its reading, {design.replace('_', ' ')}: "
+                   f"{measured['seconds']:.2f} s (engine CPU {measured['cpu_seconds']:.2f} s, "
+                   f"{measured['cpu_over_one_worker']:.2f}x one worker's)  "
+                   f"load {measured['load']:.1f}")
+    one, two = report["workers_1"], report["workers_2_own_ranges"]
+    out.append(f"2 workers / 1 worker speed-up: {one['seconds'] / two['seconds']:.2f}x (wall)")
+    return "\n".join(out)
+
+
 def _all(measured: dict[str, Any]) -> str:
     times = measured.get("all_seconds", ())
     return f"  (best of {', '.join(f'{t:.2f}' for t in times)})" if len(times) > 1 else ""
@@ -420,9 +538,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compute-only", action="store_true",
                         help="leave out the read floor and the end-to-end runs")
     parser.add_argument("--json", help="also append each size's report to this JSON-lines file")
+    parser.add_argument("--server", action="store_true",
+                        help="pass 1 on a real server instead: 1 worker against 2 reading "
+                             "their own ranges (PAYMENT_TEST_MONGODB_URI, else SecantusDB)")
     args = parser.parse_args(argv)
     configure_logging("WARNING")
     print(json.dumps(machine()))
+    if args.server:
+        for claims in args.claims:
+            report = server_pass_one(claims, args.repeat)
+            print(format_server_report(report), flush=True)
+            if args.json:
+                with open(args.json, "a") as handle:
+                    handle.write(json.dumps({"machine": machine(), **report}) + "\n")
+        return 0
     for claims in args.claims:
         report = bench(claims, tuple(args.workers), repeat=args.repeat,
                        end_to_end_runs=not args.compute_only)

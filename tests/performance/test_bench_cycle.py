@@ -17,6 +17,9 @@ def test_bench_cycle_10000() -> None:
     assert 0 < compute["parallel_ceiling"]["speed_up"] <= 2.5
     assert 0 < compute["host_ceiling"]["speed_up"] <= 2.5
     assert report["read_floor"]["documents"] > compute["claims"]
+    designs = report["pass_one"]
+    assert {design["chains"] for design in designs.values()} == {designs["workers_1"]["chains"]}
+    assert set(designs) == {"workers_1", "workers_2_inherited", "workers_2_own_ranges"}
     for workers in (1, 2):
         runs = report[f"end_to_end_{workers}"]
         assert runs["dry_run"]["seconds"] > 0 and runs["final"]["seconds"] > 0

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from PaymentProcess.utils.money import (
     BadAmount,
     cents_to_decimal,
+    decimal128_cents,
+    decimal128_plain_cents,
     decimal128_text,
     half_up_ratio,
     money_str,
@@ -501,3 +503,32 @@ def test_parse_cents_is_parse_amount_in_cents(bid: bytes) -> None:
                                   Decimal("1E+2"), Decimal("0.005"), Decimal("-0.004")])))
 def test_to_decimal128_encodes_the_same_bytes_as_bson(amount: Decimal) -> None:
     assert to_decimal128(amount).bid == Decimal128(amount.quantize(Decimal("0.01"))).bid
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.integers(0, 10**15 + 5).map(
+                              lambda c: Decimal128(f"{c // 100}.{c % 100:02d}")),
+                          st.binary(min_size=16, max_size=16).map(Decimal128.from_bid)),
+                min_size=1, max_size=12))
+def test_plain_cents_of_many_amounts_are_their_cents_or_none(values: list[Decimal128]) -> None:
+    cents = decimal128_plain_cents(values)
+    usual = [value.__getstate__()[0] == (6176 - 2) << 49 for value in values]
+    if not all(usual):
+        assert cents is None
+        return
+    decoded = [outcome(value) for value in values]
+    if ("bad", "") in decoded:  # 10^13 or more
+        assert cents is None
+        return
+    assert cents == [decimal128_cents(value) for value in values]
+    assert [str(cents_to_decimal(c)) for c in cents] == [text for _, text in decoded]
+
+
+def test_plain_cents_read_the_words_pymongo_keeps() -> None:
+    # decimal128_plain_cents reads Decimal128's two words from its slots: if pymongo renames
+    # them, this fails (AttributeError) instead of the engine silently slowing or breaking
+    assert decimal128_plain_cents([Decimal128("12.34"), Decimal128("0.00")]) == [1234, 0]
+    assert decimal128_plain_cents([Decimal128("12.3")]) is None
+    assert decimal128_plain_cents([Decimal128("-1.00")]) is None
+    assert decimal128_plain_cents([Decimal128("10000000000000.00")]) is None
+    assert decimal128_plain_cents([Decimal128("9999999999999.99")]) == [999999999999999]

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from PaymentProcess.core.claim_processor import ClaimTransformer, first_pass
-from PaymentProcess.core.plain_chain import claim_digest, read_claim
+from PaymentProcess.core.plain_chain import claim_digest, read_claim, read_claims
 from PaymentProcess.data.models.payment import BatchInput, ChainInput, ChainStatus, LedgerState
 from PaymentProcess.data.models.payment_center import PaymentCenterType
 from PaymentProcess.data.models.stats import ValidationReport
@@ -183,6 +183,44 @@ def test_any_chain_gives_what_the_claim_model_gives(changes, shape, pc_type, key
     assert_same_as_model(ctx, [chain(*documents, state=state)])
 
 
+def shaped_chain(shape: str, n: int, changes: list[tuple[str, Any]]) -> ChainInput:
+    """Chain ``n`` of a batch (claims P<n>-1, P<n>-2) in one of the shapes above, its last
+    claim changed."""
+    first, second = f"P{n}-1", f"P{n}-2"
+    state = LedgerState()
+    if shape == "single":
+        documents = [doc(first, allowed=f"{n}50.00")]
+    elif shape == "replaced":
+        documents = [doc(first), doc(second, parent=first, freq="7", original=first)]
+    elif shape == "voided":
+        documents = [doc(first), doc(second, parent=first, freq="8", void=first)]
+    else:  # paid before
+        documents = [doc(second, parent=first, freq="7", original=first, allowed="80.00",
+                         received=date(2026, 9, 1))]
+        state = ledger(first, "50.00", 101)
+    for where, value in changes:
+        documents[-1] = perturb(documents[-1], where, value)
+    return chain(*documents, state=state)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["single", "single", "replaced", "voided",
+                                           "paid before"]),
+                          st.lists(st.tuples(st.sampled_from(FIELDS),
+                                             st.sampled_from(ODD_VALUES)), max_size=2)),
+                min_size=2, max_size=6),
+       st.sampled_from([PaymentCenterType.PROVIDER, PaymentCenterType.DMR]),
+       st.sets(st.sampled_from(["P0-1", "P1-1", "P2-2", "P3-1"]), max_size=2),
+       st.sets(st.sampled_from(["P1-1", "P2-2", "P4-1"]), max_size=2))
+def test_a_batch_of_chains_gives_what_the_claim_model_gives(shapes, pc_type, duplicates,
+                                                           owned) -> None:
+    # fast and model chains mixed in one batch: every result, and the findings of both
+    # paths in claim order; some claims are duplicates or already in another chain's ledger
+    ctx = context(pct="2.00", pc_type=pc_type, duplicates=frozenset(duplicates))
+    chains = [shaped_chain(shape, n, changes) for n, (shape, changes) in enumerate(shapes)]
+    assert_same_as_model(ctx, chains, {claim_id: "P9-1" for claim_id in owned})
+
+
 def test_the_synthetic_claims_all_take_the_fast_path_and_match() -> None:
     ctx = context(pct="2.00")
     chains = [chain(doc(f"C{n}", allowed=f"{n}.{n % 100:02d}",
@@ -191,6 +229,19 @@ def test_the_synthetic_claims_all_take_the_fast_path_and_match() -> None:
     results = assert_same_as_model(ctx, chains)
     assert all(r.status is ChainStatus.INCLUDED for r in results)
     assert all(read_claim(c.documents[0]) is not None for c in chains)
+
+
+def test_a_large_batch_is_read_and_hashed_in_groups_as_claim_by_claim() -> None:
+    # more claims than one read group (128), a claim that is not plain in the second group
+    ctx = context(pct="2.00")
+    chains = [chain(doc(f"C{n}", allowed=f"{n}.{n % 100:02d}")) for n in range(300)]
+    chains[200] = chain(perturb(doc("C200"), "line.allowed", Decimal128("-1.00")))
+    results = assert_same_as_model(ctx, chains)
+    assert [r.status for r in results].count(ChainStatus.BLOCKED) == 1
+    assert results[200].status is ChainStatus.BLOCKED
+    digests = first_pass(ctx, BatchInput(tuple(chains)))[2]
+    documents = [c.documents[0] for c in chains]
+    assert digests == [claim_digest(d, read_claim(d)) for d in documents]
 
 
 def test_duplicates_and_ledger_owners_leave_the_fast_path() -> None:
@@ -220,6 +271,28 @@ def test_read_claim_takes_only_the_plain_shape() -> None:
                          ("line.allowed", Decimal128("-0.01")), ("line.copay", _MISSING),
                          ("provider", {"name": "x" * 201})]:
         assert read_claim(perturb(plain, where, value)) is None, where
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(st.tuples(st.sampled_from(FIELDS), st.sampled_from(ODD_VALUES)),
+                         max_size=2), min_size=1, max_size=9))
+def test_claims_read_together_read_as_each_alone(changes: list[list[tuple[str, Any]]]) -> None:
+    # read_claims checks a batch column by column and splits a group with a claim that is
+    # not plain: each claim must read (and hash) as it does alone, whatever its neighbours
+    documents = [doc(f"C{n}", allowed=f"{n}.25",
+                     lines=[amounts(f"{n}.25"), amounts("7.00", copay="1.00")])
+                 for n in range(len(changes))]
+    for n, claim_changes in enumerate(changes):
+        for where, value in claim_changes:
+            documents[n] = perturb(documents[n], where, value)
+    together = read_claims(documents)
+    alone = [read_claim(document) for document in documents]
+    assert together == alone
+    assert list(map(claim_digest, documents, together)) == list(map(claim_digest, documents,
+                                                                    alone))
+    assert all(read is not None for read, claim_changes in zip(together, changes, strict=True)
+               if not claim_changes)
+    assert read_claims([]) == []
 
 
 def test_a_digest_follows_every_field_read_and_ignores_the_engine_fields() -> None:

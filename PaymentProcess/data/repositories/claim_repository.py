@@ -13,6 +13,7 @@ from pymongo.database import Database
 from PaymentProcess.data.models.over_under import LedgerEntry
 from PaymentProcess.data.models.payment import LedgerState
 from PaymentProcess.data.repositories.collections import CLAIM_FIN, CLAIM_WS
+from PaymentProcess.processing.parallel.chain_ranges import ChainRange
 
 ENGINE_CLAIM_FIELDS = ("PaymentStatus", "PaidEvent_ID")
 
@@ -35,15 +36,30 @@ class ClaimRepository:
                     "$or": [unpaid, {"PaidEvent_ID": payment_event_id}]}
         return {"PaymentEvent_ID": payment_event_id, **unpaid}
 
-    def fetch_ws(self, payment_event_id: str, batch_size: int,
-                 resuming: bool = False) -> Iterator[dict[str, Any]]:
-        """Stream the event's claims sorted by chain, so that every chain arrives whole."""
+    def fetch_ws(self, payment_event_id: str, batch_size: int, resuming: bool = False,
+                 chains: ChainRange | None = None) -> Iterator[dict[str, Any]]:
+        """Stream the event's claims sorted by chain, so that every chain arrives whole;
+        ``chains``: only those of that range of ``ParentClaimCore_ID`` (a worker's share)."""
+        query = self.event_filter(payment_event_id, resuming)
+        if chains is not None:
+            query["ParentClaimCore_ID"] = chains.parent_condition()
         cursor = self.db[CLAIM_WS].find(
-            self.event_filter(payment_event_id, resuming),
-            sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)],
+            query, sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)],
             batch_size=batch_size,
         )
         yield from cursor
+
+    def parent_ids(self, payment_event_id: str, resuming: bool = False) -> Iterator[Any]:
+        """The ``ParentClaimCore_ID`` of each of the event's claims, in chain order (a
+        projection on the index's fields: what
+        :func:`~PaymentProcess.processing.parallel.chain_ranges.split_chains` cuts)."""
+        cursor = self.db[CLAIM_WS].find(
+            self.event_filter(payment_event_id, resuming),
+            {"ParentClaimCore_ID": 1, "_id": 0},
+            sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)],
+        )
+        for document in cursor:
+            yield document.get("ParentClaimCore_ID")
 
     def claim_id_counts(self, payment_event_id: str, resuming: bool = False) -> Counter[str]:
         """How often each ClaimCore_ID occurs among the event's claims (their total: the

@@ -4,11 +4,12 @@ The run is one of the ``--workers`` processes: it reads the batches, forks the o
 and computes batches itself while they are busy, so ``--workers`` equal to the number
 of cores keeps every core busy and none oversubscribed.
 
-The batches already sit in the run's memory when a worker starts, so a worker is
-*forked* with its share of them instead of being sent them: a forked child sees the
-parent's memory as it was at the fork (copy-on-write), so claim documents are never
-pickled on the way in, only the (small) results on the way back. Pickling the raw
-documents to a process pool cost more than computing them.
+The items (batches, or on MongoDB ranges of chains a worker reads itself: see
+:mod:`~PaymentProcess.processing.parallel.chain_ranges`) already sit in the run's memory
+when a worker starts, so a worker is *forked* with its share of them instead of being
+sent them: a forked child sees the parent's memory as it was at the fork (copy-on-write),
+so claim documents are never pickled on the way in, only the (small) results on the way
+back. Pickling the raw documents to a process pool cost more than computing them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
 
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
+from PaymentProcess.utils.logging import get_logger
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -39,10 +41,12 @@ _END = object()
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_CHECK_SECONDS = 1.0
 _FORK = multiprocessing.get_context("fork")
+log = get_logger(__name__)
 
 
 class WorkerError(RuntimeError):
-    """A worker process failed or died; the message carries its traceback or exit code."""
+    """A worker process failed or died; the message (one line) carries the worker's error
+    or its exit code; a failed worker's traceback is logged (``worker failed``)."""
 
 
 def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: int) -> Iterator[R]:
@@ -60,8 +64,8 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
     so memory stays bounded by the batch size whatever the number of claims; results
     never depend on the number of workers.
 
-    Workers die with the run that forked them (:func:`die_with_parent`) and never touch
-    the store: they only compute.
+    Workers die with the run that forked them (:func:`die_with_parent`) and never write
+    to the store: they compute, and on MongoDB read their own ranges of chains.
     """
     if workers <= 1:
         for batch in batches:
@@ -152,8 +156,9 @@ def _collect_into(finished: dict[int, Any], receiver: Connection, process: BaseP
     finally:
         receiver.close()
     process.join()
-    if not ok:
-        raise WorkerError(f"a worker process failed:\n{payload}")
+    if not ok:  # the worker's traceback goes to the log, its last line to the operator
+        log.error("worker failed", traceback=payload)
+        raise WorkerError(f"a worker process failed: {payload.strip().splitlines()[-1]}")
     finished.update(enumerate(payload, start=first))
 
 

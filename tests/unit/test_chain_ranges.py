@@ -1,0 +1,60 @@
+"""Ranges of chains a worker reads itself: whole chains, the stream of one reader in order."""
+
+from __future__ import annotations
+
+import random
+
+import mongomock_ng
+import pytest
+
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository
+from PaymentProcess.processing.parallel.chain_ranges import ChainRange, split_chains
+
+EVENT = "PE-R"
+
+
+def test_ranges_are_cut_between_chains_once_enough_claims_are_in() -> None:
+    parents = ["A", "A", "B", "C", "C", "C", "D", "E", "E"]
+    assert split_chains(parents, 3) == [ChainRange(None, "C", 3), ChainRange("C", "D", 3),
+                                        ChainRange("D", None, 3)]
+    assert split_chains(parents, 4) == [ChainRange(None, "D", 6), ChainRange("D", None, 3)]
+    assert split_chains(parents, 100) == [ChainRange(None, None, 9)]
+    assert split_chains([], 3) == [ChainRange(None, None, 0)]
+
+
+@pytest.mark.parametrize("odd", [None, 7, ["A"], {"id": "A"}])
+def test_a_parent_id_that_is_not_text_gives_no_ranges(odd: object) -> None:
+    """Mixed BSON types sort by type, which text bounds cannot express: the run reads."""
+    assert split_chains(["A", "B", odd, "C"], 1) is None
+
+
+def test_the_conditions_are_text_bounds() -> None:
+    assert ChainRange(None, "C").parent_condition() == {"$gte": "", "$lt": "C"}
+    assert ChainRange("C", None).parent_condition() == {"$gte": "C"}
+    assert ChainRange("C", "D").parent_condition() == {"$gte": "C", "$lt": "D"}
+
+
+@pytest.mark.parametrize("claims_per_range", [1, 2, 5, 1000])
+def test_reading_the_ranges_in_order_is_reading_the_event(claims_per_range: int) -> None:
+    """Every claim once, in the one reader's order, other events and paid claims left out."""
+    rng = random.Random(claims_per_range)
+    db = mongomock_ng.MongoClient().payments
+    claims = [{"_id": f"W{n:03d}", "PaymentEvent_ID": rng.choice([EVENT, EVENT, "PE-OTHER"]),
+               "ParentClaimCore_ID": f"P{rng.randrange(40):02d}"} for n in range(200)]
+    for claim in rng.sample(claims, 20):
+        claim["PaymentStatus"] = "PAID"
+    db.ClaimWSCore.insert_many(rng.sample(claims, len(claims)))
+    repository = ClaimRepository(db)
+    whole = [d["_id"] for d in repository.fetch_ws(EVENT, 1000)]
+    ranges = split_chains(repository.parent_ids(EVENT), claims_per_range)
+    assert ranges is not None
+    read = [[d["_id"] for d in repository.fetch_ws(EVENT, 1000, chains=chains)]
+            for chains in ranges]
+    assert [claim_id for share in read for claim_id in share] == whole
+    assert [len(share) for share in read] == [chains.claims for chains in ranges]
+    assert all(read)
+    parents_of = {c["_id"]: c["ParentClaimCore_ID"] for c in claims}
+    owners = {parents_of[claim_id]: index for index, share in enumerate(read)
+              for claim_id in share}
+    assert all(owners[parents_of[claim_id]] == index  # a chain is never split
+               for index, share in enumerate(read) for claim_id in share)
