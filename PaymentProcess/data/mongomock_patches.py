@@ -35,6 +35,14 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
 * ``sort``: sorting wraps every value in an object whose ``<`` runs ``bson_compare``
   (n log n Python calls); the patched key orders by (type rank, value) natively for
   null, numbers, strings and booleans, the same order.
+* ``writes``: a ``bulk_write`` of upserts by ``_id`` (``ReplaceOne``) and an
+  ``update_many`` by ``_id`` ``$in`` with a ``$set`` of plain top-level values (the
+  engine's own write shapes) go through the fork's generic update machinery, which
+  copies, walks and BSON-encodes each document two or three times. The patched methods
+  check every operation first (encodable, no ``$`` field, no validator, session, hint...)
+  and then apply them with one copy and one encoding a document, calling the fork's
+  ``_ensure_uniques`` as it does; anything else, or any check that fails, goes to the
+  fork's own method, which then writes or raises exactly as before.
 * ``projection``: a plain inclusion projection (``{"a": 1, "_id": 0}``) builds a nested
   spec and walks every field of every returned document; the patched one takes the
   included fields directly.
@@ -69,11 +77,14 @@ import mongomock_ng.codec_options
 import mongomock_ng.collection
 import mongomock_ng.filtering
 import mongomock_ng.helpers
+import mongomock_ng.results
 import mongomock_ng.store
-from bson.codec_options import DEFAULT_CODEC_OPTIONS, CodecOptions
+from bson.codec_options import CodecOptions
 from bson.decimal128 import Decimal128
 from bson.int64 import Int64
 from bson.objectid import ObjectId
+from mongomock_ng import BulkWriteError, DuplicateKeyError, WriteError
+from pymongo import ReplaceOne
 
 _filtering = mongomock_ng.filtering
 _HASHABLE_IDS = (str, int)
@@ -94,6 +105,8 @@ _original_patch_datetime = mongomock_ng.helpers.patch_datetime_awareness_in_docu
 _original_resolve_sort_key = _filtering.resolve_sort_key
 _original_bson_compare = _filtering.bson_compare
 _cast_document_class = mongomock_ng.collection._cast_document_class
+_original_bulk_write = mongomock_ng.collection.Collection.bulk_write
+_original_update_many = mongomock_ng.collection.Collection.update_many
 
 
 # --- cursor ------------------------------------------------------------------------------
@@ -574,14 +587,6 @@ def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
 _PLAIN_KEYS = frozenset({str, int, Int64, ObjectId})
 
 
-def _pymongo_codec_options(collection: mongomock_ng.collection.Collection) -> CodecOptions:
-    """The codec options ``Collection._insert`` encodes a document with (``_bson_encode``)."""
-    options = collection.codec_options
-    if isinstance(options, mongomock_ng.codec_options.CodecOptions):
-        options = options.to_pymongo()
-    return options if isinstance(options, CodecOptions) else DEFAULT_CODEC_OPTIONS
-
-
 def insert_parsed(collection: mongomock_ng.collection.Collection,
                   documents: list[dict[str, Any]]) -> int:
     """Insert the leading ``documents`` at once, as ``insert_many`` would; return how many.
@@ -597,10 +602,10 @@ def insert_parsed(collection: mongomock_ng.collection.Collection,
     the rest are the caller's, for ``insert_many`` to insert or refuse with its message.
     """
     store = collection._store
-    if store.indexes or store.options or store._ttl_indexes:
+    encode = _encoder(collection)
+    if store.indexes or store.options or store._ttl_indexes or encode is None:
         return 0
     stored = store._documents
-    options = _pymongo_codec_options(collection)
     keys: list[Any] = []
     taken: set[Any] = set()
     for document in documents:
@@ -610,7 +615,7 @@ def insert_parsed(collection: mongomock_ng.collection.Collection,
         if "$" in "".join(document) and any(name.startswith("$") for name in document):
             break
         try:
-            bson.encode(document, False, options)
+            encode(document)
         except Exception:  # noqa: BLE001 - insert_many says what is wrong with it
             break
         keys.append(key)
@@ -678,6 +683,241 @@ def stored_documents(collection: mongomock_ng.collection.Collection) -> Iterator
     that a caller cannot change the stored one; writing a checkpoint only encodes them.
     """
     return collection._store.documents
+# --- writes: the engine's upserts by _id and its update_many by _id $in -----------------
+
+_SET_VALUES = frozenset({str, int, bool, type(None)})
+
+
+def _stored_copy(value: Any) -> Any:
+    """What the fork stores of a written value, ``_clone_document(_patch_datetime(value))``,
+    in one walk: containers rebuilt, immutable values shared, datetimes normalised."""
+    kind = type(value)
+    if kind in _NO_DATETIME:
+        return value
+    if kind is dict:
+        return _stored_dict(value)
+    if kind is list or kind is tuple:
+        return [item if type(item) in _NO_DATETIME else _stored_copy(item) for item in value]
+    return _clone_document(_patch_datetime(value))
+
+
+def _stored_dict(value: dict) -> dict:
+    new = {}
+    for key, item in value.items():
+        kind = type(item)
+        if kind in _NO_DATETIME:
+            new[key] = item
+        elif kind is dict:
+            new[key] = _stored_dict(item)
+        else:
+            new[key] = _stored_copy(item)
+    return new
+
+
+def _encoder(collection: mongomock_ng.collection.Collection) -> Callable[[Any], Any] | None:
+    """The BSON check of the fork's ``_bson_encode`` with the collection's codec options,
+    converted once (None: the fork checks nothing with such options)."""
+    options = collection.codec_options
+    if not options:
+        return bson.encode
+    if isinstance(options, mongomock_ng.codec_options.CodecOptions):
+        options = options.to_pymongo()
+    if isinstance(options, CodecOptions):
+        return lambda document: bson.encode(document, False, options)
+    return None
+
+
+def _plain_store(collection: mongomock_ng.collection.Collection) -> bool:
+    """No validator and no TTL index: nothing the fork would check or expire on a write."""
+    store = collection._store
+    return not store.options.get("validator") and not store._ttl_indexes
+
+
+def _prepared_upserts(collection: mongomock_ng.collection.Collection,
+                      requests: list[Any]) -> list[tuple[str, dict]] | None:
+    """(``_id``, document to store) of each request when every one is a plain upsert by
+    ``_id`` the fork would accept, or None.
+
+    An upsert is plain when it is a ``ReplaceOne`` with ``upsert=True``, no collation,
+    hint or sort, a filter ``{"_id": <non-empty str>}``, and a replacement (a ``dict``) with
+    the same ``_id`` or none, no top-level field starting with ``$``, that BSON-encodes
+    (which also refuses what the fork's ``_validate_data_fields`` refuses: non-text keys
+    and keys with a null character, at any depth). Nothing is written before every
+    request passed, so the fork's method, given the same requests, fails as it did.
+    """
+    if not requests or not _plain_store(collection):
+        return None
+    encode = _encoder(collection)
+    prepared = []
+    for request in requests:
+        if (type(request) is not ReplaceOne or request._upsert is not True
+                or request._collation is not None or request._hint is not None
+                or request._sort is not None):
+            return None
+        selector, document = request._filter, request._doc
+        if type(selector) is not dict or len(selector) != 1 or type(document) is not dict:
+            return None
+        key = selector.get("_id")
+        named = document.get("_id", key)
+        if type(key) is not str or not key or type(named) is not str or named != key:
+            return None
+        for name in document:
+            if type(name) is not str or name.startswith("$"):
+                return None
+        try:
+            stored = _stored_dict(document)
+            if encode is not None:
+                encode(stored)
+        except Exception:  # noqa: BLE001 - the fork's own method raises its own error
+            return None
+        if next(iter(stored), None) != "_id":
+            stored = {"_id": key, **stored}
+        prepared.append((key, stored))
+    return prepared
+
+
+def _store_updated(collection: mongomock_ng.collection.Collection, key: str, document: dict,
+                   snapshot: dict | None) -> None:
+    """Keep a document changed in place as ``_update_documents`` does: unique indexes
+    checked, then stored; on a duplicate key the snapshot goes back and the error is raised."""
+    try:
+        collection._ensure_uniques(document)
+        collection._store[key] = document
+    except DuplicateKeyError:
+        collection._store[key] = snapshot
+        raise
+
+
+def _apply_upserts(collection: mongomock_ng.collection.Collection,
+                   prepared: list[tuple[str, dict]], ordered: bool) -> dict[str, Any]:
+    """The fork's ``BulkOperationBuilder.execute`` of prepared upserts: each document
+    inserted (an ``OrderedDict``, as the fork's upsert stores it), or replacing the stored
+    one in place (modified when unequal), unique indexes checked and a failed write
+    rolled back as ``_update_documents`` does."""
+    mongomock_ng.collection._profiler_set_operation("update")
+    store = collection._store
+    documents = store._documents
+    result: dict[str, Any] = {"nModified": 0, "nUpserted": 0, "nMatched": 0, "writeErrors": [],
+                              "upserted": [], "writeConcernErrors": [], "nRemoved": 0,
+                              "nInserted": 0}
+    for index, (key, document) in enumerate(prepared):
+        try:
+            existing = documents.get(key)
+            if existing is None:
+                document = OrderedDict(document)  # as the fork's upsert builds it
+                store[key] = document
+                try:
+                    collection._ensure_uniques(document)
+                except DuplicateKeyError:
+                    del store[key]
+                    raise
+                result["nUpserted"] += 1
+                result["upserted"].append({"index": index, "_id": key})
+                continue
+            changed = existing != document
+            snapshot = dict(existing) if changed else None
+            existing.clear()
+            existing.update(document)
+            if changed:
+                _store_updated(collection, key, existing, snapshot)
+            result["nMatched"] += 1
+            result["nModified"] += changed
+        except WriteError as error:
+            result["writeErrors"].append({"index": index, "code": error.code,
+                                          "errmsg": str(error)})
+            if ordered:
+                break
+    if result["writeErrors"]:
+        raise BulkWriteError(result)
+    return result
+
+
+def _bulk_write(self: mongomock_ng.collection.Collection, requests: Any, ordered: bool = True,
+                bypass_document_validation: bool = False, session: Any = None,
+                comment: Any = None) -> Any:
+    """``bulk_write``: a list of plain upserts by ``_id`` applied directly (same documents,
+    counts, upserted ids and errors); anything else by the fork's own method."""
+    prepared = None
+    if (type(requests) is list and bypass_document_validation is False and session is None
+            and comment is None):
+        prepared = _prepared_upserts(self, requests)
+    if prepared is None:
+        return _original_bulk_write(self, requests, ordered, bypass_document_validation,
+                                    session, comment)
+    return mongomock_ng.results.BulkWriteResult(_apply_upserts(self, prepared, ordered), True)
+
+
+def _planned_set(collection: mongomock_ng.collection.Collection, selector: Any,
+                 update: Any) -> tuple[list[str], list[tuple[str, Any]]] | None:
+    """(ids, fields) of ``{"_id": {"$in": [str...]}}`` / ``{"$set": {field: value}}`` when
+    every field is a top-level name (not ``_id``, no ``$``, ``.`` or null character) and
+    every value a ``str``, ``int``, ``bool`` or None that BSON-encodes, or None."""
+    if type(selector) is not dict or len(selector) != 1 or type(update) is not dict \
+            or len(update) != 1 or not _plain_store(collection):
+        return None
+    wanted = selector.get("_id")
+    if type(wanted) is not dict or len(wanted) != 1:
+        return None
+    ids = wanted.get("$in")
+    fields = update.get("$set")
+    if (type(ids) is not list or any(type(key) is not str for key in ids)
+            or type(fields) is not dict or not fields):
+        return None
+    encode = _encoder(collection)
+    for name, value in fields.items():
+        if (type(name) is not str or not name or name == "_id" or "$" in name or "." in name
+                or "\0" in name or type(value) not in _SET_VALUES):
+            return None
+        try:
+            if encode is not None:
+                encode({name: value})
+        except Exception:  # noqa: BLE001 - the fork's own method raises its own error
+            return None
+    return list(dict.fromkeys(ids)), list(fields.items())
+
+
+def _update_many(self: mongomock_ng.collection.Collection, filter: Any, update: Any,  # noqa: A002
+                 upsert: bool = False, array_filters: Any = None,
+                 bypass_document_validation: bool = False, collation: Any = None,
+                 hint: Any = None, session: Any = None, let: Any = None) -> Any:
+    """``update_many``: a plain ``$set`` on documents named by ``_id`` applied directly
+    (each field assigned in place, modified when a value differs, unique indexes checked
+    and rolled back as ``_update_documents`` does); anything else by the fork's method."""
+    plan = None
+    if (upsert is False and array_filters is None and bypass_document_validation is False
+            and collation is None and hint is None and session is None and let is None):
+        plan = _planned_set(self, filter, update)
+    if plan is None:
+        return _original_update_many(
+            self, filter, update, upsert=upsert, array_filters=array_filters,
+            bypass_document_validation=bypass_document_validation, collation=collation,
+            hint=hint, session=session, let=let)
+    ids, fields = plan
+    mongomock_ng.collection._profiler_set_operation("update")
+    store = self._store
+    documents = store._documents
+    matched = modified = 0
+    for key in ids:
+        document = documents.get(key)
+        if document is None:
+            continue
+        matched += 1
+        changed = False
+        for name, value in fields:
+            old = document.get(name, _ABSENT)
+            if old is _ABSENT or not (old is value or old == value):
+                changed = True
+                break
+        snapshot = dict(document) if changed else None
+        for name, value in fields:
+            document[name] = value
+        if changed:
+            _store_updated(self, key, document, snapshot)
+            modified += 1
+    return mongomock_ng.results.UpdateResult(
+        {"connectionId": self.database.client._id, "err": None, "n": matched,
+         "nModified": modified, "ok": 1, "upserted": None, "updatedExisting": matched > 0},
+        acknowledged=True)
 
 
 # --- the registry ----------------------------------------------------------------------
@@ -732,6 +972,13 @@ PATCHES: tuple[Patch, ...] = (
     Patch("sort", _filtering, "resolve_sort_key", _resolve_sort_key, "(key, doc)"),
     Patch("decimal", _filtering, "bson_compare", _bson_compare,
           "(op, a, b, can_compare_types=True)"),
+    Patch("writes", _collection.Collection, "bulk_write", _bulk_write,
+          "(self, requests, ordered=True, bypass_document_validation=False, session=None, "
+          "comment=None)"),
+    Patch("writes", _collection.Collection, "update_many", _update_many,
+          "(self, filter, update, upsert=False, array_filters=None, "
+          "bypass_document_validation=False, collation=None, hint=None, session=None, "
+          "let=None)"),
 )
 
 

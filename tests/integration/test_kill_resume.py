@@ -135,7 +135,7 @@ def test_killed_at_random_moments_then_resumed(dry_run_store: tuple[Path, float]
             shutil.copytree(source, killed)
             writes_estimate /= 2
             continue
-        assert process.returncode == -signal.SIGKILL, (history, log.read_text()[-2000:])
+        assert process.returncode == -signal.SIGKILL, (SEED, history, log.read_text()[-2000:])
         kills += 1
         # What reached the directory is whole, and at least every logged checkpoint.
         read_store(killed)
@@ -143,8 +143,8 @@ def test_killed_at_random_moments_then_resumed(dry_run_store: tuple[Path, float]
             assert stage_of(killed) in ("FINAL_RUNNING", "FINAL"), history
         if "finished" in done:
             assert stage_of(killed) == "FINAL", history
-        if kills == KILLS:
-            break
+        if kills == KILLS or stage_of(killed) == "FINAL":  # killed after it had finished:
+            break  # nothing is left to resume (a resume is refused, exit 3)
 
     if stage_of(killed) != "FINAL":
         log = tmp_path / "complete.log"

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import mongomock_ng
 import mongomock_ng.collection
@@ -20,20 +18,7 @@ from bson.decimal128 import Decimal128
 from pymongo import ReplaceOne
 
 from PaymentProcess.data import mongomock_patches
-
-
-@contextmanager
-def unpatched(name: str) -> Iterator[None]:
-    """mongomock-ng's own functions in place of the patches called ``name``, for a while."""
-    patches = [p for p in mongomock_patches.PATCHES if p.name == name]
-    assert patches, name
-    for patch in patches:
-        patch.install(patch.original)
-    try:
-        yield
-    finally:
-        for patch in patches:
-            patch.install(patch.replacement)
+from tests.mongomock_support import unpatched
 
 
 @pytest.mark.parametrize("patch", mongomock_patches.PATCHES,
