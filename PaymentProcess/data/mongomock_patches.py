@@ -43,6 +43,14 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
   and then apply them with one copy and one encoding a document, calling the fork's
   ``_ensure_uniques`` as it does; anything else, or any check that fails, goes to the
   fork's own method, which then writes or raises exactly as before.
+* ``projection``: a plain inclusion projection (``{"a": 1, "_id": 0}``) builds a nested
+  spec and walks every field of every returned document; the patched one takes the
+  included fields directly.
+
+Two functions are not replacements but use the store's internals for the embedded
+store itself: :func:`insert_parsed` loads the documents of a store file in bulk with the
+checks ``insert_many`` makes, and :func:`stored_documents` lets a checkpoint encode the
+stored documents without copying each first.
 
 One patch is about correctness, not speed: ``decimal``. mongomock-ng compares two
 Decimal128 values as floats (inexact, and NaN unordered) and raises ``TypeError`` when a
@@ -73,6 +81,7 @@ import mongomock_ng.results
 import mongomock_ng.store
 from bson.codec_options import CodecOptions
 from bson.decimal128 import Decimal128
+from bson.int64 import Int64
 from bson.objectid import ObjectId
 from mongomock_ng import BulkWriteError, DuplicateKeyError, WriteError
 from pymongo import ReplaceOne
@@ -133,19 +142,31 @@ def _copy_field(value: Any, container: type) -> Any:
 
 
 def _copy_dict(value: dict, container: type) -> Any:
-    """``_copy_field`` of a document: immutable values are taken without a call each."""
+    """``_copy_field`` of a document: immutable values are taken without a call each.
+
+    Into a plain ``dict`` the document is copied whole in C (``dict.copy``, same order)
+    and only its containers and other mutable values are replaced by copies.
+    """
+    if container is dict:
+        new = value.copy()
+        for key, item in value.items():
+            if type(item) not in _IMMUTABLE:
+                new[key] = _copy_mutable(item, dict)
+        return new
     new = container()
     for key, item in value.items():
-        kind = type(item)
-        if kind in _IMMUTABLE:
-            new[key] = item
-        elif kind is dict:
-            new[key] = _copy_dict(item, container)
-        elif kind is list:
-            new[key] = _copy_list(item, container)
-        else:
-            new[key] = _copy_field(item, container)
+        new[key] = item if type(item) in _IMMUTABLE else _copy_mutable(item, container)
     return new
+
+
+def _copy_mutable(item: Any, container: type) -> Any:
+    """A copy of a document, an array or another mutable value, by exact type first."""
+    kind = type(item)
+    if kind is dict:
+        return _copy_dict(item, container)
+    if kind is list:
+        return _copy_list(item, container)
+    return _copy_field(item, container)
 
 
 def _copy_list(value: list, container: type) -> list:
@@ -496,7 +517,8 @@ def _patch_datetime(value: Any) -> Any:
 
 _NUMBER_RANK = _filtering._get_compare_type(0)
 _NULL_RANK = _filtering._get_compare_type(None)
-_NATIVE_RANKS = frozenset({_NULL_RANK, _NUMBER_RANK, _filtering._get_compare_type(""),
+_STRING_RANK = _filtering._get_compare_type("")
+_NATIVE_RANKS = frozenset({_NULL_RANK, _NUMBER_RANK, _STRING_RANK,
                            _filtering._get_compare_type(True)})
 
 
@@ -542,6 +564,8 @@ def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
     """
     value = (doc.get(key, _filtering.NOTHING) if type(doc) is dict and "." not in key
              else _filtering.resolve_key(key, doc))
+    if type(value) is str:  # ids, the usual sort key: no rank lookup
+        return 1, _STRING_RANK, value
     flag = 1
     if value is _filtering.NOTHING:
         value = None
@@ -558,6 +582,107 @@ def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
     return flag, rank, None if rank == _NULL_RANK else value
 
 
+# --- load: documents parsed from the store's files, inserted in bulk -------------------
+
+_PLAIN_KEYS = frozenset({str, int, Int64, ObjectId})
+
+
+def insert_parsed(collection: mongomock_ng.collection.Collection,
+                  documents: list[dict[str, Any]]) -> int:
+    """Insert the leading ``documents`` at once, as ``insert_many`` would; return how many.
+
+    For documents fresh from :func:`PaymentProcess.data.extended_json.loads_plain` (new
+    objects, dates naive UTC in whole milliseconds, keys strings), into a collection with
+    no index, validator or TTL: ``Collection._insert`` would check each (a top-level
+    field name starting with ``$``, a value or key BSON cannot hold, a duplicate
+    ``_id``), normalise its dates (nothing to do) and store it, one call chain a
+    document. Here the same checks run (``bson.encode`` in C) and the documents go into
+    the collection's dict in one update. It stops before the first document it cannot
+    vouch for (no ``_id`` of a plain type, a duplicate, a check failed): that one and
+    the rest are the caller's, for ``insert_many`` to insert or refuse with its message.
+    """
+    store = collection._store
+    encode = _encoder(collection)
+    if store.indexes or store.options or store._ttl_indexes or encode is None:
+        return 0
+    stored = store._documents
+    keys: list[Any] = []
+    taken: set[Any] = set()
+    for document in documents:
+        key = document.get("_id")
+        if type(key) not in _PLAIN_KEYS or key in stored or key in taken:
+            break
+        if "$" in "".join(document) and any(name.startswith("$") for name in document):
+            break
+        try:
+            encode(document)
+        except Exception:  # noqa: BLE001 - insert_many says what is wrong with it
+            break
+        keys.append(key)
+        taken.add(key)
+    inserted = documents[: len(keys)]
+    with store._rwlock.writer():
+        stored.update(zip(keys, inserted, strict=True))
+    index = _field_index(store, create=False)
+    if index is not None:
+        for key, document in zip(keys, inserted, strict=True):
+            index.placed(key)
+            index.add(key, document)
+    return len(keys)
+
+
+_original_copy_only_fields = mongomock_ng.collection.Collection._copy_only_fields
+
+
+def _included_fields(fields: Any) -> tuple[frozenset[str], bool] | None:
+    """(top-level fields, keep ``_id``) of a plain inclusion projection, or None.
+
+    Plain: a ``dict`` whose values are 1/True (``_id`` may also be 0/False) and whose
+    other keys are field names without a dot or ``$``, at least one of them.
+    """
+    if type(fields) is not dict:
+        return None
+    names = []
+    keep_id = True
+    for name, value in fields.items():
+        if type(value) not in (int, bool):
+            return None
+        if name == "_id":
+            keep_id = value != 0
+            continue
+        if value != 1 or type(name) is not str or "." in name or name.startswith("$"):
+            return None
+        names.append(name)
+    return (frozenset(names), keep_id) if names else None
+
+
+def _copy_only_fields(self: mongomock_ng.collection.Collection, doc: dict, fields: Any,
+                      container: type, filter: Any = None) -> Any:  # noqa: A002
+    """The projection of a returned document; a plain inclusion without the generic walk.
+
+    For ``{"a": 1, "b": 1}`` (``_id`` 0 or 1) into a plain ``dict`` mongomock-ng builds a
+    nested spec and walks every field of the document; the same result (the included
+    fields, copied, in the document's order, then ``_id`` unless excluded) is taken
+    directly. Every other projection goes to the original.
+    """
+    plain = _included_fields(fields) if container is dict else None
+    if plain is None:
+        return _original_copy_only_fields(self, doc, fields, container, filter)
+    names, keep_id = plain
+    copy = {key: value if type(value) in _IMMUTABLE else _copy_field(value, dict)
+            for key, value in doc.items() if key in names}
+    if keep_id and "_id" in doc:
+        copy["_id"] = doc["_id"]
+    return copy
+
+
+def stored_documents(collection: mongomock_ng.collection.Collection) -> Iterator[dict[str, Any]]:
+    """The collection's documents themselves, in its order, for a caller that only reads.
+
+    ``find({})`` returns the same documents, each copied first (``_copy_only_fields``) so
+    that a caller cannot change the stored one; writing a checkpoint only encodes them.
+    """
+    return collection._store.documents
 # --- writes: the engine's upserts by _id and its update_many by _id $in -----------------
 
 _SET_VALUES = frozenset({str, int, bool, type(None)})
@@ -840,6 +965,8 @@ PATCHES: tuple[Patch, ...] = (
     Patch("in", _operators, "$nin", _not_in_op, "(dv, sv)"),
     Patch("copy", _collection, "_copy_field", _copy_field, "(obj, container)"),
     Patch("clone", _collection, "_clone_document", _clone_document, "(d)"),
+    Patch("projection", _collection.Collection, "_copy_only_fields", _copy_only_fields,
+          "(self, doc, fields, container, filter=None)"),
     Patch("datetime", mongomock_ng.helpers, "patch_datetime_awareness_in_document",
           _patch_datetime, "(value)"),
     Patch("sort", _filtering, "resolve_sort_key", _resolve_sort_key, "(key, doc)"),

@@ -145,6 +145,62 @@ def test_a_duplicate_id_names_its_line(tmp_path: Path) -> None:
         EmbeddedStore(tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ('{"_id": 9, "$set": 1}', "Top-level field names cannot start with"),
+        ('{"_id": 9, "a": {"b\\u0000c": 1}}', "null character"),
+        ('{"_id": 9, "n": 123456789012345678901234567890}', "8-byte ints"),
+    ],
+)
+def test_a_document_mongodb_refuses_names_its_line(tmp_path: Path, line: str,
+                                                   reason: str) -> None:
+    file = write_lines(tmp_path, "Bad", ['{"_id": 1}', '{"_id": 2}', line, '{"_id": 3}'])
+    with pytest.raises(ConfigurationError, match=rf"^{file}:3: cannot load: .*{reason}"):
+        EmbeddedStore(tmp_path)
+
+
+def test_loads_as_insert_many_inserts(tmp_path: Path) -> None:
+    """Bulk-loaded chunks, lines only json_util reads and documents without an ``_id``
+    end up as ``insert_many`` of the json_util-parsed lines leaves them, in file order."""
+    from bson import json_util
+
+    lines = ['{"_id": "a", "d": {"$date": "2026-11-20T08:19:11.463Z"}}',
+             '{"_id": "b", "d": {"$date": "2026-11-20T08:19:11.463+01:00"}}',
+             '{"_id": "c", "x": {"$binary": "AAEC", "$type": "00"}}',
+             '{"n": 1}',
+             '{"_id": {"k": 1}, "n": 2}',
+             '{"_id": 5, "d": {"$date": "2026-11-20T08:19:11.463Z"}, "v": [{"w": null}]}']
+    write_lines(tmp_path / "s", "Mixed", lines)
+    expected = mongomock_ng.MongoClient(tz_aware=False).db.Mixed
+    expected.insert_many([json_util.loads(line) for line in lines])
+    with EmbeddedStore(tmp_path / "s") as store:
+        loaded = list(store.db.Mixed.find({}, {"_id": 0}))
+        assert loaded == list(expected.find({}, {"_id": 0}))
+        assert [d["_id"] for d in store.db.Mixed.find({"n": {"$exists": False}})] == [
+            "a", "b", "c", 5]
+        assert store.db.Mixed.find_one({"_id": "b"})["d"] == datetime(2026, 11, 20, 7, 19, 11,
+                                                                       463000)
+
+
+def test_loading_leaves_the_collector_as_it_was_and_the_documents_frozen(
+        tmp_path: Path) -> None:
+    import gc
+
+    write_lines(tmp_path / "s", "C", [json.dumps({"_id": i, "l": [{"a": i}]}) for i in range(50)])
+    for enabled in (True, False):
+        (gc.enable if enabled else gc.disable)()
+        frozen = gc.get_freeze_count()
+        try:
+            with EmbeddedStore(tmp_path / "s") as store:
+                assert gc.isenabled() is enabled
+                assert gc.get_freeze_count() >= frozen + 50 * 3  # each document, list, line
+                assert store.db.C.count_documents({}) == 50
+        finally:
+            gc.enable()
+            gc.unfreeze()
+
+
 def test_a_failed_open_releases_the_lock(tmp_path: Path) -> None:
     write_lines(tmp_path, "Bad", ["not json"])
     with pytest.raises(ConfigurationError):

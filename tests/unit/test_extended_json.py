@@ -66,6 +66,24 @@ def test_edge_cases_read_and_write_like_json_util(line: str) -> None:
     assert_same(line)
 
 
+def test_a_date_json_util_refuses_is_refused() -> None:
+    line = '{"d": {"$date": "2026-11-20 08:19:11.463Z"}}'
+    with pytest.raises(ValueError):
+        json_util.loads(line)
+    with pytest.raises(ValueError):
+        extended_json.loads(line)
+
+
+def test_the_plain_decoder_leaves_other_values_to_json_util() -> None:
+    assert extended_json.loads_plain('{"d": {"$date": "2026-11-20T08:19:11.463Z"}}') == {
+        "d": datetime(2026, 11, 20, 8, 19, 11, 463000)}
+    for line in ('{"a": {"$binary": "AAEC", "$type": "00"}}',
+                 '{"d": {"$date": "2026-11-20T08:19:11.463+01:00"}}',
+                 '{"d": {"$date": {"$numberLong": "-1000"}}}'):
+        with pytest.raises(extended_json.Unsupported):
+            extended_json.loads_plain(line)
+
+
 def test_values_json_util_writes_itself() -> None:
     for document in ({"d": datetime(1969, 12, 31)}, {"f": float("inf")}, {"b": b"\x00\x01"}):
         assert extended_json.dumps(document) == json_util.dumps(document, json_options=RELAXED)
@@ -77,3 +95,17 @@ def test_decimal128_text_fast_paths_agree(coefficient: int, places: int) -> None
     value = Decimal128(Decimal(coefficient).scaleb(-places))
     assert decimal128_text(value) == str(value)
     assert decimal128_from_text(str(value)).bid == Decimal128(str(value)).bid
+
+
+def test_repeated_values_encode_as_json_util_encodes_each() -> None:
+    """The encoder's wrappers are cached per BID encoding and naive date: equal values in
+    other encodings or as UTC-aware dates are still written as json_util writes them."""
+    from datetime import UTC
+
+    naive = datetime(2026, 11, 20, 8, 19, 11, 463000)
+    documents = [{"a": Decimal128("1.50"), "d": naive}, {"a": Decimal128("1.5"), "d": naive},
+                 {"a": Decimal128("1.50"), "d": naive.replace(tzinfo=UTC)},
+                 {"a": Decimal128("-1.50"), "d": datetime(1969, 12, 31)},
+                 {"a": Decimal128("1.50"), "d": naive.replace(microsecond=463999)}]
+    for document in documents * 2:
+        assert extended_json.dumps(document) == json_util.dumps(document, json_options=RELAXED)

@@ -51,6 +51,14 @@ def test_private_attributes_the_patches_read_exist() -> None:
     assert str(inspect.signature(mongomock_ng.filtering.resolve_key)) == "(key, doc)"
     assert str(inspect.signature(mongomock_ng.filtering._get_compare_type)) == "(val)"
     assert [d["_id"] for d in cursor] == [1]
+    # insert_parsed does what Collection._insert does, with the store's internals
+    assert str(inspect.signature(mongomock_ng.collection.Collection._insert)) == (
+        "(self, data, session=None, ordered=True, validate=True)")
+    assert str(inspect.signature(mongomock_ng.collection._bson_encode)) == (
+        "(document, check_keys, codec_options)")
+    for name in ("indexes", "options", "_ttl_indexes", "_rwlock", "documents"):
+        assert hasattr(store, name), name
+    assert callable(coll.codec_options.to_pymongo)
 
 
 @pytest.fixture
@@ -396,3 +404,72 @@ def test_compiled_filters_in_queries_and_updates() -> None:
     assert "c5" in [d["_id"] for d in db.c.find({"e": "E"})]
     paid = {"e": "E", "s": {"$exists": True}}
     assert db.c.count_documents(paid) == len(_unpatched(db.c, paid)) == 12
+
+
+def test_bulk_insert_of_parsed_documents_equals_insert_many() -> None:
+    from datetime import datetime
+
+    docs = [{"_id": "a", "n": 1, "d": datetime(2026, 1, 2, 3, 4, 5, 6000)},
+            {"_id": 2, "lines": [{"x": Decimal128("1.10")}], "e": "E"},
+            {"_id": "c", "e": "E"},
+            {"_id": "a", "n": 9},  # duplicate: stops here
+            {"_id": "z"}]
+    db = mongomock_ng.MongoClient(tz_aware=False).db
+    db.c.insert_one({"_id": "first", "e": "E"})
+    list(db.c.find({"e": "E"}))  # builds the field index of "e"
+    assert mongomock_patches.insert_parsed(db.c, [dict(d) for d in docs]) == 3
+    expected = mongomock_ng.MongoClient(tz_aware=False).db.c
+    expected.insert_one({"_id": "first", "e": "E"})
+    expected.insert_many([dict(d) for d in docs[:3]])
+    assert list(db.c.find()) == list(expected.find())
+    assert [d["_id"] for d in db.c.find({"e": "E"})] == ["first", 2, "c"]  # index kept current
+    for refused in ({"n": 1}, {"_id": {"k": 1}}, {"_id": 1.5}, {"_id": "q", "$x": 1},
+                    {"_id": "q", "a": {"b\0": 1}}, {"_id": "q", "n": 2**64}, {"_id": 2}):
+        assert mongomock_patches.insert_parsed(db.c, [refused]) == 0, refused
+    assert db.c.count_documents({}) == 4
+    db.d.create_index("u", unique=True)
+    assert mongomock_patches.insert_parsed(db.d, [{"_id": 1}]) == 0  # indexes: insert_many's
+
+
+def test_stored_documents_are_what_find_returns_in_its_order() -> None:
+    coll = mongomock_ng.MongoClient().db.c
+    coll.insert_many([{"_id": i, "n": i, "sub": {"k": [i]}} for i in range(5)])
+    coll.update_one({"_id": 1}, {"$set": {"n": 10}})
+    coll.delete_one({"_id": 2})
+    coll.replace_one({"_id": 0}, {"m": 1})
+    coll.insert_one({"_id": -1})
+    stored = list(mongomock_patches.stored_documents(coll))
+    assert stored == list(coll.find({}))
+    assert [d["_id"] for d in stored] == [0, 1, 3, 4, -1]
+    assert all(a is b for a, b in zip(stored, coll._store._documents.values(), strict=True))
+
+
+@pytest.mark.parametrize("projection", [
+    {"a": 1}, {"a": 1, "_id": 0}, {"_id": False, "s": True, "a": 1}, {"a": 1, "_id": 1},
+    {"missing": 1}, {"s": 1, "a": 1, "_id": 1}, {"_id": 1}, {"_id": 0}, {"a": 0},
+    {"s.k": 1}, {"l": {"$slice": 1}}, ["a"], {}, None,
+])
+def test_plain_inclusion_projections_equal_mongomock_projections(projection) -> None:
+    db = mongomock_ng.MongoClient().db
+    db.c.insert_many([{"s": {"k": [1, {"x": 2}], "j": 3}, "_id": "p", "a": Decimal128("1.10"),
+                       "l": [1, 2, 3]}, {"a": None, "_id": 2}, {"_id": {"o": 1}, "z": 1}])
+
+    def shape(document):
+        return [(k, type(v), v) for k, v in document.items()]
+
+    patched = list(db.c.find({}, projection))
+    with unpatched("projection"):
+        original = list(db.c.find({}, projection))
+    assert [shape(d) for d in patched] == [shape(d) for d in original]
+    for document in patched:  # copies: changing them changes nothing stored
+        for value in document.values():
+            if isinstance(value, dict):
+                value["changed"] = True
+    assert list(db.c.find({}, projection)) == original
+
+
+def test_a_mixed_projection_is_still_refused() -> None:
+    coll = mongomock_ng.MongoClient().db.c
+    coll.insert_one({"_id": 1, "a": 1, "s": 2})
+    with pytest.raises(ValueError, match="mix including and excluding"):
+        list(coll.find({}, {"a": 1, "s": 0}))
