@@ -6,6 +6,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
+from bson import json_util
 from pymongo.database import Database
 
 from tests.conftest import money
@@ -74,5 +75,12 @@ def comparable_store(db: Database) -> dict[str, list[dict[str, Any]]]:
                 document = {k: v for k, v in document.items()
                             if k not in ("dry_run", "final_run", "approval", "approvals")}
             documents.append(document)
-        result[name] = sorted(documents, key=repr)
+        # in a canonical order: a document's repr would differ between a dict and the
+        # OrderedDict mongomock-ng stores for an upsert, though the two compare equal
+        result[name] = sorted(documents, key=_canonical_text)
     return result
+
+
+def _canonical_text(document: dict[str, Any]) -> str:
+    """The document as Extended JSON with sorted keys, whatever mapping types it holds."""
+    return json_util.dumps(document, sort_keys=True)
