@@ -520,6 +520,9 @@ _NULL_RANK = _filtering._get_compare_type(None)
 _STRING_RANK = _filtering._get_compare_type("")
 _NATIVE_RANKS = frozenset({_NULL_RANK, _NUMBER_RANK, _STRING_RANK,
                            _filtering._get_compare_type(True)})
+# MongoDB orders MinKey below every value and MaxKey above; mongomock-ng cannot sort them
+# (NotImplementedError, which turned a MinKey in a sorted field into a crash, exit 4).
+_KEY_BOUND_RANKS = {bson.MinKey: _NULL_RANK - 100, bson.MaxKey: 1000}
 
 
 def _number_key(value: Any) -> tuple[int, Any]:
@@ -574,6 +577,9 @@ def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
             flag, value = 0, None
         else:
             value = value[0]
+    bound = _KEY_BOUND_RANKS.get(type(value))
+    if bound is not None:  # every MinKey (MaxKey) equals every other
+        return flag, bound, None
     rank = _filtering._get_compare_type(value)
     if rank not in _NATIVE_RANKS:
         return flag, rank, _Compared(value)

@@ -179,7 +179,8 @@ def test_the_baseline_is_clean() -> None:
 
 # --------------------------------------------------------------------------- claims
 @pytest.mark.parametrize("value", [{"$gt": ""}, ["C1001", "C2001"], {"nested": [[{}]]}, 1001,
-                                   None, "", "x" * 500, Decimal128("NaN"), Decimal128("1001")])
+                                   None, "", "x" * 500, Decimal128("NaN"), Decimal128("1001"),
+                                   MinKey(), MaxKey()])
 def test_a_parent_id_of_a_wrong_type_blocks_its_chain(value: Any) -> None:
     outcome = run(mutated(claim("C1001", ("ParentClaimCore_ID",), value)))
     assert_finding(outcome, "VOID_LINKAGE" if value not in (None, "") else "VOID_LINKAGE",

@@ -232,6 +232,19 @@ def test_decimals_sort_as_numbers_with_nan_first() -> None:
         list(coll.find({"p": {"$gt": 1}}))
 
 
+def test_minkey_and_maxkey_sort_below_and_above_every_value_as_on_mongodb() -> None:
+    from bson import MaxKey, MinKey
+
+    coll = mongomock_ng.MongoClient().db.claims
+    coll.insert_many([{"_id": 1, "p": "C1"}, {"_id": 2, "p": MaxKey()}, {"_id": 3},
+                      {"_id": 4, "p": MinKey()}, {"_id": 5, "p": 7}, {"_id": 6, "p": MinKey()}])
+    order = [d["_id"] for d in coll.find(sort=[("p", 1), ("_id", 1)])]
+    assert order == [4, 6, 3, 5, 1, 2]  # MinKey, missing (null), numbers, text, MaxKey
+    assert [d["_id"] for d in coll.find(sort=[("p", -1), ("_id", 1)])] == [2, 1, 5, 3, 4, 6]
+    with unpatched("sort"), pytest.raises(NotImplementedError):  # mongomock-ng 7.11.1 alone
+        list(coll.find(sort=[("p", 1)]))
+
+
 def test_decimals_compare_exactly() -> None:
     coll = mongomock_ng.MongoClient().db.c
     big = "1234567890123456789.01"
