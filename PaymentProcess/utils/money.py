@@ -130,20 +130,7 @@ def decimal128_cents(value: Decimal128) -> int:
     return _coefficient_cents(*parts)
 
 
-_state = Decimal128.__getstate__
 _PLAIN_HIGH_ONLY = frozenset((_PLAIN_HIGH,))
-
-
-def decimal128_six_cents(values: tuple[Decimal128, ...]) -> tuple[int, ...]:
-    """A service line's six Decimal128 amounts as cents (:func:`decimal128_cents` of
-    each), or BadAmount; six values in the usual encoding are read inline, which is most
-    of the cost saved."""
-    (high0, low0), (high1, low1), (high2, low2), (high3, low3), (high4, low4), \
-        (high5, low5) = map(_state, values)
-    if (high0 == high1 == high2 == high3 == high4 == high5 == _PLAIN_HIGH
-            and max(low0, low1, low2, low3, low4, low5) < MAX_ABS_CENTS):
-        return low0, low1, low2, low3, low4, low5
-    return tuple(map(decimal128_cents, values))
 
 
 # Decimal128's two words read in C (its ``__slots__``), for many values at once;
