@@ -194,12 +194,15 @@ def pass_one_with_server(store: Any, server_pid: int | None, repeat: int) -> dic
         figures["server_cpu_seconds"] = measured.server_cpu_seconds
         figures["wall_seconds_all_repeats"] = measured.seconds
         report[f"workers_{workers}"] = figures
-    one = report["workers_1"]
+    one, two = report["workers_1"], report["workers_2"]
     if one["server_cpu_seconds"] is not None:  # per repeat: the server's CPU over all runs
         server = one["server_cpu_seconds"] / repeat
         one["server_share_of_wall"] = server / one["seconds"]
         report["two_worker_ceiling"] = (one["cpu_seconds"] + server) / server
-    report["speed_up"] = one["seconds"] / report["workers_2"]["seconds"]
+        # A server held to one core serves two workers in no less than its CPU seconds.
+        report["two_worker_bound_one_core"] = one["seconds"] / (two["server_cpu_seconds"]
+                                                                / repeat)
+    report["speed_up"] = one["seconds"] / two["seconds"]
     return report
 
 
@@ -260,13 +263,16 @@ def format_report(report: dict[str, Any]) -> str:
     if "pass_one" in report:
         for workers in ("workers_1", "workers_2"):
             figures = report["pass_one"][workers]
+            server = figures["server_cpu_seconds"]
             out.append(f"  pass 1 {workers}: {figures['seconds']:.2f} s wall, engine CPU "
                        f"{figures['cpu_seconds']:.2f} s; server CPU over all repeats "
-                       f"{figures['server_cpu_seconds']} s in "
+                       + ("n/a" if server is None else f"{server:.2f} s") + " in "
                        f"{figures['wall_seconds_all_repeats']:.2f} s")
         out.append(f"  pass 1 two workers / one: {report['pass_one']['speed_up']:.2f}x (wall)"
                    + (f"; ceiling (engine + server) / server "
                       f"{report['pass_one']['two_worker_ceiling']:.2f}x"
+                      f", one worker's wall / two workers' server CPU "
+                      f"{report['pass_one']['two_worker_bound_one_core']:.2f}x"
                       if "two_worker_ceiling" in report["pass_one"] else ""))
     return "\n".join(out)
 
