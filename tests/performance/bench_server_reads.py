@@ -35,14 +35,11 @@ server's CPU seconds (SecantusDB only: read from ``/proc/<pid>/stat``):
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
 import multiprocessing
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +53,9 @@ from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.data.repositories.collections import CLAIM_WS, ensure_indexes
 from PaymentProcess.processing.parallel.chain_ranges import ChainRange, split_chains
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
-from tests.integration.mongo_server import SERVER_URI_ENV, running_secantus, with_database
+from tests.integration.mongo_server import with_database
 from tests.performance.bench_cycle import machine, pass_one
-from tests.performance.bench_server import BATCH_SIZE, Measured
+from tests.performance.bench_server import BATCH_SIZE, Measured, append_report, server
 
 EVENT = "PE-SYN-0001"
 
@@ -207,20 +204,10 @@ def pass_one_with_server(store: Any, server_pid: int | None, repeat: int) -> dic
     return report
 
 
-@contextlib.contextmanager
-def server() -> Iterator[tuple[str, int | None]]:
-    """``PAYMENT_TEST_MONGODB_URI`` (no server CPU), else a SecantusDB started here."""
-    external = os.environ.get(SERVER_URI_ENV)
-    if external:
-        yield external, None
-        return
-    with running_secantus(Path(tempfile.gettempdir())) as secantus:
-        yield secantus.uri, secantus.process.pid if secantus.process else None
-
-
 def bench(claims: int, repeat: int, with_pass_one: bool) -> dict[str, Any]:
     """One size: generate, then the reads, the parallel reads and (optionally) pass 1."""
-    with server() as (base_uri, server_pid):
+    with server() as (base_uri, secantus):
+        server_pid = secantus.process.pid if secantus and secantus.process else None
         uri = with_database(base_uri, f"bench_reads_{os.getpid()}")
         store = get_connection(uri)
         try:
@@ -292,9 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     for claims in options.claims:
         report = bench(claims, options.repeat, options.pass_one)
         print(format_report(report), flush=True)
-        if options.json:
-            with options.json.open("a") as handle:
-                handle.write(json.dumps(report, default=str) + "\n")
+        append_report(options.json, report)
     return 0
 
 
