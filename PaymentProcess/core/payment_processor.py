@@ -43,6 +43,7 @@ from PaymentProcess.core.run_control import (
     now_utc,
 )
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
+from PaymentProcess.data import mongomock_patches
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
 from PaymentProcess.data.models.event import ENGINE_OWNED_FIELDS, RunMode, Stage
 from PaymentProcess.data.models.over_under import OverUnderRecord
@@ -112,7 +113,9 @@ class Repositories:
         """Build the repositories on the store's database."""
         server = store.kind == "mongodb"
         return cls(ClaimRepository(store.db, retryable_marks=server),
-                   PaymentRepository(store.db, batch_size, insert_first=server),
+                   PaymentRepository(store.db, batch_size, insert_first=server,
+                                     insert_built=None if server
+                                     else mongomock_patches.insert_built),
                    PaymentCenterRepository(store.db, batch_size),
                    EventRepository(store.db, batch_size))
 

@@ -853,6 +853,47 @@ def _bulk_write(self: mongomock_ng.collection.Collection, requests: Any, ordered
     return mongomock_ng.results.BulkWriteResult(_apply_upserts(self, prepared, ordered), True)
 
 
+def insert_built(collection: mongomock_ng.collection.Collection,
+                 documents: list[dict[str, Any]]) -> int:
+    """Insert the leading ``documents`` as they are, as ``insert_many`` would; return how many.
+
+    For documents built for this write and handed over (the engine's ledger entries and
+    PaymentInfo: :mod:`PaymentProcess.core.records`): new containers that no other
+    document shares and the caller keeps no reference to, dates naive UTC in whole
+    milliseconds. ``insert_many`` (like the upsert of ``bulk_write``) would copy each
+    one, normalising its dates; here the checks of an insert run (a text ``_id`` not
+    stored yet, no top-level ``$`` name, ``bson.encode`` with the collection's options,
+    no validator or TTL index, unique indexes through ``_ensure_uniques``) and the
+    document itself is stored. It stops before the first document it cannot vouch for
+    (one that exists: a resumed run's replacement; one a check refuses): that one and
+    the rest are the caller's, for an upsert to replace or refuse with its message.
+    """
+    encode = _encoder(collection)
+    if encode is None or not _plain_store(collection):
+        return 0
+    store = collection._store
+    stored = store._documents
+    count = 0
+    for document in documents:
+        key = document.get("_id")
+        if type(key) is not str or not key or key in stored:
+            break
+        if "$" in "".join(document) and any(name.startswith("$") for name in document):
+            break
+        try:
+            encode(document)
+        except Exception:  # noqa: BLE001 - the upsert says what is wrong with it
+            break
+        store[key] = document
+        try:
+            collection._ensure_uniques(document)
+        except DuplicateKeyError:
+            del store[key]
+            break
+        count += 1
+    return count
+
+
 def _planned_set(collection: mongomock_ng.collection.Collection, selector: Any,
                  update: Any) -> tuple[list[str], list[tuple[str, Any]]] | None:
     """(ids, fields) of ``{"_id": {"$in": [str...]}}`` / ``{"$set": {field: value}}`` when
