@@ -111,12 +111,14 @@ class Repositories:
     @classmethod
     def for_store(cls, store: Store, batch_size: int) -> Repositories:
         """Build the repositories on the store's database."""
-        server = store.kind == "mongodb"
-        return cls(ClaimRepository(store.db, retryable_marks=server),
-                   PaymentRepository(store.db, batch_size, insert_first=server,
-                                     insert_built=None if server
-                                     else mongomock_patches.insert_built),
-                   PaymentCenterRepository(store.db, batch_size),
+        if store.kind == "mongodb":
+            claims = ClaimRepository(store.db, retryable_marks=True)
+            payments = PaymentRepository(store.db, batch_size, insert_first=True)
+        else:  # the embedded store: the claims read and the records written uncopied
+            claims = ClaimRepository(store.db, find_stored=mongomock_patches.find_stored)
+            payments = PaymentRepository(store.db, batch_size,
+                                         insert_built=mongomock_patches.insert_built)
+        return cls(claims, payments, PaymentCenterRepository(store.db, batch_size),
                    EventRepository(store.db, batch_size))
 
 

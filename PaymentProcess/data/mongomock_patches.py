@@ -69,6 +69,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from operator import lt
 from typing import Any
 
@@ -689,6 +690,26 @@ def stored_documents(collection: mongomock_ng.collection.Collection) -> Iterator
     that a caller cannot change the stored one; writing a checkpoint only encodes them.
     """
     return collection._store.documents
+
+
+def find_stored(collection: mongomock_ng.collection.Collection, filter: Any,  # noqa: A002
+                sort: list[tuple[str, int]]) -> Iterator[dict[str, Any]]:
+    """``find(filter, sort=sort)``'s documents, for a caller that only reads them: the
+    stored documents themselves, not copies (a plain ``dict`` each).
+
+    ``find`` copies every document it returns (``_copy_only_fields``), whole, so that a
+    caller cannot change the stored one: for the claims a run reads once a pass, a
+    nested copy of each. Here the same documents are selected (``_iter_documents``)
+    and ordered as the fork orders them (a stable sort by each key of ``sort``, last
+    first, with ``resolve_sort_key``); one stored as another mapping class (an upsert's
+    ``OrderedDict``) is given as a ``dict`` of its fields, as ``find`` gives it.
+    """
+    dataset: Iterable[dict] = collection._iter_documents(filter)
+    for key, direction in reversed(sort):
+        dataset = sorted(dataset, key=partial(_filtering.resolve_sort_key, key),
+                         reverse=direction < 0)
+    for document in dataset:
+        yield document if type(document) is dict else dict(document)
 # --- writes: the engine's upserts by _id and its update_many by _id $in -----------------
 
 _SET_VALUES = frozenset({str, int, bool, type(None)})
