@@ -882,36 +882,40 @@ def insert_built(collection: mongomock_ng.collection.Collection,
     PaymentInfo: :mod:`PaymentProcess.core.records`): new containers that no other
     document shares and the caller keeps no reference to, dates naive UTC in whole
     milliseconds. ``insert_many`` (like the upsert of ``bulk_write``) would copy each
-    one, normalising its dates; here the checks of an insert run (a text ``_id`` not
-    stored yet, no top-level ``$`` name, ``bson.encode`` with the collection's options,
-    no validator or TTL index, unique indexes through ``_ensure_uniques``) and the
-    document itself is stored. It stops before the first document it cannot vouch for
-    (one that exists: a resumed run's replacement; one a check refuses): that one and
-    the rest are the caller's, for an upsert to replace or refuse with its message.
+    one, normalising its dates, and store it under the collection's lock; here the
+    checks of an insert run (a text ``_id`` not stored yet, no top-level ``$`` name,
+    ``bson.encode`` with the collection's options) and the documents themselves are
+    stored, under one hold of the lock, the field index kept current. Only into a
+    collection without a validator, TTL or unique index (the ledger's and PaymentInfo's:
+    the fork's ``_ensure_uniques`` then checks nothing). It stops before the first
+    document it cannot vouch for (one that exists: a resumed run's replacement; one a
+    check refuses): that one and the rest are the caller's, for an upsert to replace or
+    refuse with its message.
     """
-    encode = _encoder(collection)
-    if encode is None or not _plain_store(collection):
-        return 0
     store = collection._store
+    encode = _encoder(collection)
+    if (encode is None or not _plain_store(collection)
+            or any(index.get("unique") for index in store.indexes.values())):
+        return 0
     stored = store._documents
+    index = _field_index(store, create=False)
     count = 0
-    for document in documents:
-        key = document.get("_id")
-        if type(key) is not str or not key or key in stored:
-            break
-        if "$" in "".join(document) and any(name.startswith("$") for name in document):
-            break
-        try:
-            encode(document)
-        except Exception:  # noqa: BLE001 - the upsert says what is wrong with it
-            break
-        store[key] = document
-        try:
-            collection._ensure_uniques(document)
-        except DuplicateKeyError:
-            del store[key]
-            break
-        count += 1
+    with store._rwlock.writer():
+        for document in documents:
+            key = document.get("_id")
+            if type(key) is not str or not key or key in stored:
+                break
+            if "$" in "".join(document) and any(name.startswith("$") for name in document):
+                break
+            try:
+                encode(document)
+            except Exception:  # noqa: BLE001 - the upsert says what is wrong with it
+                break
+            stored[key] = document
+            if index is not None:
+                index.placed(key)
+                index.add(key, document)
+            count += 1
     return count
 
 

@@ -245,15 +245,17 @@ def unpatched_datetimes(document: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize("seed", range(60))
 def test_built_documents_are_stored_as_insert_many_stores_them(seed: int) -> None:
     """``insert_built`` stores a leading run of what an ordered ``insert_many`` would
-    store, the documents themselves; the first one it leaves, ``insert_many`` refuses
-    (or stores, when only its date form or a unique index needed the fork's checks)."""
+    store, the documents themselves, and keeps the field index current; the first one
+    it leaves, ``insert_many`` refuses (or stores: into a collection with a unique index,
+    insert_built leaves every document to the fork)."""
     rng = random.Random(2000 + seed)
     keys = [f"PE:{i}" for i in range(10)]
     existing = [built(rng, key) for key in rng.sample(keys, rng.randrange(4))]
     documents = [built(rng, key) for key in rng.sample(keys, rng.randrange(1, 8))]
     if rng.random() < 0.4:
         spoil(rng, rng.choice(documents))
-    unique = rng.random() < 0.4
+    unique = rng.random() < 0.3
+    indexed = rng.random() < 0.5
 
     def store(db: Any) -> Any:
         if unique:
@@ -263,6 +265,8 @@ def test_built_documents_are_stored_as_insert_many_stores_them(seed: int) -> Non
                 db.c.insert_one(copy.deepcopy(document))
             except mongomock_ng.DuplicateKeyError:
                 continue
+        if indexed:
+            list(db.c.find({"a": "a"}))  # builds the field index of "a"
         return db.c
 
     def ordered_insert(collection: Any, documents: list[dict[str, Any]]) -> Any:
@@ -280,6 +284,9 @@ def test_built_documents_are_stored_as_insert_many_stores_them(seed: int) -> Non
     expected = ordered_insert(reference, copy.deepcopy(documents))
     assert repr(list(patched._store._documents.items())) == repr(
         list(reference._store._documents.items()))
+    for value in ("", "a", "PAID", 1, -7, True, None):
+        assert ([d["_id"] for d in patched.find({"a": value})]
+                == [d["_id"] for d in reference.find({"a": value})])
     if isinstance(expected, list):
         assert rest == expected[inserted:]
     elif inserted < len(documents):
@@ -288,19 +295,20 @@ def test_built_documents_are_stored_as_insert_many_stores_them(seed: int) -> Non
 
 def test_insert_built_stops_where_a_check_of_the_fork_is_needed() -> None:
     db = mongomock_ng.MongoClient().db
-    db.c.create_index("key", unique=True)
+    db.c.create_index("key")
     db.c.insert_one({"_id": "p1", "key": "A"})
     list(db.c.find({"key": "B"}))  # builds the field index of "key"
-    documents = [{"_id": "p2", "key": "B"}, {"_id": "p3", "key": "A"}, {"_id": "p4"}]
-    assert mongomock_patches.insert_built(db.c, documents) == 1  # p3 breaks the index
-    assert [d["_id"] for d in db.c.find()] == ["p1", "p2"]
-    assert [d["_id"] for d in db.c.find({"key": "B"})] == ["p2"]  # index kept current
-    assert db.c.find_one({"key": "A"}) == {"_id": "p1", "key": "A"}
+    documents = [{"_id": "p2", "key": "B"}, {"_id": "p3", "key": "A"}, {"_id": "p1"}]
+    assert mongomock_patches.insert_built(db.c, documents) == 2  # p1 exists
+    assert [d["_id"] for d in db.c.find()] == ["p1", "p2", "p3"]
+    assert [d["_id"] for d in db.c.find({"key": "A"})] == ["p1", "p3"]  # index kept current
     for left in ({"_id": "p1"}, {"_id": 5}, {"_id": ""}, {"key": "C"}, {"_id": "q", "$x": 1},
                  {"_id": "q", "a": {"b\0": 1}}, {"_id": "q", "n": 2**64}):
         assert mongomock_patches.insert_built(db.c, [left, {"_id": "p9"}]) == 0, left
     db.create_collection("v", validator={"n": {"$type": "int"}})
     assert mongomock_patches.insert_built(db.v, [{"_id": "a", "n": 1}]) == 0
+    db.u.create_index("key", unique=True)  # the fork's _ensure_uniques decides
+    assert mongomock_patches.insert_built(db.u, [{"_id": "a", "key": 1}]) == 0
 
 
 def reproduced() -> dict[str, Any]:
