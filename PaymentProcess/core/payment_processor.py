@@ -482,6 +482,19 @@ class PaymentProcessor:
             claim_id for claim_id, n in counts.items() if n > 1))
         return sum(counts.values())
 
+    def _reads_pass_one_claims(self, payment_event_id: str) -> bool:
+        """Whether pass 2 reads the very claims pass 1 read (then it keeps pass 1's
+        duplicated ClaimCore_IDs instead of counting them again).
+
+        True on the embedded store, locked by this run (nothing else writes it between
+        the passes), while no claim is marked paid by this event: pass 2's filter (the
+        unpaid claims and those this event marked) then selects those of pass 1's filter
+        whether pass 1 resumed or not. On MongoDB others may write between the passes:
+        pass 2 counts again.
+        """
+        return (self.store.kind == "embedded"
+                and not self.repos.claims.any_marked_paid(payment_event_id))
+
     def _evaluate(self, analysis: CycleAnalysis, resuming: bool,
                   pass_two: bool = False) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
         """Stream the event's chains in batches through the worker pool, in order.
@@ -758,7 +771,8 @@ class PaymentProcessor:
         check = {key: (t.pos, t.neg) for key, t in analysis.totals_by_key.items()}
         seen: dict[str, list] = {}
         replay = CycleAnalysis(analysis.config, analysis.context)
-        self._count_claims(replay, resuming=True)
+        if not self._reads_pass_one_claims(event.id):
+            self._count_claims(replay, resuming=True)
         with (progress("writing", analysis.counts.get("claims_settled")) as advance,
               collect_per_batch() as collect):
             for results, _ in self._evaluate(replay, resuming=True, pass_two=True):

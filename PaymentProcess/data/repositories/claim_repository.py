@@ -83,6 +83,15 @@ class ClaimRepository:
                                                    {"ClaimCore_ID": 1, "_id": 0})
         )
 
+    def any_marked_paid(self, payment_event_id: str) -> bool:
+        """Whether a claim of the event is marked paid by it (a final run wrote there).
+
+        ``PaidEvent_ID`` comes first: on the embedded store the first plain field of a
+        filter is the one looked up in its field index, and few claims have this one."""
+        return self.db[CLAIM_WS].find_one(
+            {"PaidEvent_ID": payment_event_id, "PaymentEvent_ID": payment_event_id},
+            {"_id": 1}) is not None
+
     @staticmethod
     def ledger_filter(payment_event_id: str, chain_ids: Iterable[str],
                       claim_ids: Iterable[str]) -> dict[str, Any]:
