@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -954,7 +955,9 @@ def _update_many(self: mongomock_ng.collection.Collection, filter: Any, update: 
                  hint: Any = None, session: Any = None, let: Any = None) -> Any:
     """``update_many``: a plain ``$set`` on documents named by ``_id`` applied directly
     (each field assigned in place, modified when a value differs, unique indexes checked
-    and rolled back as ``_update_documents`` does); anything else by the fork's method."""
+    and rolled back as ``_update_documents`` does; without a unique index, where the
+    fork checks nothing, under one hold of the store's lock, each changed document's
+    fields indexed once); anything else by the fork's method."""
     plan = None
     if (upsert is False and array_filters is None and bypass_document_validation is False
             and collation is None and hint is None and session is None and let is None):
@@ -968,24 +971,30 @@ def _update_many(self: mongomock_ng.collection.Collection, filter: Any, update: 
     mongomock_ng.collection._profiler_set_operation("update")
     store = self._store
     documents = store._documents
+    unique = any(index.get("unique") for index in store.indexes.values())
+    index = None if unique else _field_index(store, create=False)
     matched = modified = 0
-    for key in ids:
-        document = documents.get(key)
-        if document is None:
-            continue
-        matched += 1
-        changed = False
-        for name, value in fields:
-            old = document.get(name, _ABSENT)
-            if old is _ABSENT or not (old is value or old == value):
-                changed = True
-                break
-        snapshot = dict(document) if changed else None
-        for name, value in fields:
-            document[name] = value
-        if changed:
-            _store_updated(self, key, document, snapshot)
-            modified += 1
+    with nullcontext() if unique else store._rwlock.writer():
+        for key in ids:
+            document = documents.get(key)
+            if document is None:
+                continue
+            matched += 1
+            changed = False
+            for name, value in fields:
+                old = document.get(name, _ABSENT)
+                if old is _ABSENT or not (old is value or old == value):
+                    changed = True
+                    break
+            snapshot = dict(document) if changed and unique else None
+            for name, value in fields:
+                document[name] = value
+            if changed:
+                if unique:
+                    _store_updated(self, key, document, snapshot)
+                elif index is not None:
+                    index.add(key, document)
+                modified += 1
     return mongomock_ng.results.UpdateResult(
         {"connectionId": self.database.client._id, "err": None, "n": matched,
          "nModified": modified, "ok": 1, "upserted": None, "updatedExisting": matched > 0},

@@ -168,11 +168,14 @@ def test_update_many_by_id_leaves_what_the_fork_leaves(seed: int) -> None:
                 db.c.insert_one(document)
             except mongomock_ng.DuplicateKeyError:
                 continue
+        for name in ("PaymentStatus", "a"):  # builds their field indexes
+            list(db.c.find({name: "PAID"}))
 
-    def write(db: Any) -> dict[str, Any]:
+    def write(db: Any) -> tuple[dict[str, Any], list[list[str]]]:
         raw = dict(db.c.update_many({"_id": {"$in": ids}}, {"$set": values}).raw_result)
         assert raw.pop("connectionId") == db.client._id
-        return raw
+        return raw, [[d["_id"] for d in db.c.find({name: value})]  # through the field index
+                     for name in ("PaymentStatus", "a", "z") for value in ("PAID", 1, True)]
 
     both(prepare, write)
 
