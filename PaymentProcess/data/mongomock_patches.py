@@ -47,10 +47,13 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
   spec and walks every field of every returned document; the patched one takes the
   included fields directly.
 
-Two functions are not replacements but use the store's internals for the embedded
+Four functions are not replacements but use the store's internals for the embedded
 store itself: :func:`insert_parsed` loads the documents of a store file in bulk with the
-checks ``insert_many`` makes, and :func:`stored_documents` lets a checkpoint encode the
-stored documents without copying each first.
+checks ``insert_many`` makes, :func:`stored_documents` lets a checkpoint encode the
+stored documents without copying each first, :func:`find_stored` gives a reader the
+claims of an event in ``find``'s order without copying them, and :func:`insert_built`
+stores the documents a final run builds and hands over (ledger entries, PaymentInfo)
+with an insert's checks, without copying them.
 
 One patch is about correctness, not speed: ``decimal``. mongomock-ng compares two
 Decimal128 values as floats (inexact, and NaN unordered) and raises ``TypeError`` when a
