@@ -83,6 +83,18 @@ def random_document(rng: random.Random, key: str) -> dict[str, Any]:
     return document
 
 
+def hold(db: Any, documents: list[dict[str, Any]], unique: bool) -> None:
+    """Copies of ``documents`` in ``db.c`` (those a unique sparse index on ``a``, created
+    when ``unique``, lets in)."""
+    if unique:
+        db.c.create_index("a", unique=True, sparse=True)
+    for document in documents:
+        try:
+            db.c.insert_one(copy.deepcopy(document))
+        except mongomock_ng.DuplicateKeyError:
+            continue
+
+
 def spoil(rng: random.Random, document: dict[str, Any]) -> None:
     """Something the fork refuses (or does differently), at a random place."""
     damage = rng.randrange(7)
@@ -161,13 +173,7 @@ def test_update_many_by_id_leaves_what_the_fork_leaves(seed: int) -> None:
     unique = rng.random() < 0.4
 
     def prepare(db: Any) -> None:
-        if unique:
-            db.c.create_index("a", unique=True, sparse=True)
-        for document in stored:
-            try:
-                db.c.insert_one(document)
-            except mongomock_ng.DuplicateKeyError:
-                continue
+        hold(db, stored, unique)
         for name in ("PaymentStatus", "a"):  # builds their field indexes
             list(db.c.find({name: "PAID"}))
 
@@ -261,13 +267,7 @@ def test_built_documents_are_stored_as_insert_many_stores_them(seed: int) -> Non
     indexed = rng.random() < 0.5
 
     def store(db: Any) -> Any:
-        if unique:
-            db.c.create_index("a", unique=True, sparse=True)
-        for document in existing:
-            try:
-                db.c.insert_one(copy.deepcopy(document))
-            except mongomock_ng.DuplicateKeyError:
-                continue
+        hold(db, existing, unique)
         if indexed:
             list(db.c.find({"a": "a"}))  # builds the field index of "a"
         return db.c
