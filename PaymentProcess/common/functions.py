@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import unquote, unquote_plus
 
 import pymongo
@@ -35,8 +35,10 @@ from PaymentProcess.common.mongodb_guarantees import (
     check_topology,
     guaranteed_database,
 )
-from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.utils.error_handling import ConfigurationError, RepositoryError
+
+if TYPE_CHECKING:
+    from PaymentProcess.data.embedded_store import EmbeddedStore
 
 DB_URI_ENV = "PAYMENT_DB_URI"
 MAX_WORKERS_ENV = "PAYMENT_MAX_WORKERS"
@@ -170,9 +172,10 @@ class Store:
         reopen: Callable[[], Store] | None = None,
     ) -> None:
         self.db = db
-        self.kind: Literal["mongodb", "embedded"] = (
-            "embedded" if isinstance(resource, EmbeddedStore) else "mongodb"
-        )
+        # The embedded store's class names its kind; any client (pymongo's, or a bare
+        # mongomock one in tests) is read as "mongodb".
+        self.kind: Literal["mongodb", "embedded"] = getattr(type(resource), "store_kind",
+                                                            "mongodb")
         self.uri = redact_uri(uri)
         self._resource = resource
         self._reopen = reopen
@@ -196,7 +199,7 @@ class Store:
 
     def checkpoint(self, collections: Iterable[str] | None = None) -> None:
         """Make ``collections`` (None: all) durable: a no-op on MongoDB, where writes are."""
-        if isinstance(self._resource, EmbeddedStore):
+        if self.kind == "embedded":
             self._resource.checkpoint(collections)
 
     def close(self) -> None:
@@ -216,6 +219,10 @@ def _open_embedded(uri: str, create: bool) -> Store:
     if path is not None and not create and not path.is_dir():
         raise ConfigurationError(f"the embedded store {path} does not exist: check --db-uri "
                                  "(only python -m PaymentProcess.synthetic creates a store)")
+    # Imported here: mongomock-ng and its patches cost ~35 ms a start, and a mongodb:// run
+    # never uses them.
+    from PaymentProcess.data.embedded_store import EmbeddedStore
+
     embedded = EmbeddedStore(path)
     return Store(uri, embedded.db, embedded)
 

@@ -11,6 +11,7 @@ O/U changes, payments and settlements, and finally the stage ``FINAL``.
 from __future__ import annotations
 
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -43,7 +44,6 @@ from PaymentProcess.core.run_control import (
     now_utc,
 )
 from PaymentProcess.core.settlement import PayeeSettlement, PayeeTotals, settle_payee
-from PaymentProcess.data import mongomock_patches
 from PaymentProcess.data.config.config_loader import ConfigInvalid, ConfigLoader, EventConfig
 from PaymentProcess.data.models.event import ENGINE_OWNED_FIELDS, RunMode, Stage
 from PaymentProcess.data.models.over_under import OverUnderRecord
@@ -115,6 +115,8 @@ class Repositories:
             claims = ClaimRepository(store.db, retryable_marks=True)
             payments = PaymentRepository(store.db, batch_size, insert_first=True)
         else:  # the embedded store: the claims read and the records written uncopied
+            from PaymentProcess.data import mongomock_patches  # imported with the store
+
             claims = ClaimRepository(store.db, find_stored=mongomock_patches.find_stored)
             payments = PaymentRepository(store.db, batch_size,
                                          insert_built=mongomock_patches.insert_built)
@@ -275,10 +277,10 @@ class PaymentProcessor:
         analysis = CycleAnalysis(config, self._context(config))
         bind_run(phase="claims")
         started = time.perf_counter()
-        total = self._count_claims(analysis, resuming)
+        total, ranges = self._list_claims(analysis, resuming)
         with (progress("reading and computing", total) as advance,
               collect_per_batch() as collect):
-            for results, report in self._evaluate(analysis, resuming):
+            for results, report in self._evaluate(analysis, resuming, ranges):
                 analysis.report.merge(report)
                 for chain in results:
                     self._aggregate(analysis, chain, stats)
@@ -478,8 +480,7 @@ class PaymentProcessor:
     def _count_claims(self, analysis: CycleAnalysis, resuming: bool) -> int:
         """Count the claims a pass reads and note the duplicated ClaimCore_IDs in its context."""
         counts = self.repos.claims.claim_id_counts(analysis.context.payment_event_id, resuming)
-        analysis.context = replace(analysis.context, duplicate_claim_ids=frozenset(
-            claim_id for claim_id, n in counts.items() if n > 1))
+        self._note_duplicates(analysis, counts)
         return sum(counts.values())
 
     def _reads_pass_one_claims(self, payment_event_id: str) -> bool:
@@ -495,17 +496,46 @@ class PaymentProcessor:
         return (self.store.kind == "embedded"
                 and not self.repos.claims.any_marked_paid(payment_event_id))
 
+    @staticmethod
+    def _note_duplicates(analysis: CycleAnalysis, counts: Counter[str]) -> None:
+        analysis.context = replace(analysis.context, duplicate_claim_ids=frozenset(
+            claim_id for claim_id, n in counts.items() if n > 1))
+
+    def _list_claims(self, analysis: CycleAnalysis, resuming: bool
+                     ) -> tuple[int, list[ChainRange] | None]:
+        """Pass 1's look at the claims before reading them: their number, the duplicated
+        ClaimCore_IDs (noted in the context) and the ranges of chains its workers read
+        themselves — on MongoDB with several workers, cut from the same projection
+        (:meth:`ClaimRepository.chain_listing`); None: the run reads every chain and forks
+        its workers with them (one worker; the embedded store, whose forked workers
+        inherit the documents; a parent id that is not text)."""
+        if self.settings.workers <= 1 or self.store.kind != "mongodb":
+            return self._count_claims(analysis, resuming), None
+        counts: Counter[str] = Counter()
+
+        def parent_ids() -> Iterator[Any]:
+            for parent_id, claim_id in self.repos.claims.chain_listing(
+                    analysis.context.payment_event_id, resuming):
+                counts[claim_id] += 1
+                yield parent_id
+
+        listing = parent_ids()
+        ranges = split_chains(listing, self.settings.batch_size)
+        deque(listing, maxlen=0)  # split_chains stops at a parent id that is not text
+        self._note_duplicates(analysis, counts)
+        return sum(counts.values()), ranges
+
     def _evaluate(self, analysis: CycleAnalysis, resuming: bool,
+                  ranges: list[ChainRange] | None = None,
                   pass_two: bool = False) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
         """Stream the event's chains in batches through the worker pool, in order.
 
         Pass 1 gets chain summaries and the claims' digests (hashed by the workers) and
-        fingerprints the inputs; pass 2 gets every claim's lines to write them. On MongoDB
-        with several workers, pass 1's workers read their own ranges of chains
-        (:meth:`_first_pass_ranges`).
+        fingerprints the inputs; pass 2 gets every claim's lines to write them. With
+        ``ranges`` (:meth:`_list_claims`: MongoDB, several workers) pass 1's workers read
+        their own ranges of chains (:meth:`_first_pass_ranges`).
         """
         context = analysis.context
-        ranges = None if pass_two else self._chain_ranges(context.payment_event_id, resuming)
         if ranges is not None:
             yield from self._first_pass_ranges(analysis, resuming, ranges)
             return
@@ -522,16 +552,6 @@ class PaymentProcessor:
                 batches, partial(first_pass, context), self.settings.workers):
             analysis.fingerprint.add_claims(digests, ids)
             yield results, report
-
-    def _chain_ranges(self, payment_event_id: str, resuming: bool) -> list[ChainRange] | None:
-        """The ranges of chains pass 1's workers read themselves, about a batch each: on
-        MongoDB with several workers; None: the run reads every chain and forks its
-        workers with them (one worker; the embedded store, whose forked workers inherit
-        the documents; a parent id that is not text)."""
-        if self.settings.workers <= 1 or self.store.kind != "mongodb":
-            return None
-        return split_chains(self.repos.claims.parent_ids(payment_event_id, resuming),
-                            self.settings.batch_size)
 
     def _first_pass_ranges(self, analysis: CycleAnalysis, resuming: bool,
                            ranges: list[ChainRange]

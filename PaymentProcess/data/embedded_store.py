@@ -86,6 +86,8 @@ class EmbeddedStore:
     the absolute directory (None in memory).
     """
 
+    store_kind = "embedded"  # what :class:`~PaymentProcess.common.functions.Store` reports
+
     def __init__(self, path: Path | None) -> None:
         self.path = Path(path).absolute() if path is not None else None
         self._lock_fd: int | None = None

@@ -3,7 +3,8 @@
 The dry run and the final run check, before computing anything, that the 835s will be
 writable: the funding source names its payer and the directory takes a file. When the
 files still cannot be written once the event is ``FINAL``, the payments stand: the run
-prints its summary and ends with :data:`PAID_NOT_WRITTEN` (never the code of a run that did
+prints its summary and ends with
+:data:`~PaymentProcess.utils.error_handling.PAID_NOT_WRITTEN` (never the code of a run that did
 nothing), and ``python -m PaymentProcess.remittance`` writes them later.
 """
 
@@ -19,23 +20,18 @@ from PaymentProcess.data.repositories.collections import REMITTANCE_FILE, SEQUEN
 from PaymentProcess.remittance.builder import denial_reason, load_payer
 from PaymentProcess.remittance.model import RemittanceError
 from PaymentProcess.remittance.writer import FINAL, check_output_directory, write_remittances
-from PaymentProcess.utils.error_handling import ConfigurationError, PaymentProcessError
+from PaymentProcess.utils.error_handling import (
+    ConfigurationError,
+    PaidNotWrittenError,
+    PaymentProcessError,
+)
 
-PAID_NOT_WRITTEN = 5
-"""Exit code: the event is paid (FINAL), but its 835 files were not written."""
 
-
-class RemittanceNotWrittenError(PaymentProcessError):
+class RemittanceNotWrittenError(PaidNotWrittenError):
     """The payments are FINAL but the 835 files could not be written (exit 5).
 
     ``stats`` is the final run's record, so its summary is printed all the same.
     """
-
-    exit_code = PAID_NOT_WRITTEN
-
-    def __init__(self, message: str, stats: PaymentEventStats) -> None:
-        super().__init__(message)
-        self.stats = stats
 
 
 def check_remittance_ready(db: Any, payment_event_id: str, out_dir: Path,

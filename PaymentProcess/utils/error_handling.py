@@ -7,6 +7,11 @@ into one line on stderr and the right exit status without a traceback.
 
 from __future__ import annotations
 
+from typing import Any
+
+PAID_NOT_WRITTEN = 5
+"""Exit code: the event is paid (FINAL), but an output file of the run was not written."""
+
 
 class PaymentProcessError(Exception):
     """Base class: a failure the engine understands. ``exit_code`` follows spec section 11."""
@@ -50,3 +55,17 @@ class SequenceNumberError(PaymentProcessError):
     """A number sequence could not be allocated consistently."""
 
     exit_code = 4
+
+
+class PaidNotWrittenError(PaymentProcessError):
+    """The payments are FINAL but the run's output files could not be written (exit 5).
+
+    ``stats`` is the final run's record (``PaymentEventStats``), so its summary is printed
+    all the same. The 835 and bank-file steps raise their own subclasses.
+    """
+
+    exit_code = PAID_NOT_WRITTEN
+
+    def __init__(self, message: str, stats: Any) -> None:
+        super().__init__(message)
+        self.stats = stats

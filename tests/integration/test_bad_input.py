@@ -446,13 +446,13 @@ def test_claims_that_change_while_workers_read_their_ranges_stop_the_run(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A range whose claims differ from what the projection listed (here: one claim more
     listed): exit 4 before any write, not a chain skipped or read twice."""
-    listed = ClaimRepository.parent_ids
+    listed = ClaimRepository.chain_listing
 
-    def one_more(self: ClaimRepository, *args: Any) -> Iterator[Any]:
+    def one_more(self: ClaimRepository, *args: Any) -> Iterator[tuple[Any, str]]:
         yield from listed(self, *args)
-        yield "C9999"
+        yield "C9999", "C9999-1"
 
-    monkeypatch.setattr(ClaimRepository, "parent_ids", one_more)
+    monkeypatch.setattr(ClaimRepository, "chain_listing", one_more)
     store = build_store(golden())
     before = {name: list(store.db[name].find()) for name in store.db.list_collection_names()}
     outcome = run(store, batch_size=2, workers=2)

@@ -185,7 +185,8 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
 
 
 def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict[str, Any]:
-    """Pass 1 as a run does it, reading included (``PaymentProcessor._evaluate``): wall and
+    """Pass 1 as a run does it, its listing of the claims and its reading included
+    (``PaymentProcessor._list_claims`` and ``_evaluate``, since session 9): wall and
     CPU seconds (the run's and its workers'), best of ``repeat``, with the results' digest.
 
     On MongoDB with several workers each worker reads its own ranges of chains; on the
@@ -198,12 +199,13 @@ def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict
         processor = _processor(store, workers)
         config = processor.config_loader.load(event_id)
         analysis = CycleAnalysis(config, processor._context(config))
-        processor._count_claims(analysis, resuming=False)
         gc.collect()
         with CpuTime() as cpu, collect_per_batch() as collect:
             started = time.perf_counter()
             chains = 0
-            for results, _report in processor._evaluate(analysis, resuming=False):
+            _total, ranges = processor._list_claims(analysis, resuming=False)
+            for results, _report in processor._evaluate(analysis, resuming=False,
+                                                        ranges=ranges):
                 chains += len(results)
                 collect()
             seconds = time.perf_counter() - started

@@ -425,10 +425,15 @@ def main(argv: list[str] | None = None) -> int:
         for claims in options.claims:
             report = bench(claims, uri, pid, options.commands, options.ledger_shapes)
             print(format_report(report), flush=True)
-            if options.json:
-                with options.json.open("a") as handle:
-                    handle.write(json.dumps(report, default=str) + "\n")
+            append_report(options.json, report)
     return 0
+
+
+def append_report(path: Path | None, report: dict[str, Any]) -> None:
+    """Append ``report`` to ``path`` as one JSON line (``--json FILE``; None: nothing)."""
+    if path is not None:
+        with path.open("a") as handle:
+            handle.write(json.dumps(report, default=str) + "\n")
 
 
 if __name__ == "__main__":

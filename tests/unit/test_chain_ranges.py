@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 
 import mongomock_ng
 import pytest
@@ -36,17 +37,21 @@ def test_the_conditions_are_text_bounds() -> None:
 
 @pytest.mark.parametrize("claims_per_range", [1, 2, 5, 1000])
 def test_reading_the_ranges_in_order_is_reading_the_event(claims_per_range: int) -> None:
-    """Every claim once, in the one reader's order, other events and paid claims left out."""
+    """Every claim once, in the one reader's order, other events and paid claims left out;
+    the listing the ranges are cut from counts the claim ids as the id pass does."""
     rng = random.Random(claims_per_range)
     db = mongomock_ng.MongoClient().payments
     claims = [{"_id": f"W{n:03d}", "PaymentEvent_ID": rng.choice([EVENT, EVENT, "PE-OTHER"]),
-               "ParentClaimCore_ID": f"P{rng.randrange(40):02d}"} for n in range(200)]
+               "ParentClaimCore_ID": f"P{rng.randrange(40):02d}",
+               "ClaimCore_ID": f"K{rng.randrange(150):03d}"} for n in range(200)]
     for claim in rng.sample(claims, 20):
         claim["PaymentStatus"] = "PAID"
     db.ClaimWSCore.insert_many(rng.sample(claims, len(claims)))
     repository = ClaimRepository(db)
     whole = [d["_id"] for d in repository.fetch_ws(EVENT, 1000)]
-    ranges = split_chains(repository.parent_ids(EVENT), claims_per_range)
+    listing = list(repository.chain_listing(EVENT))
+    assert Counter(claim_id for _, claim_id in listing) == repository.claim_id_counts(EVENT)
+    ranges = split_chains((parent_id for parent_id, _ in listing), claims_per_range)
     assert ranges is not None
     read = [[d["_id"] for d in repository.fetch_ws(EVENT, 1000, chains=chains)]
             for chains in ranges]
