@@ -714,6 +714,8 @@ def find_stored(collection: mongomock_ng.collection.Collection, filter: Any,  # 
                          reverse=direction < 0)
     for document in dataset:
         yield document if type(document) is dict else dict(document)
+
+
 # --- writes: the engine's upserts by _id and its update_many by _id $in -----------------
 
 _SET_VALUES = frozenset({str, int, bool, type(None)})

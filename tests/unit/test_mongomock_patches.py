@@ -475,6 +475,15 @@ def test_find_stored_gives_what_find_gives_in_its_order(seed: int) -> None:
                    if type(coll._store._documents[d["_id"]]) is dict)
 
 
+def test_the_fork_function_find_stored_reproduces_is_unchanged() -> None:
+    """find_stored selects and orders as ``Collection._get_dataset`` of mongomock-ng
+    7.11.1 does: a new version must be checked against it (and the digest renewed)."""
+    import hashlib
+
+    source = inspect.getsource(mongomock_ng.collection.Collection._get_dataset)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == "13879a2e18b4fc9e"
+
+
 def test_stored_documents_are_what_find_returns_in_its_order() -> None:
     coll = mongomock_ng.MongoClient().db.c
     coll.insert_many([{"_id": i, "n": i, "sub": {"k": [i]}} for i in range(5)])
