@@ -276,7 +276,9 @@ class PlainChains:
         self.resolve = resolve
         self.included_chain = included_chain
         self.provider = context.pc_type is PaymentCenterType.PROVIDER
-        self.digests: list[bytes] = []
+        # the claims' digests for pass 1's fingerprint, in order; None: not hashed (pass 2,
+        # which reads the claims again only to write them)
+        self.digests: list[bytes] | None = []
         # {parent id: its claims as read} of the chains accepted, when set to a dict
         # (pass 2 writes their lines: plain_lines.second_pass)
         self.reads: dict[str, Sequence[tuple]] | None = None
@@ -292,7 +294,8 @@ class PlainChains:
 
         Most chains are one original claim the ledger never paid: they are computed here
         in the loop; the others go through :meth:`evaluate`'s linkage walk. Every claim's
-        digest is added to :attr:`digests`, in order, whichever path its chain takes.
+        digest is added to :attr:`digests` (unless None), in order, whichever path its
+        chain takes.
         """
         chains = list(chains)
         documents = [document for chain in chains for document in chain.documents]
@@ -300,7 +303,8 @@ class PlainChains:
         for start in range(0, len(documents), _READ_GROUP):  # each group hashed while warm
             group = documents[start:start + _READ_GROUP]
             group_reads = read_claims(group)
-            self.digests += map(claim_digest, group, group_reads)
+            if self.digests is not None:
+                self.digests += map(claim_digest, group, group_reads)
             reads += group_reads
         results: list[ChainResult] = []
         add_result = results.append
@@ -337,12 +341,14 @@ class PlainChains:
                  report: ValidationReport) -> ChainResult | None:
         """The chain's summary, or None when the claim model must judge it.
 
-        Every claim's digest is added to :attr:`digests`, in order, either way. The only
-        finding a plain chain can have, the warning OVER_ALLOWED, goes to ``report`` as
-        the claim model reports it: once a claim, in claim order, with the chain's result.
+        Every claim's digest is added to :attr:`digests` (unless None), in order, either
+        way. The only finding a plain chain can have, the warning OVER_ALLOWED, goes to
+        ``report`` as the claim model reports it: once a claim, in claim order, with the
+        chain's result.
         """
         reads = read_claims(chain.documents)
-        self.digests += map(claim_digest, chain.documents, reads)
+        if self.digests is not None:
+            self.digests += map(claim_digest, chain.documents, reads)
         return self._evaluate_reads(chain, reads, ledger_claim_chains, report)
 
     def _evaluate_reads(self, chain: ChainInput, reads: Sequence[tuple | None],

@@ -107,6 +107,7 @@ def second_pass(context: PaymentContext, batch: BatchInput
     included chain with its claims and lines to write (:class:`PlainClaim`\\ s for a plain
     chain, the claim model's ``ClaimPayment``\\ s for any other)."""
     transformer = ClaimTransformer(context, summaries=True)
+    transformer.plain.digests = None  # the fingerprint is pass 1's
     # the claims of the chains the fast path accepted, as read: an included chain
     # without claims is one of them (the claim model's have theirs)
     reads = transformer.plain.reads = {}

@@ -47,10 +47,13 @@ measured in ``docs/performance.md`` (``python -m tests.performance.bench_patches
   spec and walks every field of every returned document; the patched one takes the
   included fields directly.
 
-Two functions are not replacements but use the store's internals for the embedded
+Four functions are not replacements but use the store's internals for the embedded
 store itself: :func:`insert_parsed` loads the documents of a store file in bulk with the
-checks ``insert_many`` makes, and :func:`stored_documents` lets a checkpoint encode the
-stored documents without copying each first.
+checks ``insert_many`` makes, :func:`stored_documents` lets a checkpoint encode the
+stored documents without copying each first, :func:`find_stored` gives a reader the
+claims of an event in ``find``'s order without copying them, and :func:`insert_built`
+stores the documents a final run builds and hands over (ledger entries, PaymentInfo)
+with an insert's checks, without copying them.
 
 One patch is about correctness, not speed: ``decimal``. mongomock-ng compares two
 Decimal128 values as floats (inexact, and NaN unordered) and raises ``TypeError`` when a
@@ -66,9 +69,11 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from operator import lt
 from typing import Any
 
@@ -689,6 +694,28 @@ def stored_documents(collection: mongomock_ng.collection.Collection) -> Iterator
     that a caller cannot change the stored one; writing a checkpoint only encodes them.
     """
     return collection._store.documents
+
+
+def find_stored(collection: mongomock_ng.collection.Collection, filter: Any,  # noqa: A002
+                sort: list[tuple[str, int]]) -> Iterator[dict[str, Any]]:
+    """``find(filter, sort=sort)``'s documents, for a caller that only reads them: the
+    stored documents themselves, not copies (a plain ``dict`` each).
+
+    ``find`` copies every document it returns (``_copy_only_fields``), whole, so that a
+    caller cannot change the stored one: for the claims a run reads once a pass, a
+    nested copy of each. Here the same documents are selected (``_iter_documents``)
+    and ordered as the fork orders them (a stable sort by each key of ``sort``, last
+    first, with ``resolve_sort_key``); one stored as another mapping class (an upsert's
+    ``OrderedDict``) is given as a ``dict`` of its fields, as ``find`` gives it.
+    """
+    dataset: Iterable[dict] = collection._iter_documents(filter)
+    for key, direction in reversed(sort):
+        dataset = sorted(dataset, key=partial(_filtering.resolve_sort_key, key),
+                         reverse=direction < 0)
+    for document in dataset:
+        yield document if type(document) is dict else dict(document)
+
+
 # --- writes: the engine's upserts by _id and its update_many by _id $in -----------------
 
 _SET_VALUES = frozenset({str, int, bool, type(None)})
@@ -853,6 +880,51 @@ def _bulk_write(self: mongomock_ng.collection.Collection, requests: Any, ordered
     return mongomock_ng.results.BulkWriteResult(_apply_upserts(self, prepared, ordered), True)
 
 
+def insert_built(collection: mongomock_ng.collection.Collection,
+                 documents: list[dict[str, Any]]) -> int:
+    """Insert the leading ``documents`` as they are, as ``insert_many`` would; return how many.
+
+    For documents built for this write and handed over (the engine's ledger entries and
+    PaymentInfo: :mod:`PaymentProcess.core.records`): new containers that no other
+    document shares and the caller keeps no reference to, dates naive UTC in whole
+    milliseconds. ``insert_many`` (like the upsert of ``bulk_write``) would copy each
+    one, normalising its dates, and store it under the collection's lock; here the
+    checks of an insert run (a text ``_id`` not stored yet, no top-level ``$`` name,
+    ``bson.encode`` with the collection's options) and the documents themselves are
+    stored, under one hold of the lock, the field index kept current. Only into a
+    collection without a validator, TTL or unique index (the ledger's and PaymentInfo's:
+    the fork's ``_ensure_uniques`` then checks nothing). It stops before the first
+    document it cannot vouch for (one that exists: a resumed run's replacement; one a
+    check refuses): that one and the rest are the caller's, for an upsert to replace or
+    refuse with its message.
+    """
+    store = collection._store
+    encode = _encoder(collection)
+    if (encode is None or not _plain_store(collection)
+            or any(index.get("unique") for index in store.indexes.values())):
+        return 0
+    stored = store._documents
+    index = _field_index(store, create=False)
+    count = 0
+    with store._rwlock.writer():
+        for document in documents:
+            key = document.get("_id")
+            if type(key) is not str or not key or key in stored:
+                break
+            if "$" in "".join(document) and any(name.startswith("$") for name in document):
+                break
+            try:
+                encode(document)
+            except Exception:  # noqa: BLE001 - the upsert says what is wrong with it
+                break
+            stored[key] = document
+            if index is not None:
+                index.placed(key)
+                index.add(key, document)
+            count += 1
+    return count
+
+
 def _planned_set(collection: mongomock_ng.collection.Collection, selector: Any,
                  update: Any) -> tuple[list[str], list[tuple[str, Any]]] | None:
     """(ids, fields) of ``{"_id": {"$in": [str...]}}`` / ``{"$set": {field: value}}`` when
@@ -888,7 +960,9 @@ def _update_many(self: mongomock_ng.collection.Collection, filter: Any, update: 
                  hint: Any = None, session: Any = None, let: Any = None) -> Any:
     """``update_many``: a plain ``$set`` on documents named by ``_id`` applied directly
     (each field assigned in place, modified when a value differs, unique indexes checked
-    and rolled back as ``_update_documents`` does); anything else by the fork's method."""
+    and rolled back as ``_update_documents`` does; without a unique index, where the
+    fork checks nothing, under one hold of the store's lock, each changed document's
+    fields indexed once); anything else by the fork's method."""
     plan = None
     if (upsert is False and array_filters is None and bypass_document_validation is False
             and collation is None and hint is None and session is None and let is None):
@@ -902,24 +976,30 @@ def _update_many(self: mongomock_ng.collection.Collection, filter: Any, update: 
     mongomock_ng.collection._profiler_set_operation("update")
     store = self._store
     documents = store._documents
+    unique = any(index.get("unique") for index in store.indexes.values())
+    index = None if unique else _field_index(store, create=False)
     matched = modified = 0
-    for key in ids:
-        document = documents.get(key)
-        if document is None:
-            continue
-        matched += 1
-        changed = False
-        for name, value in fields:
-            old = document.get(name, _ABSENT)
-            if old is _ABSENT or not (old is value or old == value):
-                changed = True
-                break
-        snapshot = dict(document) if changed else None
-        for name, value in fields:
-            document[name] = value
-        if changed:
-            _store_updated(self, key, document, snapshot)
-            modified += 1
+    with nullcontext() if unique else store._rwlock.writer():
+        for key in ids:
+            document = documents.get(key)
+            if document is None:
+                continue
+            matched += 1
+            changed = False
+            for name, value in fields:
+                old = document.get(name, _ABSENT)
+                if old is _ABSENT or not (old is value or old == value):
+                    changed = True
+                    break
+            snapshot = dict(document) if changed and unique else None
+            for name, value in fields:
+                document[name] = value
+            if changed:
+                if unique:
+                    _store_updated(self, key, document, snapshot)
+                elif index is not None:
+                    index.add(key, document)
+                modified += 1
     return mongomock_ng.results.UpdateResult(
         {"connectionId": self.database.client._id, "err": None, "n": matched,
          "nModified": modified, "ok": 1, "upserted": None, "updatedExisting": matched > 0},

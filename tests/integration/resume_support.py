@@ -22,6 +22,7 @@ from pymongo.errors import PyMongoError
 
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
+from PaymentProcess.data import mongomock_patches
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from tests.conftest import GOLDEN_STORE, read_store
@@ -180,7 +181,7 @@ class WriteFaults:
 
     @staticmethod
     def _size(name: str, collection: Any, args: tuple, kwargs: dict) -> int:
-        if name in ("bulk_write", "insert_many"):
+        if name in ("bulk_write", "insert_many", "insert_built"):
             return len(list(args[0]))
         if name in ("update_many", "delete_many"):
             return collection.count_documents(args[0])
@@ -189,7 +190,7 @@ class WriteFaults:
     def _apply_part(self, name: str, original: Callable[..., Any], collection: Any,
                     args: tuple, kwargs: dict) -> None:
         assert self.keep is not None
-        if name in ("bulk_write", "insert_many"):
+        if name in ("bulk_write", "insert_many", "insert_built"):
             part = list(args[0])[: self.keep]
             if part:
                 original(collection, part, *args[1:], **kwargs)
@@ -203,12 +204,16 @@ class WriteFaults:
 @contextmanager
 def write_faults(monkeypatch: pytest.MonkeyPatch, crash_at: int | None = None,
                  keep: int | None = None) -> Iterator[WriteFaults]:
-    """Install :class:`WriteFaults` on mongomock's Collection for the duration."""
+    """Install :class:`WriteFaults` on mongomock's Collection for the duration, and on
+    the embedded store's insert of handed-over documents (``insert_built``, for the
+    repositories built meanwhile)."""
     faults = WriteFaults(crash_at, keep)
     with monkeypatch.context() as patch:
         for name in WRITE_METHODS:
             original = getattr(mongomock_ng.collection.Collection, name)
             patch.setattr(mongomock_ng.collection.Collection, name, faults.wrap(name, original))
+        patch.setattr(mongomock_patches, "insert_built",
+                      faults.wrap("insert_built", mongomock_patches.insert_built))
         yield faults
 
 

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.utils.error_handling import ConcurrencyError, StageError
 from tests.approval_support import approve_latest
 from tests.conftest import read_store
@@ -334,6 +336,32 @@ def test_embedded_store_crash_after_each_checkpoint(tmp_path: Path, start: Colle
         complete(store)
     finally:
         store.close()
+    assert_same_store(read_store(path), reference)
+
+
+def test_embedded_store_pass_two_counts_the_claims_again_only_once_some_are_marked(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path, start: Collections,
+        reference: Collections) -> None:
+    """Pass 2 keeps pass 1's duplicated ClaimCore_IDs on the embedded store while no claim
+    is marked paid by the event; a resumed run finding claims marked counts them again."""
+    passes: list[bool] = []  # the ``resuming`` of each count of the claims
+    counts = ClaimRepository.claim_id_counts
+    monkeypatch.setattr(ClaimRepository, "claim_id_counts",
+                        lambda repository, event, resuming=False:
+                        passes.append(resuming) or counts(repository, event, resuming))
+    path = embedded_start(tmp_path, start)
+    assert max(Counter(c["ClaimCore_ID"] for c in start["ClaimWSCore"]).values()) > 1
+    store = embedded_store(path)
+    with pytest.raises(Crash):
+        processor(store, hook=crash_on_hook(CHECKPOINTS.index("ledger"))[0]).run_final_run(EVENT)
+    store.close()
+    assert passes == [False]  # pass 1 only
+    store = embedded_store(path)
+    try:
+        assert processor(store, resume=True).run_final_run(EVENT).status == "SUCCEEDED"
+    finally:
+        store.close()
+    assert passes == [False, True, True]  # pass 1, and pass 2 once claims are marked
     assert_same_store(read_store(path), reference)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import bson
 import mongomock_ng
+import mongomock_ng.helpers
 import pytest
 from bson.decimal128 import Decimal128
 
@@ -29,6 +30,7 @@ from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.models.payment import ClaimPayment
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
 from tests.approval_support import approve_latest
+from tests.mongomock_support import unpatched
 
 RUN_FIELDS = {"PaymentEventStats": ("_id", "run_id", "started_at", "finished_at", "timings",
                                     "store"),
@@ -57,14 +59,15 @@ def _paid_store(options: SyntheticOptions, pass_two: Any, workers: int, batch_si
                 monkeypatch: pytest.MonkeyPatch, kinds: Counter[str]) -> Store:
     """The store after paying every cycle, ``pass_two`` evaluating pass 2's batches;
     ``kinds`` counts the claims written by their kind (the run's process writes them)."""
-    payment_info = records.payment_info
+    payment_info, ledger_entry = records.payment_info, records.ledger_entry
 
     def counted(payment_event_id: str, chain: Any, claim: Any, payee_id: int) -> Any:
         kinds[type(claim).__name__] += 1
-        return payment_info(payment_event_id, chain, claim, payee_id)
+        return _as_stored(payment_info(payment_event_id, chain, claim, payee_id))
 
     monkeypatch.setattr(payment_processor, "second_pass", pass_two)
     monkeypatch.setattr(records, "payment_info", counted)
+    monkeypatch.setattr(records, "ledger_entry", lambda *args: _as_stored(ledger_entry(*args)))
     client = mongomock_ng.MongoClient()
     store = Store("mongomock://", client.payments, client)
     for event_id in generate(store.db, options).event_ids:
@@ -78,6 +81,16 @@ def _paid_store(options: SyntheticOptions, pass_two: Any, workers: int, batch_si
         assert processor.run_final_run(event_id).status == "SUCCEEDED"
     monkeypatch.undo()
     return store
+
+
+def _as_stored(document: dict[str, Any]) -> dict[str, Any]:
+    """A document handed over to the embedded store is stored as it is
+    (``mongomock_patches.insert_built``): its dates must already be in the form the store
+    gives them (naive UTC, whole milliseconds)."""
+    with unpatched("datetime"):
+        assert repr(document) == repr(
+            mongomock_ng.helpers.patch_datetime_awareness_in_document(document))
+    return document
 
 
 def _written(db: Any) -> dict[str, list[bytes]]:

@@ -444,6 +444,46 @@ def test_bulk_insert_of_parsed_documents_equals_insert_many() -> None:
     assert mongomock_patches.insert_parsed(db.d, [{"_id": 1}]) == 0  # indexes: insert_many's
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_find_stored_gives_what_find_gives_in_its_order(seed: int) -> None:
+    """The claims of an event in chain order, read uncopied: the documents and order of
+    ``find`` (ties, missing and mixed-type sort values, an upsert's OrderedDict)."""
+    import random
+
+    rng = random.Random(seed)
+    coll = mongomock_ng.MongoClient().db.c
+    parents = ["P1", "P2", "P10", None, 7, Decimal128("2.5"), ["P1"]]
+    for i in range(40):
+        document = {"_id": f"C{rng.randrange(1000):03d}-{i}", "ev": rng.choice(["E1", "E2"]),
+                    "lines": [{"n": i}]}
+        if rng.random() < 0.9:
+            document["parent"] = rng.choice(parents)
+        if rng.random() < 0.2:
+            document["paid"] = "PE"
+        if rng.random() < 0.2:  # stored as an upsert stores it
+            coll.bulk_write([ReplaceOne({"_id": document["_id"]}, document, upsert=True)])
+        else:
+            coll.insert_one(document)
+    event = {"ev": "E1", "$or": [{"paid": {"$exists": False}}, {"paid": "PE"}]}
+    for query, order in ((event, [("parent", 1), ("_id", 1)]), ({}, [("parent", -1)]),
+                         ({"ev": "E2"}, [("_id", -1), ("parent", 1)]), (event, [])):
+        found = list(coll.find(query, sort=order or None))
+        stored = list(mongomock_patches.find_stored(coll, query, order))
+        assert [list(d.items()) for d in stored] == [list(d.items()) for d in found]
+        assert {type(d) for d in stored} <= {dict}
+        assert all(d is coll._store._documents[d["_id"]] for d in stored
+                   if type(coll._store._documents[d["_id"]]) is dict)
+
+
+def test_the_fork_function_find_stored_reproduces_is_unchanged() -> None:
+    """find_stored selects and orders as ``Collection._get_dataset`` of mongomock-ng
+    7.11.1 does: a new version must be checked against it (and the digest renewed)."""
+    import hashlib
+
+    source = inspect.getsource(mongomock_ng.collection.Collection._get_dataset)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == "13879a2e18b4fc9e"
+
+
 def test_stored_documents_are_what_find_returns_in_its_order() -> None:
     coll = mongomock_ng.MongoClient().db.c
     coll.insert_many([{"_id": i, "n": i, "sub": {"k": [i]}} for i in range(5)])

@@ -83,6 +83,18 @@ def random_document(rng: random.Random, key: str) -> dict[str, Any]:
     return document
 
 
+def hold(db: Any, documents: list[dict[str, Any]], unique: bool) -> None:
+    """Copies of ``documents`` in ``db.c`` (those a unique sparse index on ``a``, created
+    when ``unique``, lets in)."""
+    if unique:
+        db.c.create_index("a", unique=True, sparse=True)
+    for document in documents:
+        try:
+            db.c.insert_one(copy.deepcopy(document))
+        except mongomock_ng.DuplicateKeyError:
+            continue
+
+
 def spoil(rng: random.Random, document: dict[str, Any]) -> None:
     """Something the fork refuses (or does differently), at a random place."""
     damage = rng.randrange(7)
@@ -161,18 +173,15 @@ def test_update_many_by_id_leaves_what_the_fork_leaves(seed: int) -> None:
     unique = rng.random() < 0.4
 
     def prepare(db: Any) -> None:
-        if unique:
-            db.c.create_index("a", unique=True, sparse=True)
-        for document in stored:
-            try:
-                db.c.insert_one(document)
-            except mongomock_ng.DuplicateKeyError:
-                continue
+        hold(db, stored, unique)
+        for name in ("PaymentStatus", "a"):  # builds their field indexes
+            list(db.c.find({name: "PAID"}))
 
-    def write(db: Any) -> dict[str, Any]:
+    def write(db: Any) -> tuple[dict[str, Any], list[list[str]]]:
         raw = dict(db.c.update_many({"_id": {"$in": ids}}, {"$set": values}).raw_result)
         assert raw.pop("connectionId") == db.client._id
-        return raw
+        return raw, [[d["_id"] for d in db.c.find({name: value})]  # through the field index
+                     for name in ("PaymentStatus", "a", "z") for value in ("PAID", 1, True)]
 
     both(prepare, write)
 
@@ -231,6 +240,80 @@ def test_datetimes_are_stored_as_the_fork_stores_them() -> None:
                                            "list": [datetime(2026, 1, 2)]}
 
 
+def built(rng: random.Random, key: str) -> dict[str, Any]:
+    """A random document as the engine builds one to hand over: dates already as the
+    fork stores them (naive UTC, whole milliseconds)."""
+    return unpatched_datetimes(random_document(rng, key) | {"_id": key})
+
+
+def unpatched_datetimes(document: dict[str, Any]) -> dict[str, Any]:
+    with unpatched("datetime"):
+        return mongomock_ng.helpers.patch_datetime_awareness_in_document(document)
+
+
+@pytest.mark.parametrize("seed", range(60))
+def test_built_documents_are_stored_as_insert_many_stores_them(seed: int) -> None:
+    """``insert_built`` stores a leading run of what an ordered ``insert_many`` would
+    store, the documents themselves, and keeps the field index current; the first one
+    it leaves, ``insert_many`` refuses (or stores: into a collection with a unique index,
+    insert_built leaves every document to the fork)."""
+    rng = random.Random(2000 + seed)
+    keys = [f"PE:{i}" for i in range(10)]
+    existing = [built(rng, key) for key in rng.sample(keys, rng.randrange(4))]
+    documents = [built(rng, key) for key in rng.sample(keys, rng.randrange(1, 8))]
+    if rng.random() < 0.4:
+        spoil(rng, rng.choice(documents))
+    unique = rng.random() < 0.3
+    indexed = rng.random() < 0.5
+
+    def store(db: Any) -> Any:
+        hold(db, existing, unique)
+        if indexed:
+            list(db.c.find({"a": "a"}))  # builds the field index of "a"
+        return db.c
+
+    def ordered_insert(collection: Any, documents: list[dict[str, Any]]) -> Any:
+        try:
+            return collection.insert_many(documents, ordered=True).inserted_ids
+        except Exception as error:  # noqa: BLE001 - compared below
+            return type(error)
+
+    sent = copy.deepcopy(documents)
+    patched = store(mongomock_ng.MongoClient().db)
+    inserted = mongomock_patches.insert_built(patched, sent)
+    assert all(patched._store._documents[d["_id"]] is d for d in sent[:inserted])
+    rest = ordered_insert(patched, copy.deepcopy(sent[inserted:])) if sent[inserted:] else []
+    reference = store(mongomock_ng.MongoClient().db)
+    expected = ordered_insert(reference, copy.deepcopy(documents))
+    assert repr(list(patched._store._documents.items())) == repr(
+        list(reference._store._documents.items()))
+    for value in ("", "a", "PAID", 1, -7, True, None):
+        assert ([d["_id"] for d in patched.find({"a": value})]
+                == [d["_id"] for d in reference.find({"a": value})])
+    if isinstance(expected, list):
+        assert rest == expected[inserted:]
+    elif inserted < len(documents):
+        assert rest is expected  # the same error, from the document insert_built left
+
+
+def test_insert_built_stops_where_a_check_of_the_fork_is_needed() -> None:
+    db = mongomock_ng.MongoClient().db
+    db.c.create_index("key")
+    db.c.insert_one({"_id": "p1", "key": "A"})
+    list(db.c.find({"key": "B"}))  # builds the field index of "key"
+    documents = [{"_id": "p2", "key": "B"}, {"_id": "p3", "key": "A"}, {"_id": "p1"}]
+    assert mongomock_patches.insert_built(db.c, documents) == 2  # p1 exists
+    assert [d["_id"] for d in db.c.find()] == ["p1", "p2", "p3"]
+    assert [d["_id"] for d in db.c.find({"key": "A"})] == ["p1", "p3"]  # index kept current
+    for left in ({"_id": "p1"}, {"_id": 5}, {"_id": ""}, {"key": "C"}, {"_id": "q", "$x": 1},
+                 {"_id": "q", "a": {"b\0": 1}}, {"_id": "q", "n": 2**64}):
+        assert mongomock_patches.insert_built(db.c, [left, {"_id": "p9"}]) == 0, left
+    db.create_collection("v", validator={"n": {"$type": "int"}})
+    assert mongomock_patches.insert_built(db.v, [{"_id": "a", "n": 1}]) == 0
+    db.u.create_index("key", unique=True)  # the fork's _ensure_uniques decides
+    assert mongomock_patches.insert_built(db.u, [{"_id": "a", "key": 1}]) == 0
+
+
 def reproduced() -> dict[str, Any]:
     """The fork's functions whose behaviour the ``writes`` patches reproduce: a new
     mongomock-ng version must be checked against them (and the digests renewed)."""
@@ -239,6 +322,7 @@ def reproduced() -> dict[str, Any]:
     functions = {
         "Collection.bulk_write": original["bulk_write"],
         "Collection.update_many": original["update_many"],
+        "Collection.insert_many": collection.Collection.insert_many,
         "patch_datetime_awareness_in_document":
             original["patch_datetime_awareness_in_document"],
         "BulkOperationBuilder.execute": collection.BulkOperationBuilder.execute,
@@ -266,6 +350,7 @@ def test_the_fork_functions_the_writes_patches_reproduce_are_unchanged() -> None
 EXPECTED_DIGESTS = {
     "Collection.bulk_write": "b392705685fa12b7",
     "Collection.update_many": "9a16d225cf57b39a",
+    "Collection.insert_many": "4b7e0f6e7c88618d",
     "patch_datetime_awareness_in_document": "f8a38f3bf6b13a9d",
     "BulkOperationBuilder.execute": "dbb6e1b50c337014",
     "BulkWriteOperation.register_update_op": "9643d93be009a3c5",

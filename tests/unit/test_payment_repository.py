@@ -216,3 +216,34 @@ def test_open_over_under_of_some_payees(db: Database) -> None:
     repository = PaymentRepository(db, batch_size=1)
     assert [d["_id"] for d in repository.open_over_under([103, 101, 101])] == ["A", "B", "E"]
     assert repository.open_over_under([]) == []
+
+
+# --- ledger and PaymentInfo handed over --------------------------------------------------
+
+
+def test_handed_over_documents_end_as_upserted_ones_and_a_replay_replaces_them() -> None:
+    """On the embedded store the new documents of a batch are stored as handed over;
+    those that exist (a resumed run's) and any after them are upserted: the stored
+    documents are those the upserts alone leave, field order included."""
+    from PaymentProcess.data.mongomock_patches import insert_built
+
+    def infos(amount: str) -> list[dict[str, Any]]:
+        return [{"_id": f"PE-1:C{i}", "PaymentEvent_ID": "PE-1",
+                 "claim_paid": Decimal128(amount), "lines": [{"line_no": 1}],
+                 "received_date": datetime(2026, 3, 1)} for i in range(5)]
+
+    def stored(db: Database) -> list[list[tuple[str, Any]]]:
+        return [list(document.items()) for document in db.PaymentInfo.find()]
+
+    handed = mongomock_ng.MongoClient().payments
+    upserted = mongomock_ng.MongoClient().payments
+    repository = PaymentRepository(handed, batch_size=2, insert_built=insert_built)
+    crashed = infos("1.00")[:3]  # a run that died after writing three
+    repository.persist_service_line(crashed)
+    PaymentRepository(upserted, batch_size=2).persist_service_line(infos("1.00")[:3])
+    assert handed.PaymentInfo._store._documents["PE-1:C0"] is crashed[0]  # not copied
+    assert stored(handed) == stored(upserted)
+    repository.persist_service_line(infos("2.50"))  # the resumed run's
+    PaymentRepository(upserted, batch_size=2).persist_service_line(infos("2.50"))
+    assert stored(handed) == stored(upserted)
+    assert [d["claim_paid"] for d in handed.PaymentInfo.find()] == [Decimal128("2.50")] * 5

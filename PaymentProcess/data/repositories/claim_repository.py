@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from pydantic import ValidationError as PydanticValidationError
 from pymongo import ASCENDING, UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 
 from PaymentProcess.data.models.over_under import LedgerEntry
@@ -21,11 +22,17 @@ ENGINE_CLAIM_FIELDS = ("PaymentStatus", "PaidEvent_ID")
 class ClaimRepository:
     """Reads the claims of an event in chain order and the ledger entries of their chains."""
 
-    def __init__(self, db: Database, retryable_marks: bool = False) -> None:
+    def __init__(self, db: Database, retryable_marks: bool = False,
+                 find_stored: Callable[[Collection, dict[str, Any], list[tuple[str, int]]],
+                                       Iterator[dict[str, Any]]] | None = None) -> None:
         """``retryable_marks``: mark claims paid with writes MongoDB retries after a
-        failover (one update a claim) instead of one ``update_many`` a batch."""
+        failover (one update a claim) instead of one ``update_many`` a batch.
+        ``find_stored`` (the embedded store's
+        :func:`~PaymentProcess.data.mongomock_patches.find_stored`): how :meth:`fetch_ws`
+        reads the claims as stored instead of as copies."""
         self.db = db
         self.retryable_marks = retryable_marks
+        self._find_stored = find_stored
 
     @staticmethod
     def event_filter(payment_event_id: str, resuming: bool) -> dict[str, Any]:
@@ -39,15 +46,16 @@ class ClaimRepository:
     def fetch_ws(self, payment_event_id: str, batch_size: int, resuming: bool = False,
                  chains: ChainRange | None = None) -> Iterator[dict[str, Any]]:
         """Stream the event's claims sorted by chain, so that every chain arrives whole;
-        ``chains``: only those of that range of ``ParentClaimCore_ID`` (a worker's share)."""
+        ``chains``: only those of that range of ``ParentClaimCore_ID`` (a worker's share).
+        The caller only reads them (on the embedded store they may be the stored ones)."""
         query = self.event_filter(payment_event_id, resuming)
         if chains is not None:
             query["ParentClaimCore_ID"] = chains.parent_condition()
-        cursor = self.db[CLAIM_WS].find(
-            query, sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)],
-            batch_size=batch_size,
-        )
-        yield from cursor
+        order = [("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)]
+        if self._find_stored is not None:
+            yield from self._find_stored(self.db[CLAIM_WS], query, order)
+            return
+        yield from self.db[CLAIM_WS].find(query, sort=order, batch_size=batch_size)
 
     def chain_listing(self, payment_event_id: str, resuming: bool = False
                       ) -> Iterator[tuple[Any, str]]:
@@ -76,6 +84,15 @@ class ClaimRepository:
             for document in self.db[CLAIM_WS].find(self.event_filter(payment_event_id, resuming),
                                                    {"ClaimCore_ID": 1, "_id": 0})
         )
+
+    def any_marked_paid(self, payment_event_id: str) -> bool:
+        """Whether a claim of the event is marked paid by it (a final run wrote there).
+
+        ``PaidEvent_ID`` comes first: on the embedded store the first plain field of a
+        filter is the one looked up in its field index, and few claims have this one."""
+        return self.db[CLAIM_WS].find_one(
+            {"PaidEvent_ID": payment_event_id, "PaymentEvent_ID": payment_event_id},
+            {"_id": 1}) is not None
 
     @staticmethod
     def ledger_filter(payment_event_id: str, chain_ids: Iterable[str],

@@ -8,9 +8,11 @@ with the same effect and allocates no number twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pymongo import UpdateOne
+from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
@@ -36,20 +38,42 @@ MAX_ALLOCATION_ATTEMPTS = 50
 class PaymentRepository:
     """Persistence of a final run's results and of the dry run's estimates."""
 
-    def __init__(self, db: Database, batch_size: int = 1000, insert_first: bool = False) -> None:
+    def __init__(self, db: Database, batch_size: int = 1000, insert_first: bool = False,
+                 insert_built: Callable[[Collection, list[dict[str, Any]]], int] | None = None
+                 ) -> None:
         """``insert_first``: write documents as inserts, replacing only those that exist
-        (MongoDB, where an upsert costs more than an insert); else as upserts."""
+        (MongoDB, where an upsert costs more than an insert); else as upserts.
+        ``insert_built`` (the embedded store's
+        :func:`~PaymentProcess.data.mongomock_patches.insert_built`): how the ledger
+        entries and PaymentInfo handed over to :meth:`persist_claim_aggregate` and
+        :meth:`persist_service_line` are inserted as they are, the rest of each batch
+        then written as the others."""
         self.db = db
         self.batch_size = batch_size
         self._write = insert_or_replace if insert_first else bulk_upsert
+        self._insert_built = insert_built
 
     def persist_claim_aggregate(self, ledger_entries: list[dict[str, Any]]) -> None:
-        """Upsert ledger entries (``_id "<PE>:<ParentClaimCore_ID>"``)."""
-        self._write(self.db[CLAIM_FIN], ledger_entries, batch_size=self.batch_size)
+        """Upsert ledger entries (``_id "<PE>:<ParentClaimCore_ID>"``), handed over: built
+        for this write, and neither kept nor changed by the caller afterwards."""
+        self._write_built(self.db[CLAIM_FIN], ledger_entries)
 
     def persist_service_line(self, payment_infos: list[dict[str, Any]]) -> None:
-        """Upsert PaymentInfo documents, one per settled claim with its lines."""
-        self._write(self.db[PAYMENT_INFO], payment_infos, batch_size=self.batch_size)
+        """Upsert PaymentInfo documents, one per settled claim with its lines, handed over
+        as :meth:`persist_claim_aggregate`'s."""
+        self._write_built(self.db[PAYMENT_INFO], payment_infos)
+
+    def _write_built(self, collection: Collection, documents: list[dict[str, Any]]) -> None:
+        """Write handed-over documents: each batch's leading new ones inserted as they
+        are (``insert_built``), the rest as any other documents (a resumed run's
+        replacements, or one the insert's checks leave to the write to refuse)."""
+        if self._insert_built is None:
+            self._write(collection, documents, batch_size=self.batch_size)
+            return
+        for batch in batch_iterable(documents, self.batch_size):
+            inserted = self._insert_built(collection, batch)
+            if inserted < len(batch):
+                self._write(collection, batch[inserted:], batch_size=self.batch_size)
 
     def persist_payments(self, payments: list[dict[str, Any]]) -> None:
         """Upsert disbursements (``_id "<PE>:<PaymentCenter_ID>"``)."""
