@@ -31,8 +31,9 @@ def add_golden_bank_data(store: Path) -> None:
 
     The shared golden store predates spec 13 (bank data) and is read-only; its PE-G1 pays
     an EFT, which needs bank data. Only the documents named are rewritten, the ``bank``
-    field placed after ``address`` (``eft_trace_prefix`` for the funding source), so every
-    other line and field stays byte for byte as shared.
+    field placed after ``address`` (``eft_trace_prefix`` for the funding source) and the
+    line written as the shared ones are (json_util's format), so every other line and
+    field stays byte for byte as shared.
     """
     overlay = json.loads(GOLDEN_BANK_OVERLAY.read_text())
     for collection in ("FundingSource", "PaymentCenter"):
@@ -48,7 +49,7 @@ def add_golden_bank_data(store: Path) -> None:
                     updated[key] = value
                     if key == anchor:
                         updated.update(fields)
-                line = extended_json.dumps(updated)
+                line = json_util.dumps(updated, json_options=json_util.RELAXED_JSON_OPTIONS)
             lines.append(line + "\n")
         path.write_text("".join(lines))
 

@@ -62,9 +62,9 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _write_durably(path: Path, lines: Iterable[str]) -> None:
-    """Write ``lines`` to a new file ``path`` and fsync it."""
-    with open(path, "w", encoding="utf-8", newline="\n") as handle:
+def _write_durably(path: Path, lines: Iterable[bytes]) -> None:
+    """Write ``lines`` (encoded, each with its newline) to a new file ``path`` and fsync it."""
+    with open(path, "wb") as handle:
         handle.writelines(lines)
         handle.flush()
         os.fsync(handle.fileno())
@@ -221,17 +221,16 @@ class EmbeddedStore:
         staging.mkdir()
         for file_name in file_names:
             _write_durably(staging / file_name, self._dump(file_name[: -len(SUFFIX)]))
-        _write_durably(staging / (COMMIT_NAME + ".tmp"), (f + "\n" for f in file_names))
+        _write_durably(staging / (COMMIT_NAME + ".tmp"), (f"{f}\n".encode() for f in file_names))
         os.replace(staging / (COMMIT_NAME + ".tmp"), staging / COMMIT_NAME)
         _fsync_dir(staging)
         _fsync_dir(self.path)
         self._publish(file_names)
 
-    def _dump(self, name: str) -> Iterable[str]:
+    def _dump(self, name: str) -> Iterable[bytes]:
         """Relaxed Extended JSON lines of every document of ``name``, in store order
         (encoded from the stored documents: nothing here changes them)."""
-        return (extended_json.dumps(doc) + "\n"
-                for doc in mongomock_patches.stored_documents(self.db[name]))
+        return map(extended_json.dumps_line, mongomock_patches.stored_documents(self.db[name]))
 
     def close(self) -> None:
         """Release the directory lock and the client. Idempotent; does not checkpoint."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import mongomock_ng
 import mongomock_ng.collection
 import pytest
-from bson import Decimal128, Int64, ObjectId
+from bson import Decimal128, Int64, ObjectId, json_util
 from pymongo import InsertOne, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
@@ -163,7 +163,6 @@ def test_a_document_mongodb_refuses_names_its_line(tmp_path: Path, line: str,
 def test_loads_as_insert_many_inserts(tmp_path: Path) -> None:
     """Bulk-loaded chunks, lines only json_util reads and documents without an ``_id``
     end up as ``insert_many`` of the json_util-parsed lines leaves them, in file order."""
-    from bson import json_util
 
     lines = ['{"_id": "a", "d": {"$date": "2026-11-20T08:19:11.463Z"}}',
              '{"_id": "b", "d": {"$date": "2026-11-20T08:19:11.463+01:00"}}',
@@ -245,8 +244,16 @@ def test_loads_the_golden_store(tmp_path: Path) -> None:
         assert event["due_date"] == datetime(2026, 11, 20)
         assert event["payment_reduction_pct"] == Decimal128("2.00")
         store.checkpoint()
-    # Relaxed Extended JSON as we write it is exactly the golden files' format.
-    assert snapshot(path) == snapshot(GOLDEN_STORE)
+    # The golden files are json_util's format (``", "``, ASCII); ours is compact UTF-8
+    # with the same documents, values and key order, as json_util reads them.
+    written, golden = snapshot(path), snapshot(GOLDEN_STORE)
+    assert written.keys() == golden.keys() and written != golden
+    for name, text in written.items():
+        assert [repr(json_util.loads(line)) for line in text.splitlines()] == [
+            repr(json_util.loads(line)) for line in golden[name].splitlines()]
+    with EmbeddedStore(path) as store:
+        store.checkpoint()
+    assert snapshot(path) == written
 
 
 # --- checkpoints --------------------------------------------------------------------------
@@ -262,8 +269,8 @@ def test_checkpoint_writes_named_collections_and_empty_files_for_dropped_ones(
         store.db.A.insert_one({"_id": 2})
         store.db.B.insert_one({"_id": 2})
         store.checkpoint(["A", "Empty"])
-        assert (tmp_path / "A.jsonl").read_text() == '{"_id": 1}\n{"_id": 2}\n'
-        assert (tmp_path / "B.jsonl").read_text() == '{"_id": 1}\n'  # not named: untouched
+        assert (tmp_path / "A.jsonl").read_text() == '{"_id":1}\n{"_id":2}\n'
+        assert (tmp_path / "B.jsonl").read_text() == '{"_id":1}\n'  # not named: untouched
         assert (tmp_path / "Empty.jsonl").read_text() == ""
         store.db.drop_collection("A")
         store.checkpoint()

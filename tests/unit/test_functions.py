@@ -180,7 +180,7 @@ def test_embedded_store_relative_path(tmp_path: Path, monkeypatch: pytest.Monkey
     store.db.PaymentEvent.insert_one({"_id": "PE-1", "stage": "NEW"})
     store.checkpoint(["PaymentEvent"])
     assert (tmp_path / "data" / "store" / "PaymentEvent.jsonl").read_text() == (
-        '{"_id": "PE-1", "stage": "NEW"}\n'
+        '{"_id":"PE-1","stage":"NEW"}\n'
     )
     with pytest.raises(ConcurrencyError):
         EmbeddedStore(tmp_path / "data" / "store")
@@ -195,7 +195,7 @@ def test_embedded_store_absolute_path(tmp_path: Path, monkeypatch: pytest.Monkey
     store = get_connection(f"mongomock://{target}", create=True)  # mongomock:///abs/...
     store.db.A.insert_one({"_id": 1})
     store.checkpoint()
-    assert (target / "A.jsonl").read_text() == '{"_id": 1}\n'
+    assert (target / "A.jsonl").read_text() == '{"_id":1}\n'
 
 
 def test_a_store_that_fails_to_open_is_not_kept(tmp_path: Path) -> None:
