@@ -68,6 +68,7 @@ from PaymentProcess.core.payment_processor import (
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.data.models.payment import BatchInput, PaymentContext
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.data.repositories.collections import ensure_indexes
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
@@ -127,13 +128,20 @@ def _processor(store: Store, workers: int = 1) -> PaymentProcessor:
 
 
 def event_batches(store: Store, event_id: str) -> tuple[PaymentContext, list[BatchInput]]:
-    """The event's context and every batch pass 1 would compute, read from the store."""
+    """The event's context and every batch pass 1 would compute, read from the store.
+
+    The claims are read through ``find``, whose copies are new documents, as a MongoDB
+    driver hands over the documents it decoded (the parse floor's ``bson.decode``): on
+    the embedded store a run reads the stored documents themselves
+    (``mongomock_patches.find_stored``), scattered over a heap that holds the whole
+    store, which costs pass 1 5 - 10 % more than the same work on fresh documents.
+    """
     processor = _processor(store)
     config = processor.config_loader.load(event_id)
     analysis = CycleAnalysis(config, processor._context(config))
     processor._count_claims(analysis, resuming=False)
     context = analysis.context
-    documents = processor.repos.claims.fetch_ws(event_id, BATCH_SIZE, False)
+    documents = ClaimRepository(store.db).fetch_ws(event_id, BATCH_SIZE, False)
     return context, list(processor._batches(group_by_parent(documents), event_id,
                                                processor.repos.claims, None, set()))
 
