@@ -598,6 +598,20 @@ def _resolve_sort_key(key: str, doc: Any) -> tuple[int, int, Any]:
 _PLAIN_KEYS = frozenset({str, int, Int64, ObjectId})
 
 
+def _insertable(document: dict[str, Any], encode: Callable[[Any], Any]) -> bool:
+    """Whether an insert of the fork accepts ``document`` as far as the document itself
+    goes: no top-level field name starting with ``$``, and BSON encodes it (``encode``:
+    :func:`_encoder`'s, with the collection's options). A refused one is the caller's to
+    hand to the fork, whose insert or upsert says what is wrong with it."""
+    if "$" in "".join(document) and any(name.startswith("$") for name in document):
+        return False
+    try:
+        encode(document)
+    except Exception:  # noqa: BLE001 - the fork's write names the error
+        return False
+    return True
+
+
 def insert_parsed(collection: mongomock_ng.collection.Collection,
                   documents: list[dict[str, Any]]) -> int:
     """Insert the leading ``documents`` at once, as ``insert_many`` would; return how many.
@@ -623,11 +637,7 @@ def insert_parsed(collection: mongomock_ng.collection.Collection,
         key = document.get("_id")
         if type(key) not in _PLAIN_KEYS or key in stored or key in taken:
             break
-        if "$" in "".join(document) and any(name.startswith("$") for name in document):
-            break
-        try:
-            encode(document)
-        except Exception:  # noqa: BLE001 - insert_many says what is wrong with it
+        if not _insertable(document, encode):
             break
         keys.append(key)
         taken.add(key)
@@ -911,11 +921,7 @@ def insert_built(collection: mongomock_ng.collection.Collection,
             key = document.get("_id")
             if type(key) is not str or not key or key in stored:
                 break
-            if "$" in "".join(document) and any(name.startswith("$") for name in document):
-                break
-            try:
-                encode(document)
-            except Exception:  # noqa: BLE001 - the upsert says what is wrong with it
+            if not _insertable(document, encode):
                 break
             stored[key] = document
             if index is not None:
