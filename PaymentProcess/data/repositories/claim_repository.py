@@ -17,6 +17,9 @@ from PaymentProcess.data.repositories.collections import CLAIM_FIN, CLAIM_WS
 from PaymentProcess.processing.parallel.chain_ranges import ChainRange
 
 ENGINE_CLAIM_FIELDS = ("PaymentStatus", "PaidEvent_ID")
+# the claims' order in every read: a chain's claims together, chains by parent id; the
+# chain listing cuts the workers' ranges in the order fetch_ws reads them
+CHAIN_ORDER = [("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)]
 
 
 class ClaimRepository:
@@ -51,11 +54,10 @@ class ClaimRepository:
         query = self.event_filter(payment_event_id, resuming)
         if chains is not None:
             query["ParentClaimCore_ID"] = chains.parent_condition()
-        order = [("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)]
         if self._find_stored is not None:
-            yield from self._find_stored(self.db[CLAIM_WS], query, order)
+            yield from self._find_stored(self.db[CLAIM_WS], query, CHAIN_ORDER)
             return
-        yield from self.db[CLAIM_WS].find(query, sort=order, batch_size=batch_size)
+        yield from self.db[CLAIM_WS].find(query, sort=CHAIN_ORDER, batch_size=batch_size)
 
     def chain_listing(self, payment_event_id: str, resuming: bool = False
                       ) -> Iterator[tuple[Any, str]]:
@@ -66,7 +68,7 @@ class ClaimRepository:
         cursor = self.db[CLAIM_WS].find(
             self.event_filter(payment_event_id, resuming),
             {"ParentClaimCore_ID": 1, "ClaimCore_ID": 1, "_id": 0},
-            sort=[("ParentClaimCore_ID", ASCENDING), ("_id", ASCENDING)],
+            sort=CHAIN_ORDER,
         )
         for document in cursor:
             yield document.get("ParentClaimCore_ID"), str(document.get("ClaimCore_ID"))
