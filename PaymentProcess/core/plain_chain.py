@@ -82,6 +82,7 @@ _DATE_OR_NONE = frozenset((date, datetime, type(None)))
 # stores had two digests. Version 2 writes values only (and is no slower).
 _MARSHAL_VERSION = 2
 _PLAIN_DIGEST_TAG = b"plain-claim-2:"
+_UNSEEN = object()  # a payee's identifiers not yet judged
 
 # A read claim (:meth:`PlainChains.read`) is a tuple of the fields below, in this order;
 # its lines are tuples (line_no, procedure_code, units, service_day, *amounts in cents)
@@ -283,6 +284,9 @@ class PlainChains:
         # (pass 2 writes their lines: plain_lines.second_pass)
         self.reads: dict[str, Sequence[tuple]] | None = None
         self._scratch = ValidationReport()  # findings of a linkage the model will report
+        # {a payee's identifiers ((NPI, TIN), or MemberID): its key, None when a claim
+        # naming them has a finding}: a payee's identifiers come back on each of its claims
+        self._payee_keys: dict[Any, str | None] = {}
 
     def evaluate_batch(self, chains: Iterable[ChainInput],
                        ledger_claim_chains: Mapping[str, str], report: ValidationReport,
@@ -398,19 +402,15 @@ class PlainChains:
         """A read claim's payee key, approval, billed, allowed, reduction and paid in
         cents and whether a line's patient share exceeds its allowed (OVER_ALLOWED), or
         None when it has another finding."""
-        npi, tin, member_id = read[_NPI], read[_TIN], read[_MEMBER_ID]
         if (read[_FREQUENCY] not in _REFERENCE_FIELD
                 or read[_PLAN] not in self.context.benefit_plan_ids):
             return None  # FREQ_INVALID, BENEFIT_PLAN_EXCLUDED
-        if self.provider:
-            if not (npi and tin and npi_is_valid(npi) and tin_is_valid(tin)):
-                return None
-        elif not member_id:
+        identifiers = (read[_NPI], read[_TIN]) if self.provider else read[_MEMBER_ID]
+        key = self._payee_keys.get(identifiers, _UNSEEN)
+        if key is _UNSEEN:
+            key = self._payee_keys[identifiers] = self._payee_key(read)
+        if key is None:
             return None
-        key = payee_key(self.context.pc_type, tin, npi, member_id)
-        keys = self.context.payment_center_keys
-        if keys is not None and key not in keys:
-            return None  # PC_EXCLUDED
         approved = read[_STATUS] == _APPROVED
         pct = self.calculator.reduction_pct_cents
         billed = allowed = reduction = paid = 0
@@ -425,6 +425,19 @@ class PlainChains:
                 reduction += line_reduction
                 paid += line_paid
         return key, approved, billed, allowed, reduction, paid, any_over_allowed
+
+    def _payee_key(self, read: tuple) -> str | None:
+        """A read claim's payee key, or None when its identifiers are invalid (ID_MISSING,
+        NPI_INVALID, TIN_INVALID) or its payee is not among the event's (PC_EXCLUDED)."""
+        npi, tin, member_id = read[_NPI], read[_TIN], read[_MEMBER_ID]
+        if self.provider:
+            if not (npi and tin and npi_is_valid(npi) and tin_is_valid(tin)):
+                return None
+        elif not member_id:
+            return None
+        key = payee_key(self.context.pc_type, tin, npi, member_id)
+        keys = self.context.payment_center_keys
+        return None if keys is not None and key not in keys else key
 
     def _source(self, read: tuple) -> dict[str, Any]:
         party = _party(read[_PROVIDER] if self.provider else read[_MEMBER])
