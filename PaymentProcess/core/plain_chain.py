@@ -45,7 +45,6 @@ from PaymentProcess.data.models.payment import (
     ChainInput,
     ChainResolution,
     ChainResult,
-    ClaimTotals,
     LedgerState,
     PaymentContext,
     Version,
@@ -334,7 +333,7 @@ class PlainChains:
                     report.add(OVER_ALLOWED, claim_id)
                 if self.reads is not None:
                     self.reads[claim_id] = (read,)
-                result = included(chain, ChainResolution(claim_id, claim_id), ClaimTotals(
+                result = included(chain, claim_id, (
                     approved, date.fromordinal(read[_RECEIVED]), billed, allowed, reduction,
                     paid), key, partial(self._source, read))
             add_result(model(chain, ledger_claim_chains, report) if result is None else result)
@@ -386,16 +385,16 @@ class PlainChains:
         if final_id and final_id in claim_ids:  # else the chain ends voided
             final = claim_ids.index(final_id)
             _, approved, billed, allowed, reduction, paid, _ = claims[final]
-            totals = ClaimTotals(approved, date.fromordinal(reads[final][_RECEIVED]),
-                                 billed, allowed, reduction, paid)
+            totals = (approved, date.fromordinal(reads[final][_RECEIVED]),
+                      billed, allowed, reduction, paid)
         for claim_id, claim in zip(claim_ids, claims, strict=True):
             if claim[6]:
                 report.add(OVER_ALLOWED, claim_id)
         source_id = resolution.payee_version(chain.ledger)
         if source_id is None:
-            return self.included_chain(chain, resolution, totals, None, None)
+            return self.included_chain(chain, final_id, totals, None, None)
         source = claim_ids.index(source_id)  # a version of this event's chain
-        return self.included_chain(chain, resolution, totals, claims[source][0],
+        return self.included_chain(chain, final_id, totals, claims[source][0],
                                    partial(self._source, reads[source]))
 
     def _claim(self, read: tuple) -> tuple[str | None, bool, int, int, int, int, bool] | None:
