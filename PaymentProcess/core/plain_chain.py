@@ -74,6 +74,7 @@ _INT, _STR, _LIST, _DICT, _DATETIME, _DECIMAL128 = (
 _STR_OR_NONE, _INT_OR_NONE, _DICT_OR_NONE = (
     frozenset((kind, type(None))) for kind in (str, int, dict))
 _DATE_OR_NONE = frozenset((date, datetime, type(None)))
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
 # Version 2: the last format without references. From version 3 on, marshal writes an
 # object met twice (by identity) as a reference, so the bytes would depend on which equal
 # strings a decoder happened to share: the embedded store's JSON decoder shares the keys
@@ -133,15 +134,23 @@ def _party_texts(parties: tuple[Any, ...], texts: list[Any]) -> bool:
     not take one as it is (``common._party``: a document, its address a document)."""
     if not _column_ok(parties, _DICT_OR_NONE):
         return False
-    parties = [party for party in parties if party is not None]
+    parties = list(filter(None, parties))  # an empty one has no texts either
     texts += map(dict.get, parties, repeat("name"))
     addresses = list(map(dict.get, parties, repeat("address")))
     if not _column_ok(addresses, _DICT_OR_NONE):
         return False
-    addresses = [address for address in addresses if address is not None]
+    addresses = list(filter(None, addresses))
     for field in ADDRESS_FIELDS:
         texts += map(dict.get, addresses, repeat(field))
     return True
+
+
+def _printable(text: str) -> bool:
+    """``text.isprintable()``; for ASCII text (its usual kind), the bytes but the printable
+    ones (space to ``~``) deleted in one table pass, a third of the cost."""
+    if text.isascii():
+        return not text.encode().translate(None, _PRINTABLE_ASCII)
+    return text.isprintable()
 
 
 def _field_values(documents: Sequence[Any], fields: tuple[str, ...],
@@ -220,7 +229,7 @@ def _read_plain(documents: Sequence[Any]) -> list[tuple] | None:
     if read_lines is None or not _column_ok(texts, _STR_OR_NONE):
         return None
     texts = list(filter(None, texts))  # the texts present ('' is printable and short)
-    if max(map(len, texts)) > MAX_TEXT or not "".join(texts).isprintable():
+    if max(map(len, texts)) > MAX_TEXT or not _printable("".join(texts)):
         return None
     ends = list(accumulate(counts))
     columns[_RECEIVED] = received
