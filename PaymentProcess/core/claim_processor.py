@@ -373,8 +373,8 @@ class ClaimTransformer:
             chain, resolution.final_id,
             None if final is None else (
                 final.claim_status == ClaimStatus.APPROVED, final.received_date,
-                decimal_cents(final.billed), decimal_cents(final.allowed),
-                decimal_cents(final.reduction), decimal_cents(final.paid)),
+                *(decimal_cents(total, bounded=False) for total in (
+                    final.billed, final.allowed, final.reduction, final.paid))),
             None if source_id is None else payments[source_id].payee_key,
             None if source_claim is None else lambda: payee_source(
                 pc_type, source_claim.provider if pc_type is PaymentCenterType.PROVIDER
@@ -404,7 +404,7 @@ class ClaimTransformer:
                 = final
             current = paid = cents_to_decimal(paid_cents)
             if prior:
-                net_cents = paid_cents - decimal_cents(prior)
+                net_cents = paid_cents - decimal_cents(prior, bounded=False)
                 net = cents_to_decimal(net_cents)
             else:  # a chain the ledger never paid (most): net is what it pays
                 net_cents, net = paid_cents, paid

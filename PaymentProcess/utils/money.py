@@ -149,17 +149,20 @@ def decimal128_plain_cents(values: list[Decimal128]) -> list[int] | None:
     return cents if max(cents) < MAX_ABS_CENTS else None
 
 
-def decimal_cents(value: Decimal) -> int:
-    """A finite Decimal of whole cents below 10^13 as integer cents, or BadAmount."""
+def decimal_cents(value: Decimal, bounded: bool = True) -> int:
+    """A finite Decimal of whole cents below 10^13 as integer cents, or BadAmount.
+
+    ``bounded=False`` takes a total of such amounts (a claim's billed, of many lines),
+    which may reach 10^13: only its shape is checked."""
     if not value.is_finite():
         raise BadAmount("not a finite number")
-    if value and value.adjusted() >= 13:
+    if bounded and value and value.adjusted() >= 13:
         raise BadAmount("amount of 10^13 or more")
     numerator, denominator = value.as_integer_ratio()  # exact, in lowest terms
     if 100 % denominator:
         raise BadAmount("not a whole number of cents")
     cents = numerator * (100 // denominator)
-    if abs(cents) >= MAX_ABS_CENTS:
+    if bounded and abs(cents) >= MAX_ABS_CENTS:
         raise BadAmount("amount of 10^13 or more")
     return cents
 

@@ -120,6 +120,18 @@ def test_line_figures_match_the_decimal_reference(lines, pct: str, denied: bool)
     assert result.allowed == sum((line[1] for line in parsed), D("0.00"))
 
 
+def test_a_claim_whose_lines_add_up_to_ten_trillion_or_more_is_computed_not_a_crash() -> None:
+    """Each line is below 10^13 (spec section 2), their total need not be: both paths
+    take it (hypothesis found the model path raising BadAmount on the totals)."""
+    top = Decimal128("9999999999999.99")
+    line = dict(zip(AMOUNTS, (top, top, Decimal128("0.00"), Decimal128("0.00"),
+                              Decimal128("0.00"), Decimal128("0.00")), strict=True))
+    document = doc("C1", lines=[{"line_no": 1, **line}, {"line_no": 2, **line}])
+    [result] = assert_same_as_model(context(pct="0.00"), [chain(document)])
+    assert result.status is ChainStatus.INCLUDED
+    assert result.billed == result.allowed == result.paid == D("19999999999999.98")
+
+
 # --- whole chains: any shape, against the claim model ------------------------------------
 
 def perturb(document: dict[str, Any], where: str, value: Any) -> dict[str, Any]:
