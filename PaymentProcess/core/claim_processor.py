@@ -372,7 +372,7 @@ class ClaimTransformer:
         return self.included_chain(
             chain, resolution.final_id,
             None if final is None else (
-                final.claim_status == ClaimStatus.APPROVED, final.received_date,
+                final.claim_status == ClaimStatus.APPROVED, final.received_date.toordinal(),
                 *(decimal_cents(total, bounded=False) for total in (
                     final.billed, final.allowed, final.reduction, final.paid))),
             None if source_id is None else payments[source_id].payee_key,
@@ -400,7 +400,7 @@ class ClaimTransformer:
             current = paid = billed = allowed = reduction = interest = ZERO
             net = ZERO - prior
         else:
-            approved, received_date, billed_cents, allowed_cents, reduction_cents, paid_cents \
+            approved, received_day, billed_cents, allowed_cents, reduction_cents, paid_cents \
                 = final
             current = paid = cents_to_decimal(paid_cents)
             if prior:
@@ -408,7 +408,7 @@ class ClaimTransformer:
                 net = cents_to_decimal(net_cents)
             else:  # a chain the ledger never paid (most): net is what it pays
                 net_cents, net = paid_cents, paid
-            interest_cents = self.calculator.chain_interest(net_cents, approved, received_date)
+            interest_cents = self.calculator.chain_interest(net_cents, approved, received_day)
             interest = cents_to_decimal(interest_cents) if interest_cents else ZERO
             billed = cents_to_decimal(billed_cents)
             allowed = cents_to_decimal(allowed_cents)

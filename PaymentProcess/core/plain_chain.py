@@ -343,8 +343,8 @@ class PlainChains:
                 if self.reads is not None:
                     self.reads[claim_id] = (read,)
                 result = included(chain, claim_id, (
-                    approved, date.fromordinal(read[_RECEIVED]), billed, allowed, reduction,
-                    paid), key, partial(self._source, read))
+                    approved, read[_RECEIVED], billed, allowed, reduction, paid), key,
+                    partial(self._source, read))
             add_result(model(chain, ledger_claim_chains, report) if result is None else result)
             position += count
         return results
@@ -394,8 +394,7 @@ class PlainChains:
         if final_id and final_id in claim_ids:  # else the chain ends voided
             final = claim_ids.index(final_id)
             _, approved, billed, allowed, reduction, paid, _ = claims[final]
-            totals = (approved, date.fromordinal(reads[final][_RECEIVED]),
-                      billed, allowed, reduction, paid)
+            totals = (approved, reads[final][_RECEIVED], billed, allowed, reduction, paid)
         for claim_id, claim in zip(claim_ids, claims, strict=True):
             if claim[6]:
                 report.add(OVER_ALLOWED, claim_id)

@@ -108,9 +108,10 @@ class Version(NamedTuple):
 
 
 # A claim version's figures, as the chain's version in force needs them: (approved,
-# received_date, billed, allowed, reduction, paid), amounts in cents. A plain tuple: one
-# is made for nearly every chain, which a named tuple's constructor made 0.2 µs slower.
-ClaimTotals = tuple[bool, date, int, int, int, int]
+# received day (``date.toordinal()``), billed, allowed, reduction, paid), amounts in
+# cents. A plain tuple: one is made for nearly every chain, which a named tuple's
+# constructor made 0.2 µs slower.
+ClaimTotals = tuple[bool, int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
