@@ -370,9 +370,9 @@ class ClaimTransformer:
         source_claim = next((c for c in claims if c.ClaimCore_ID == source_id), None)
         pc_type = self.context.pc_type
         return self.included_chain(
-            chain, resolution,
-            None if final is None else ClaimTotals(
-                final.claim_status == ClaimStatus.APPROVED, final.received_date,
+            chain, resolution.final_id,
+            None if final is None else (
+                final.claim_status == ClaimStatus.APPROVED, final.received_date.toordinal(),
                 *(decimal_cents(total, bounded=False) for total in (
                     final.billed, final.allowed, final.reduction, final.paid))),
             None if source_id is None else payments[source_id].payee_key,
@@ -383,7 +383,7 @@ class ClaimTransformer:
             claim_ids=tuple(sorted(payments)),
             claims=tuple(payments[claim_id] for claim_id in sorted(payments)))
 
-    def included_chain(self, chain: ChainInput, resolution: ChainResolution,
+    def included_chain(self, chain: ChainInput, final_id: str | None,
                        final: ClaimTotals | None, payee_key: str | None,
                        source: Callable[[], dict[str, Any]] | None,
                        claim_ids: tuple[str, ...] = (),
@@ -391,7 +391,8 @@ class ClaimTransformer:
         """An included chain's result from its version in force (spec 6): what it pays
         now (``current``), the net against what the ledger paid before, and interest.
 
-        ``source`` gives the data a new payee is made from; it is taken for the first
+        ``final_id`` is the version in force (None: the chain ends voided), ``final`` its
+        figures. ``source`` gives the data a new payee is made from; it is taken for the first
         chain of each payee key in the batch only (the run keeps the first it sees).
         """
         prior = chain.ledger.prior_sum
@@ -399,24 +400,25 @@ class ClaimTransformer:
             current = paid = billed = allowed = reduction = interest = ZERO
             net = ZERO - prior
         else:
-            current = paid = cents_to_decimal(final.paid)
+            approved, received_day, billed_cents, allowed_cents, reduction_cents, paid_cents \
+                = final
+            current = paid = cents_to_decimal(paid_cents)
             if prior:
-                net_cents = final.paid - decimal_cents(prior, bounded=False)
+                net_cents = paid_cents - decimal_cents(prior, bounded=False)
                 net = cents_to_decimal(net_cents)
             else:  # a chain the ledger never paid (most): net is what it pays
-                net_cents, net = final.paid, paid
-            interest_cents = self.calculator.chain_interest(net_cents, final.approved,
-                                                            final.received_date)
+                net_cents, net = paid_cents, paid
+            interest_cents = self.calculator.chain_interest(net_cents, approved, received_day)
             interest = cents_to_decimal(interest_cents) if interest_cents else ZERO
-            billed = cents_to_decimal(final.billed)
-            allowed = cents_to_decimal(final.allowed)
-            reduction = cents_to_decimal(final.reduction) if final.reduction else ZERO
+            billed = cents_to_decimal(billed_cents)
+            allowed = cents_to_decimal(allowed_cents)
+            reduction = cents_to_decimal(reduction_cents) if reduction_cents else ZERO
         payee = None
         if source is not None and payee_key not in self.sourced_keys:
             self.sourced_keys.add(payee_key)
             payee = source()
         return ChainResult(chain.parent_id, ChainStatus.INCLUDED, len(chain.documents),
-                           payee_key, chain.ledger.last_payee_id, claim_ids, resolution.final_id,
+                           payee_key, chain.ledger.last_payee_id, claim_ids, final_id,
                            current, prior, net, interest, billed, allowed, reduction, paid,
                            claims, payee)
 

@@ -66,16 +66,15 @@ class ServiceLineProcessor:
         self.reduction_pct_cents = decimal_cents(payment_reduction_pct)
         self.annual_rate_cents = decimal_cents(interest.annual_rate_pct)
         self.min_interest_cents = decimal_cents(interest.min_interest)
+        # late days = due date - date of receipt - grace days, in days since 1 January 1
+        self.grace_end_day = due_date.toordinal() - interest.grace_days
 
-    def late_days(self, received_date: date) -> int:
-        """Days past the grace period from receipt to the event's due date."""
-        return (self.due_date - received_date).days - self.interest.grace_days
-
-    def chain_interest(self, net: int, approved: bool, received_date: date | None) -> int:
-        """Interest in cents on a chain's net when its final version is approved."""
-        if net <= 0 or not approved or received_date is None:
+    def chain_interest(self, net: int, approved: bool, received_day: int | None) -> int:
+        """Interest in cents on a chain's net when its final version is approved;
+        ``received_day`` is the date of receipt as an ordinal (``date.toordinal()``)."""
+        if net <= 0 or not approved or received_day is None:
             return 0
-        return interest_cents(net, self.annual_rate_cents, self.late_days(received_date),
+        return interest_cents(net, self.annual_rate_cents, self.grace_end_day - received_day,
                               self.min_interest_cents)
 
     def compute_service_line(self, line: ServiceLine, denied: bool) -> tuple[LinePayment, bool]:

@@ -231,7 +231,7 @@ def apply_interest(calculator: ServiceLineProcessor, net: Decimal, final) -> Dec
     if final is None:
         return cents_to_decimal(0)
     return cents_to_decimal(calculator.chain_interest(
-        decimal_cents(net), final.claim_status == "APPROVED", final.received_date))
+        decimal_cents(net), final.claim_status == "APPROVED", final.received_date.toordinal()))
 
 
 def final_version(received: date, status: str = "APPROVED"):

@@ -107,15 +107,11 @@ class Version(NamedTuple):
     reference: str | None
 
 
-class ClaimTotals(NamedTuple):
-    """A claim version's figures in cents, as the chain's version in force needs them."""
-
-    approved: bool
-    received_date: date
-    billed: int
-    allowed: int
-    reduction: int
-    paid: int
+# A claim version's figures, as the chain's version in force needs them: (approved,
+# received day (``date.toordinal()``), billed, allowed, reduction, paid), amounts in
+# cents. A plain tuple: one is made for nearly every chain, which a named tuple's
+# constructor made 0.2 µs slower.
+ClaimTotals = tuple[bool, int, int, int, int, int]
 
 
 @dataclass(frozen=True, slots=True)
