@@ -12,17 +12,21 @@ into an embedded-store directory, then measures:
 * **pass 1's compute**: every batch read first (claim documents as the store returns
   them, Decimal128 amounts, with their ledger state), then ``first_pass`` — judging,
   computing and hashing the claims (the fingerprint's digests) — inline (1 worker) and by
-  the run with a forked worker (2 workers), under the engine's collection policy: wall
-  and CPU seconds, lines/s, peak RSS above the start, the load average;
+  the run with a worker forked once (2 workers), under the engine's collection policy:
+  wall and CPU seconds, lines/s, peak RSS above the start, the load average;
+* **pass 1 from BSON**: the same batches as a MongoDB worker gets them, decoded from BSON
+  and then computed, 1 and 2 workers: the part of MongoDB's design (each worker reading
+  its own share) that is the engine's, without a server;
 * the **parse floor**: ``bson.decode`` of the same claim documents, what reading them
   from MongoDB costs before any computing; compute / floor is the engine's ratio to it;
 * this machine's **parallel ceilings**: one share computed by one forked process alone and
   by two at once, on inherited documents and on private copies;
 * the **read floor** of the embedded store: one process parsing every
   ``<Collection>.jsonl`` line with bson's Extended JSON parser (``json_util.loads``);
-* **pass 1 with its reading** (the run's own ``_evaluate``): 1 worker, 2 workers forked
-  with the documents the run read, and (up to 20,000 claims) 2 workers reading their own
-  ranges of chains, as on MongoDB: CPU seconds against one worker's (the design's overhead);
+* **pass 1 with its reading** (the run's own ``_list_claims`` and ``_evaluate``): 1
+  worker, 2 workers forked once with the stored claims the run listed (the embedded
+  store's design), and (up to 20,000 claims) 2 workers querying their own ranges of
+  chains, as on MongoDB: CPU seconds against one worker's (the design's overhead);
 * **end to end**: the dry run, then the final run, each as an operator runs it
   (``main.py`` on a copy of the directory: loading, computing, writing back), for each
   worker count: wall and CPU seconds, maximum RSS, and the ratio to the read floor.
@@ -200,7 +204,8 @@ def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict
     CPU seconds (the run's and its workers'), best of ``repeat``, with the results' digest.
 
     On MongoDB with several workers each worker reads its own ranges of chains; on the
-    embedded store the run reads and forks its workers with the documents. A store whose
+    embedded store the run lists the stored claims and forks its workers once with
+    them. A store whose
     ``kind`` is set to ``"mongodb"`` takes the ranges' path on the embedded store (its
     forked workers then query the copy of the store they inherited).
     """
@@ -229,8 +234,8 @@ def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict
 
 def pass_one_designs(store: Store, event_id: str, repeat: int = 1,
                      own_ranges: bool = True) -> dict[str, Any]:
-    """Pass 1 with its reading on the embedded store: one worker, two workers forked with
-    the documents the run read (the embedded store's design), and (``own_ranges``) two
+    """Pass 1 with its reading on the embedded store: one worker, two workers forked once
+    with the stored claims the run listed (the embedded store's design), and (``own_ranges``) two
     workers reading their own ranges from the store they inherited (MongoDB's design, for
     comparison: each range is a query, which mongomock answers by filtering every claim
     of the event, so it grows with the square of the claims). The fingerprint of the
