@@ -449,7 +449,9 @@ def _iter_documents(self: mongomock_ng.collection.Collection, filter: Any) -> It
         if candidates is None:
             return _original_iter_documents(self, filter)
         if not candidates:  # validate the filter as mongomock-ng would on the first document
-            _filtering.filter_applies(filter, {})
+            if _compile(filter) is None:  # (a compiled one is of a valid shape)
+                _filtering.filter_applies(filter, {})
+            return iter(())
         return _matching(filter, candidates)
     documents = self._store._documents
     return _matching(filter, [documents[i] for i in ids if i in documents])

@@ -533,3 +533,15 @@ def test_a_mixed_projection_is_still_refused() -> None:
     coll.insert_one({"_id": 1, "a": 1, "s": 2})
     with pytest.raises(ValueError, match="mix including and excluding"):
         list(coll.find({}, {"a": 1, "s": 0}))
+
+
+def test_a_filter_matching_no_indexed_document_is_still_checked() -> None:
+    """No candidate in the field index: an invalid filter still fails as mongomock-ng
+    fails it, a compiled (valid) one just finds nothing."""
+    db = mongomock_ng.MongoClient().db
+    db.c.insert_many([{"_id": "a", "e": "E", "ids": ["K1"]}])
+    assert list(db.c.find({"e": "F", "$or": [{"p": {"$in": ["P"]}}, {"ids": {"$in": []}}]})) == []
+    with pytest.raises(mongomock_ng.OperationFailure):
+        list(db.c.find({"p": {"$bogus": 1}, "e": "F"}))
+    with pytest.raises(mongomock_ng.OperationFailure):
+        _unpatched(db.c, {"p": {"$bogus": 1}, "e": "F"})
