@@ -662,11 +662,12 @@ class PaymentProcessor:
                      reported: set[str]) -> BatchInput:
         chain_ids = [p for p, _ in chains if isinstance(p, str)]
         mentioned = mentioned_claim_ids(d for _, documents in chains for d in documents)
-        entries, malformed = claims.fetch_fin(payment_event_id, chain_ids, sorted(mentioned))
+        documents, entries, malformed = claims.fetch_fin(payment_event_id, chain_ids,
+                                                         sorted(mentioned))
         states, owners = ledger_states(entries)
         if on_ledger is not None:  # the claims' digests come back with the batch's results
             chain_set = set(chain_ids)
-            on_ledger([e for e in entries if e["ParentClaimCore_ID"] in chain_set])
+            on_ledger([d for d in documents if d["ParentClaimCore_ID"] in chain_set])
         return BatchInput(
             chains=tuple(ChainInput(parent_id, tuple(documents),
                                     states.get(parent_id, LedgerState()))
