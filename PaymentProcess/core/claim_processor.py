@@ -8,7 +8,7 @@ pure (no store access), so the result cannot depend on ``--workers`` or ``--batc
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain as chained
 from itertools import groupby, repeat
@@ -74,6 +74,22 @@ def group_by_parent(documents: Iterable[dict[str, Any]]) -> Iterator[tuple[Any, 
     """
     for parent_id, chain in groupby(documents, key=_parent_key):
         yield parent_id, list(chain)
+
+
+def whole_chain_parts(documents: Sequence[dict[str, Any]], claims_per_part: int
+                      ) -> list[Sequence[dict[str, Any]]]:
+    """Cut documents sorted by ParentClaimCore_ID into consecutive parts of whole chains
+    (as :func:`group_by_parent` groups them), each of at least ``claims_per_part`` claims
+    but the last (what is left). Only the documents around each cut are looked at."""
+    parts = []
+    start, total = 0, len(documents)
+    while start < total:
+        end = min(start + claims_per_part, total)
+        while end < total and _parent_key(documents[end]) == _parent_key(documents[end - 1]):
+            end += 1
+        parts.append(documents[start:end])
+        start = end
+    return parts
 
 
 def _shown(value: Any) -> str:

@@ -28,6 +28,7 @@ from PaymentProcess.core.claim_processor import (
     first_pass,
     group_by_parent,
     mentioned_claim_ids,
+    whole_chain_parts,
 )
 from PaymentProcess.core.payment_center import (
     PaymentCenterCache,
@@ -68,8 +69,15 @@ from PaymentProcess.data.repositories.manifest_repository import ManifestReposit
 from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
 from PaymentProcess.data.repositories.payment_repository import PaymentRepository
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
-from PaymentProcess.processing.parallel.chain_ranges import ChainRange, split_chains
-from PaymentProcess.processing.parallel.multiprocessing import run_claim_batch_level
+from PaymentProcess.processing.parallel.chain_ranges import (
+    ChainRange,
+    ListedChains,
+    split_chains,
+)
+from PaymentProcess.processing.parallel.multiprocessing import (
+    run_claim_batch_level,
+    run_forked_once,
+)
 from PaymentProcess.utils.error_handling import (
     ConcurrencyError,
     CriticalValidationError,
@@ -502,14 +510,19 @@ class PaymentProcessor:
             claim_id for claim_id, n in counts.items() if n > 1))
 
     def _list_claims(self, analysis: CycleAnalysis, resuming: bool
-                     ) -> tuple[int, list[ChainRange] | None]:
+                     ) -> tuple[int, list[ChainRange] | list[ListedChains] | None]:
         """Pass 1's look at the claims before reading them: their number, the duplicated
-        ClaimCore_IDs (noted in the context) and the ranges of chains its workers read
-        themselves — on MongoDB with several workers, cut from the same projection
-        (:meth:`ClaimRepository.chain_listing`); None: the run reads every chain and forks
-        its workers with them (one worker; the embedded store, whose forked workers
-        inherit the documents; a parent id that is not text)."""
-        if self.settings.workers <= 1 or self.store.kind != "mongodb":
+        ClaimCore_IDs (noted in the context) and the ranges of chains its workers compute.
+
+        On the embedded store, the stored claims themselves, listed once
+        (:meth:`_list_stored_claims`). On MongoDB with several workers, ranges each worker
+        reads itself, cut from one projection (:meth:`ClaimRepository.chain_listing`).
+        None: the run reads every chain (MongoDB with one worker, or a parent id that is
+        not text).
+        """
+        if self.store.kind == "embedded":
+            return self._list_stored_claims(analysis, resuming)
+        if self.settings.workers <= 1:
             return self._count_claims(analysis, resuming), None
         counts: Counter[str] = Counter()
 
@@ -525,15 +538,27 @@ class PaymentProcessor:
         self._note_duplicates(analysis, counts)
         return sum(counts.values()), ranges
 
+    def _list_stored_claims(self, analysis: CycleAnalysis, resuming: bool
+                            ) -> tuple[int, list[ListedChains]]:
+        """The embedded store's listing: the event's claims as stored (not copied), in
+        chain order, counted and cut into parts of whole chains of a batch or more. It
+        is pass 1's only read of them: the workers, forked once after it, inherit them."""
+        documents = list(self.repos.claims.fetch_ws(analysis.context.payment_event_id,
+                                                    self.settings.batch_size, resuming))
+        self._note_duplicates(analysis, Counter(str(document.get("ClaimCore_ID"))
+                                                for document in documents))
+        return len(documents), [ListedChains(part) for part in
+                                whole_chain_parts(documents, self.settings.batch_size)]
+
     def _evaluate(self, analysis: CycleAnalysis, resuming: bool,
-                  ranges: list[ChainRange] | None = None,
+                  ranges: list[ChainRange] | list[ListedChains] | None = None,
                   pass_two: bool = False) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
         """Stream the event's chains in batches through the worker pool, in order.
 
         Pass 1 gets chain summaries and the claims' digests (hashed by the workers) and
         fingerprints the inputs; pass 2 gets every claim's lines to write them. With
-        ``ranges`` (:meth:`_list_claims`: MongoDB, several workers) pass 1's workers read
-        their own ranges of chains (:meth:`_first_pass_ranges`).
+        ``ranges`` (:meth:`_list_claims`) pass 1 computes range by range, in workers
+        forked once (:meth:`_first_pass_ranges`).
         """
         context = analysis.context
         if ranges is not None:
@@ -554,10 +579,11 @@ class PaymentProcessor:
             yield results, report
 
     def _first_pass_ranges(self, analysis: CycleAnalysis, resuming: bool,
-                           ranges: list[ChainRange]
+                           ranges: list[ChainRange] | list[ListedChains]
                            ) -> Iterator[tuple[list[ChainResult], ValidationReport]]:
-        """Pass 1 with each worker reading its ranges itself (:meth:`_first_pass_range`),
-        merged in range order: the fingerprint, findings and figures of one reader.
+        """Pass 1 range by range (:meth:`_first_pass_range`), in the run and workers
+        forked once for the pass, merged in range order: the fingerprint, findings and
+        figures of one reader.
 
         A malformed ledger entry is counted once a run: a range counts those that no
         earlier batch of *its own* counted, so the count of one that an earlier range
@@ -565,10 +591,11 @@ class PaymentProcessor:
         the projection listed saw the claims change (a PaymentProcessError, exit 4): one
         reader would have read them in another state, so the run stops before any write.
         """
-        log.info("workers read their own ranges", ranges=len(ranges),
-                 workers=self.settings.workers)
+        if self.store.kind == "mongodb":
+            log.info("workers read their own ranges", ranges=len(ranges),
+                     workers=self.settings.workers)
         reported: set[str] = set()
-        for chains, batches in zip(ranges, run_claim_batch_level(
+        for chains, batches in zip(ranges, run_forked_once(
                 ranges, partial(self._first_pass_range, analysis.context, resuming),
                 self.settings.workers), strict=True):
             if (read := sum(len(batch[3]) for batch in batches)) != chains.claims:
@@ -584,16 +611,21 @@ class PaymentProcessor:
                 reported |= counted
                 yield results, report
 
-    def _first_pass_range(self, context: PaymentContext, resuming: bool, chains: ChainRange
+    def _first_pass_range(self, context: PaymentContext, resuming: bool,
+                          chains: ChainRange | ListedChains
                           ) -> list[tuple[list[ChainResult], ValidationReport, list[bytes],
                                           list[Any], list[tuple[str, bytes]], set[str]]]:
-        """Pass 1 of one range of chains in the process computing it, read with that
-        process's own client (:meth:`Store.process_db`): for each batch, the chain
-        summaries, findings, claim digests and ids, ledger digests and the malformed
-        ledger entries it counted. No claim document leaves the process."""
-        claims = ClaimRepository(self.store.process_db())
-        documents = claims.fetch_ws(context.payment_event_id, self.settings.batch_size,
-                                    resuming, chains)
+        """Pass 1 of one range of chains in the process computing it: for each batch, the
+        chain summaries, findings, claim digests and ids, ledger digests and the malformed
+        ledger entries it counted. No claim document leaves the process. A
+        :class:`ChainRange` is read with the process's own client
+        (:meth:`Store.process_db`); listed chains are the documents the process has."""
+        if isinstance(chains, ListedChains):
+            claims, documents = self.repos.claims, chains.documents
+        else:
+            claims = ClaimRepository(self.store.process_db())
+            documents = claims.fetch_ws(context.payment_event_id, self.settings.batch_size,
+                                        resuming, chains)
         ledger: list[tuple[str, bytes]] = []
         reported: set[str] = set()
         counted: set[str] = set()
@@ -630,11 +662,12 @@ class PaymentProcessor:
                      reported: set[str]) -> BatchInput:
         chain_ids = [p for p, _ in chains if isinstance(p, str)]
         mentioned = mentioned_claim_ids(d for _, documents in chains for d in documents)
-        entries, malformed = claims.fetch_fin(payment_event_id, chain_ids, sorted(mentioned))
+        documents, entries, malformed = claims.fetch_fin(payment_event_id, chain_ids,
+                                                         sorted(mentioned))
         states, owners = ledger_states(entries)
         if on_ledger is not None:  # the claims' digests come back with the batch's results
             chain_set = set(chain_ids)
-            on_ledger([e for e in entries if e["ParentClaimCore_ID"] in chain_set])
+            on_ledger([d for d in documents if d["ParentClaimCore_ID"] in chain_set])
         return BatchInput(
             chains=tuple(ChainInput(parent_id, tuple(documents),
                                     states.get(parent_id, LedgerState()))

@@ -336,11 +336,23 @@ def _equals(name: str, value: str) -> _Term:
     return term
 
 
+def _not_equals(name: str, value: str) -> _Term:
+    def term(document: dict) -> bool | None:
+        found = document.get(name, _ABSENT)
+        if type(found) is str:
+            return found != value
+        return True if found is _ABSENT else None
+
+    return term
+
+
 def _is_in(name: str, values: frozenset[str]) -> _Term:
     def term(document: dict) -> bool | None:
         found = document.get(name, _ABSENT)
         if type(found) is str:
             return found in values
+        if type(found) is list and all(type(item) is str for item in found):
+            return not values.isdisjoint(found)  # an array matches by any element
         return False if found is _ABSENT else None
 
     return term
@@ -376,11 +388,12 @@ def _compile(selector: Any) -> _Term | None:
     """The filter as Python checks, for the plainest shapes only, or None.
 
     Covered: a document (exact ``dict``) whose entries are a top-level field equal to a
-    ``str``, ``$in`` a list of ``str``, ``{"$exists": bool}``, and ``$or`` of such
-    documents. For a field holding a ``str`` or missing, these answer what
+    ``str``, ``$ne`` a ``str``, ``$in`` a list of ``str``, ``{"$exists": bool}``, and
+    ``$or`` of such documents. For a field holding a ``str`` or missing (and for ``$in``
+    an array of ``str``, which matches by any element), these answer what
     ``filter_applies`` answers (equality of strings, membership, presence; a missing
-    field equals no string); for any other value (arrays, numbers, null...) the term
-    answers None and the whole document is handed to ``filter_applies``. Terms are
+    field equals no string); for any other value (other arrays, numbers, null...) the
+    term answers None and the whole document is handed to ``filter_applies``. Terms are
     checked in its order and none can raise, so a False found before any None is its
     answer too.
     """
@@ -404,6 +417,8 @@ def _compile(selector: Any) -> _Term | None:
             [(operator, operand)] = condition.items()
             if operator == "$exists" and type(operand) is bool:
                 terms.append(_exists(name, operand))
+            elif operator == "$ne" and type(operand) is str:
+                terms.append(_not_equals(name, operand))
             elif (operator == "$in" and type(operand) is list
                   and all(type(value) is str for value in operand)):
                 terms.append(_is_in(name, frozenset(operand)))
@@ -434,7 +449,9 @@ def _iter_documents(self: mongomock_ng.collection.Collection, filter: Any) -> It
         if candidates is None:
             return _original_iter_documents(self, filter)
         if not candidates:  # validate the filter as mongomock-ng would on the first document
-            _filtering.filter_applies(filter, {})
+            if _compile(filter) is None:  # (a compiled one is of a valid shape)
+                _filtering.filter_applies(filter, {})
+            return iter(())
         return _matching(filter, candidates)
     documents = self._store._documents
     return _matching(filter, [documents[i] for i in ids if i in documents])

@@ -33,6 +33,7 @@ from pymongo.errors import DuplicateKeyError
 from PaymentProcess.common.functions import Store
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
+from PaymentProcess.data.embedded_store import EmbeddedStore
 from PaymentProcess.data.models.payment import ChainResult
 from PaymentProcess.data.models.stats import Finding, PaymentEventStats
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository
@@ -424,13 +425,26 @@ def test_a_malformed_ledger_entry_is_counted_once_whatever_the_batches(batch_siz
         2, ["PE-PRIOR:C9001", "PE-PRIOR:C2001"])
 
 
+def build_embedded_store(documents: Documents) -> Store:
+    """The embedded store, in memory only, holding ``documents``."""
+    embedded = EmbeddedStore(None)
+    for name, docs in documents.items():
+        if docs:
+            embedded.db[name].insert_many(copy.deepcopy(docs))
+    return Store("mongomock://", embedded.db, embedded)
+
+
+@pytest.mark.parametrize("kind", ["mongodb", "embedded"])
 @pytest.mark.parametrize("batch_size", [1, 2])
-def test_workers_reading_their_own_ranges_count_a_malformed_entry_once(batch_size: int) -> None:
-    """On MongoDB each worker reads its own ranges of chains (a batch each). PE-PRIOR:C9001
-    concerns chains of several ranges, each of which counts it: the run keeps the first."""
+def test_workers_reading_their_own_ranges_count_a_malformed_entry_once(
+        batch_size: int, kind: str) -> None:
+    """On MongoDB each worker reads its own ranges of chains, on the embedded store its
+    parts of the run's listing (a batch each). PE-PRIOR:C9001 concerns chains of several
+    ranges, each of which counts it: the run keeps the first."""
     reference = run(mutated(*TWO_MALFORMED_ENTRIES))
-    store = build_store(mutated(*TWO_MALFORMED_ENTRIES))
-    assert store.kind == "mongodb"  # a mongomock client: the run reads no chains for workers
+    build = build_store if kind == "mongodb" else build_embedded_store
+    store = build(mutated(*TWO_MALFORMED_ENTRIES))
+    assert store.kind == kind  # a mongomock client is taken for MongoDB
     outcome = run(store, batch_size=batch_size, workers=2)
     assert outcome.findings["RECORD_INVALID"].count == 2
     assert findings_summary(outcome) == findings_summary(reference)

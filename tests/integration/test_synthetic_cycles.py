@@ -16,6 +16,7 @@ from PaymentProcess.core import payment_processor
 from PaymentProcess.core.payment_processor import PaymentProcessor, Repositories, RunSettings
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
+from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.processing.parallel.chain_ranges import ChainRange, split_chains
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
 from PaymentProcess.utils.error_handling import CriticalValidationError
@@ -100,16 +101,30 @@ def test_workers_reading_their_own_ranges_give_the_same_store(
     assert len(cut) == 6 and min(cut) >= (1 if batch_size == 1000 else 10)  # dry, final x3
 
 
-def test_on_the_embedded_store_workers_compute_what_the_run_read(
+def test_on_the_embedded_store_pass_one_reads_the_claims_once_for_every_worker(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    """No ranges on the embedded store: mongomock would filter every claim for each one."""
+    """No ranges queried on the embedded store (mongomock would filter every claim for
+    each one): pass 1 lists the stored claims once and its workers, forked once, compute
+    parts of that listing; the store ends as with one worker."""
     def no_ranges(*_: Any) -> None:
         raise AssertionError("the embedded store's workers read no ranges")
 
+    reads: list[Any] = []  # the ``chains`` of each read of an event's claims
+    fetch_ws = ClaimRepository.fetch_ws
+    monkeypatch.setattr(ClaimRepository, "fetch_ws",
+                        lambda repository, *args, chains=None:
+                        reads.append(chains) or fetch_ws(repository, *args, chains=chains))
+    counts = ClaimRepository.claim_id_counts
+    counted: list[bool] = []
+    monkeypatch.setattr(ClaimRepository, "claim_id_counts",
+                        lambda repository, event, resuming=False:
+                        counted.append(resuming) or counts(repository, event, resuming))
     monkeypatch.setattr(payment_processor, "split_chains", no_ranges)
-    store = run_cycles(SyntheticOptions(claims=300, payees=20, cycles=1, seed=5), workers=2,
-                       batch_size=50)
-    assert store.db.PaymentEvent.find_one({"_id": "PE-SYN-0001"})["stage"] == "FINAL"
+    options = SyntheticOptions(claims=300, payees=20, cycles=1, seed=5)
+    two = run_cycles(options, workers=2, batch_size=50)
+    assert reads == [None, None, None]  # the dry run's pass 1; the final run's passes 1, 2
+    assert counted == []  # pass 1 counts what it listed; pass 2 keeps pass 1's count
+    assert comparable_store(two.db) == comparable_store(run_cycles(options).db)
 
 
 def test_dmr_cycle() -> None:

@@ -12,17 +12,21 @@ into an embedded-store directory, then measures:
 * **pass 1's compute**: every batch read first (claim documents as the store returns
   them, Decimal128 amounts, with their ledger state), then ``first_pass`` — judging,
   computing and hashing the claims (the fingerprint's digests) — inline (1 worker) and by
-  the run with a forked worker (2 workers), under the engine's collection policy: wall
-  and CPU seconds, lines/s, peak RSS above the start, the load average;
+  the run with a worker forked once (2 workers), under the engine's collection policy:
+  wall and CPU seconds, lines/s, peak RSS above the start, the load average;
+* **pass 1 from BSON**: the same batches as a MongoDB worker gets them, decoded from BSON
+  and then computed, 1 and 2 workers: the part of MongoDB's design (each worker reading
+  its own share) that is the engine's, without a server;
 * the **parse floor**: ``bson.decode`` of the same claim documents, what reading them
   from MongoDB costs before any computing; compute / floor is the engine's ratio to it;
 * this machine's **parallel ceilings**: one share computed by one forked process alone and
   by two at once, on inherited documents and on private copies;
 * the **read floor** of the embedded store: one process parsing every
   ``<Collection>.jsonl`` line with bson's Extended JSON parser (``json_util.loads``);
-* **pass 1 with its reading** (the run's own ``_evaluate``): 1 worker, 2 workers forked
-  with the documents the run read, and (up to 20,000 claims) 2 workers reading their own
-  ranges of chains, as on MongoDB: CPU seconds against one worker's (the design's overhead);
+* **pass 1 with its reading** (the run's own ``_list_claims`` and ``_evaluate``): 1
+  worker, 2 workers forked once with the stored claims the run listed (the embedded
+  store's design), and (up to 20,000 claims) 2 workers querying their own ranges of
+  chains, as on MongoDB: CPU seconds against one worker's (the design's overhead);
 * **end to end**: the dry run, then the final run, each as an operator runs it
   (``main.py`` on a copy of the directory: loading, computing, writing back), for each
   worker count: wall and CPU seconds, maximum RSS, and the ratio to the read floor.
@@ -50,6 +54,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -67,13 +72,13 @@ from PaymentProcess.core.payment_processor import (
 )
 from PaymentProcess.data.config.config_loader import ConfigLoader
 from PaymentProcess.data.embedded_store import EmbeddedStore
-from PaymentProcess.data.models.payment import BatchInput, PaymentContext
+from PaymentProcess.data.models.payment import BatchInput, ChainInput, PaymentContext
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository
 from PaymentProcess.data.repositories.collections import ensure_indexes
 from PaymentProcess.processing.optimization.batch_processor import collect_per_batch
 from PaymentProcess.processing.parallel.multiprocessing import (
     BATCHES_PER_WORKER,
-    run_claim_batch_level,
+    run_forked_once,
 )
 from PaymentProcess.synthetic.generator import SyntheticOptions, generate
 from PaymentProcess.utils.logging import configure_logging
@@ -186,6 +191,7 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
             "lines_per_second": lines / best["seconds"],
             "lines_per_cpu_second": lines / min(run["cpu_seconds"] for run in runs),
             "over_parse_floor": best["seconds"] / result["parse_floor"]["seconds"]}
+    result["from_bson"] = from_bson(batches, context, workers_list, repeat)
     if len(workers_list) > 1:
         result["parallel_ceiling"] = parallel_ceiling(batches, compute, repeat)
         result["host_ceiling"] = parallel_ceiling(batches, compute, repeat, private=True)
@@ -198,7 +204,8 @@ def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict
     CPU seconds (the run's and its workers'), best of ``repeat``, with the results' digest.
 
     On MongoDB with several workers each worker reads its own ranges of chains; on the
-    embedded store the run reads and forks its workers with the documents. A store whose
+    embedded store the run lists the stored claims and forks its workers once with
+    them. A store whose
     ``kind`` is set to ``"mongodb"`` takes the ranges' path on the embedded store (its
     forked workers then query the copy of the store they inherited).
     """
@@ -227,8 +234,8 @@ def pass_one(store: Store, event_id: str, workers: int, repeat: int = 1) -> dict
 
 def pass_one_designs(store: Store, event_id: str, repeat: int = 1,
                      own_ranges: bool = True) -> dict[str, Any]:
-    """Pass 1 with its reading on the embedded store: one worker, two workers forked with
-    the documents the run read (the embedded store's design), and (``own_ranges``) two
+    """Pass 1 with its reading on the embedded store: one worker, two workers forked once
+    with the stored claims the run listed (the embedded store's design), and (``own_ranges``) two
     workers reading their own ranges from the store they inherited (MongoDB's design, for
     comparison: each range is a query, which mongomock answers by filtering every claim
     of the event, so it grows with the square of the claims). The fingerprint of the
@@ -269,10 +276,46 @@ class CpuTime:
 def _compute_batches(batches: list[Any], compute: Callable[[Any], Any], workers: int) -> list:
     results = []
     with collect_per_batch() as collect:
-        for chains, _report, digests, _ids in run_claim_batch_level(batches, compute, workers):
+        for chains, _report, digests, _ids in run_forked_once(batches, compute, workers):
             results.append((chains, digests))
             collect()
     return results
+
+
+def from_bson(batches: list[BatchInput], context: PaymentContext, workers_list: tuple[int, ...],
+              repeat: int = 1) -> dict[str, Any]:
+    """Pass 1 as a MongoDB worker does it: each batch's claims arrive as BSON (encoded
+    beforehand, as a server sends them), are decoded (``bson.decode_all``, as the driver
+    does), grouped into chains and computed, inline and by the run with workers forked
+    once (:func:`run_forked_once`). What a worker holds is its own: the share of the
+    two-process design that a real server's reading leaves to the engine, without the
+    server (none here runs on more than one core)."""
+    encoded = [(batch, b"".join(bson.encode(document) for chain in batch.chains
+                                for document in chain.documents)) for batch in batches]
+    compute = partial(_decode_and_compute, context)
+    result: dict[str, Any] = {}
+    reference = None
+    for workers in workers_list:
+        runs = []
+        for _ in range(repeat):
+            gc.collect()
+            with CpuTime() as cpu:
+                seconds, outcome = _timed(lambda w=workers: _compute_batches(encoded, compute, w))
+            runs.append({"seconds": seconds, "cpu_seconds": cpu.seconds,
+                         "load": os.getloadavg()[0]})
+            reference = outcome if reference is None else reference
+            assert outcome == reference, "results differ between worker counts"
+        best = min(runs, key=lambda run: run["seconds"])
+        result[f"workers_{workers}"] = {**best, "all_seconds": [run["seconds"] for run in runs]}
+    return result
+
+
+def _decode_and_compute(context: PaymentContext, encoded: tuple[BatchInput, bytes]) -> Any:
+    batch, data = encoded
+    chains = tuple(ChainInput(parent_id, tuple(documents), chain.ledger)
+                   for (parent_id, documents), chain
+                   in zip(group_by_parent(bson.decode_all(data)), batch.chains, strict=True))
+    return first_pass(context, replace(batch, chains=chains))
 
 
 def parse_floor(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -494,6 +537,15 @@ def format_report(report: dict[str, Any]) -> str:
         out.append(f"2 workers / 1 worker speed-up: {one['seconds'] / two['seconds']:.2f}x "
                    f"(wall); CPU of the run and its worker / one worker: "
                    f"{two['cpu_seconds'] / one['cpu_seconds']:.2f}x (the design's overhead)")
+    bson_runs = compute.get("from_bson", {})
+    for key, value in bson_runs.items():
+        out.append(f"pass 1 from BSON (decode + compute, a MongoDB worker's share), "
+                   f"{key.split('_')[1]} worker(s): {value['seconds']:.2f} s (CPU "
+                   f"{value['cpu_seconds']:.2f} s)  load {value['load']:.1f}{_all(value)}")
+    if "workers_1" in bson_runs and "workers_2" in bson_runs:
+        one, two = bson_runs["workers_1"], bson_runs["workers_2"]
+        out.append(f"2 workers / 1 worker from BSON: {one['seconds'] / two['seconds']:.2f}x "
+                   f"(wall); CPU {two['cpu_seconds'] / one['cpu_seconds']:.2f}x")
     for design, measured in report.get("pass_one", {}).items():
         out.append(f"pass 1 with its reading, {design.replace('_', ' ')}: "
                    f"{measured['seconds']:.2f} s (CPU {measured['cpu_seconds']:.2f} s, "

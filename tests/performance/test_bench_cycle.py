@@ -14,6 +14,8 @@ def test_bench_cycle_10000() -> None:
     compute = report["compute"]
     assert compute["parse_floor"]["claims"] == compute["claims"] >= 10_000
     assert compute["workers_1"]["lines_per_second"] > 0
+    assert set(compute["from_bson"]) == {"workers_1", "workers_2"}
+    assert all(run["cpu_seconds"] > 0 for run in compute["from_bson"].values())
     assert 0 < compute["parallel_ceiling"]["speed_up"] <= 2.5
     assert 0 < compute["host_ceiling"]["speed_up"] <= 2.5
     assert report["read_floor"]["documents"] > compute["claims"]

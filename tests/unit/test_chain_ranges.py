@@ -1,4 +1,4 @@
-"""Ranges of chains a worker reads itself: whole chains, the stream of one reader in order."""
+"""Ranges of chains a worker computes: whole chains, the stream of one reader in order."""
 
 from __future__ import annotations
 
@@ -7,9 +7,16 @@ from collections import Counter
 
 import mongomock_ng
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from PaymentProcess.core.claim_processor import group_by_parent, whole_chain_parts
 from PaymentProcess.data.repositories.claim_repository import ClaimRepository
-from PaymentProcess.processing.parallel.chain_ranges import ChainRange, split_chains
+from PaymentProcess.processing.parallel.chain_ranges import (
+    ChainRange,
+    ListedChains,
+    split_chains,
+)
 
 EVENT = "PE-R"
 
@@ -63,3 +70,30 @@ def test_reading_the_ranges_in_order_is_reading_the_event(claims_per_range: int)
               for claim_id in share}
     assert all(owners[parents_of[claim_id]] == index  # a chain is never split
                for index, share in enumerate(read) for claim_id in share)
+
+
+_PARENTS = st.one_of(st.sampled_from(["P1", "P2", "P3", None, 7]),
+                     st.builds(list, st.lists(st.integers(0, 2), max_size=2)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(_PARENTS, st.integers(1, 4)), max_size=12), st.integers(1, 6))
+def test_listed_parts_are_whole_chains_of_a_batch_or_more(groups, claims_per_part) -> None:
+    """The embedded store's listing cut into parts: together the listing, each part but
+    the last at least ``claims_per_part`` claims, cut at the first chain boundary after
+    that, and no chain split (malformed parent ids group as :func:`group_by_parent` does)."""
+    documents = [{"_id": f"W{n}", "ParentClaimCore_ID": parent}
+                 for n, parent in enumerate(parent for parent, size in groups
+                                            for _ in range(size))]
+    parts = whole_chain_parts(documents, claims_per_part)
+    assert [d for part in parts for d in part] == documents
+    assert all(len(part) >= claims_per_part for part in parts[:-1])
+    assert all(parts)
+    chains = [(key, [d["_id"] for d in chain]) for key, chain in group_by_parent(documents)]
+    in_parts = [(key, [d["_id"] for d in chain])
+                for part in parts for key, chain in group_by_parent(part)]
+    assert in_parts == chains
+    for part in parts[:-1]:  # the first boundary at or after claims_per_part
+        keys = [key for key, _ in group_by_parent(part[:claims_per_part])]
+        assert len(list(group_by_parent(part))) == len(keys)
+    assert [ListedChains(part).claims for part in parts] == list(map(len, parts))

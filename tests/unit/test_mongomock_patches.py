@@ -354,14 +354,16 @@ def test_fast_document_copies_equal_mongomock_copies() -> None:
         assert doc["sub"]["k"][0]["j"] == 1
 
 
-def test_compiled_filters_answer_what_mongomock_answers() -> None:
+@pytest.mark.parametrize("seed", [17, 18, 19])
+def test_compiled_filters_answer_what_mongomock_answers(seed: int) -> None:
     import random
     from datetime import datetime
 
     from bson.decimal128 import Decimal128
 
-    rng = random.Random(17)
+    rng = random.Random(seed)
     values = ["a", "b", "", "A", 1, 1.0, True, None, ["a"], ["b", "a"], [], [["a"]],
+             ["c", 1], ["", "c"],
               {"a": 1}, Decimal128("1"), datetime(2026, 1, 1), re.compile("a")]
 
     def selector(depth: int = 0) -> dict:
@@ -374,7 +376,8 @@ def test_compiled_filters_answer_what_mongomock_answers() -> None:
             chosen[name] = rng.choice([
                 rng.choice(["a", "b", ""]), {"$exists": rng.choice([True, False])},
                 {"$in": rng.sample(["a", "b", "c", ""], rng.randint(0, 3))},
-                {"$in": ["a", 1]}, {"$exists": 1}, None, 1, {"$ne": "a"}])
+                {"$in": ["a", 1]}, {"$exists": 1}, None, 1, {"$ne": "a"}, {"$ne": ""},
+                {"$ne": 1}])
         return chosen
 
     def document(i: int) -> dict:
@@ -404,6 +407,8 @@ def test_compiled_filters_in_queries_and_updates() -> None:
     docs = [{"_id": f"c{i}", "e": "E" if i % 3 else "F", "p": f"P{i % 7}"} for i in range(60)]
     docs[5]["e"] = ["E"]  # an array: mongomock decides
     docs[6]["s"] = None  # present although null
+    for i in range(0, 60, 4):  # the ledger's shape: an array of claim ids
+        docs[i]["ids"] = [f"K{i}", f"K{i + 1}"] if i % 8 else []
     db.c.insert_many(docs)
     db.c.update_many({"e": "E", "p": {"$in": ["P1", "P2"]}}, {"$set": {"s": "PAID", "x": "E"}})
     queries = [
@@ -411,6 +416,8 @@ def test_compiled_filters_in_queries_and_updates() -> None:
         {"e": "E", "$or": [{"s": {"$exists": False}}, {"x": "E"}]},
         {"_id": {"$in": ["c1", "c5", "zz"]}, "e": "E"}, {"_id": "c5", "e": "E"},
         {"s": {"$exists": True}}, {"p": {"$in": []}},
+        {"e": {"$ne": "F"}, "$or": [{"p": {"$in": ["P1", "P3"]}}, {"ids": {"$in": ["K5", "K13"]}}]},
+        {"p": {"$ne": "P2"}, "ids": {"$in": ["K4", "K8", "K0"]}},
     ]
     for query in queries:
         assert [d["_id"] for d in db.c.find(query)] == _unpatched(db.c, query), query
@@ -526,3 +533,15 @@ def test_a_mixed_projection_is_still_refused() -> None:
     coll.insert_one({"_id": 1, "a": 1, "s": 2})
     with pytest.raises(ValueError, match="mix including and excluding"):
         list(coll.find({}, {"a": 1, "s": 0}))
+
+
+def test_a_filter_matching_no_indexed_document_is_still_checked() -> None:
+    """No candidate in the field index: an invalid filter still fails as mongomock-ng
+    fails it, a compiled (valid) one just finds nothing."""
+    db = mongomock_ng.MongoClient().db
+    db.c.insert_many([{"_id": "a", "e": "E", "ids": ["K1"]}])
+    assert list(db.c.find({"e": "F", "$or": [{"p": {"$in": ["P"]}}, {"ids": {"$in": []}}]})) == []
+    with pytest.raises(mongomock_ng.OperationFailure):
+        list(db.c.find({"p": {"$bogus": 1}, "e": "F"}))
+    with pytest.raises(mongomock_ng.OperationFailure):
+        _unpatched(db.c, {"p": {"$bogus": 1}, "e": "F"})

@@ -32,7 +32,8 @@ class ClaimRepository:
         failover (one update a claim) instead of one ``update_many`` a batch.
         ``find_stored`` (the embedded store's
         :func:`~PaymentProcess.data.mongomock_patches.find_stored`): how :meth:`fetch_ws`
-        reads the claims as stored instead of as copies."""
+        and :meth:`fetch_fin` read the claims and ledger entries as stored instead of as
+        copies."""
         self.db = db
         self.retryable_marks = retryable_marks
         self._find_stored = find_stored
@@ -109,22 +110,27 @@ class ClaimRepository:
 
     def fetch_fin(
         self, payment_event_id: str, chain_ids: Iterable[str], claim_ids: Iterable[str]
-    ) -> tuple[list[dict[str, Any]], list[str]]:
+    ) -> tuple[list[dict[str, Any]], list[LedgerEntry], list[dict[str, Any]]]:
         """Earlier ledger entries of these chains or mentioning these claims.
 
         Entries written by ``payment_event_id`` itself are left out, so a resumed final
-        run sees the ledger as it was before the run began. Returns the valid documents
-        and the malformed ones (reported as ``RECORD_INVALID``).
+        run sees the ledger as it was before the run began. Returns the valid documents,
+        the same parsed (in the same order), and the malformed ones (reported as
+        ``RECORD_INVALID``). The caller only reads them (on the embedded store they may
+        be the stored ones).
         """
         query = self.ledger_filter(payment_event_id, chain_ids, claim_ids)
-        valid, malformed = [], []
-        for document in self.db[CLAIM_FIN].find(query, sort=[("_id", ASCENDING)]):
+        order = [("_id", ASCENDING)]
+        documents = (self.db[CLAIM_FIN].find(query, sort=order) if self._find_stored is None
+                     else self._find_stored(self.db[CLAIM_FIN], query, order))
+        valid, entries, malformed = [], [], []
+        for document in documents:
             try:
-                LedgerEntry.model_validate(document)
+                entries.append(LedgerEntry.model_validate(document))
                 valid.append(document)
             except PydanticValidationError:
                 malformed.append(document)
-        return valid, malformed
+        return valid, entries, malformed
 
     def mark_paid(self, payment_event_id: str, document_ids: list[str]) -> None:
         """Record on each settled claim that this event paid it (replayable).
@@ -144,11 +150,11 @@ class ClaimRepository:
             self.db[CLAIM_WS].update_many({"_id": {"$in": document_ids}}, paid)
 
 
-def ledger_states(entries: Iterable[dict[str, Any]]) -> tuple[dict[str, LedgerState],
-                                                             dict[str, str]]:
+def ledger_states(entries: Iterable[LedgerEntry]) -> tuple[dict[str, LedgerState],
+                                                         dict[str, str]]:
     """Fold ledger entries into each chain's state and a claim -> chain ownership map."""
-    parsed = sorted((LedgerEntry.model_validate(e) for e in entries),
-                    key=lambda e: (e.ParentClaimCore_ID, e.paid_date, e.PaymentEvent_ID))
+    parsed = sorted(entries, key=lambda e: (e.ParentClaimCore_ID, e.paid_date,
+                                            e.PaymentEvent_ID))
     states: dict[str, LedgerState] = {}
     owners: dict[str, str] = {}
     for entry in parsed:

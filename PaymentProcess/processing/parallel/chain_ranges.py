@@ -1,4 +1,5 @@
-"""Ranges of an event's chains that each worker reads from the store itself.
+"""Ranges of an event's chains that pass 1's workers compute: read by each worker from
+the server itself (:class:`ChainRange`), or listed by the run (:class:`ListedChains`).
 
 On MongoDB a worker does not need the run to read its claims: it can query its own
 range of ``ParentClaimCore_ID`` with its own client, in chain order, and send back only
@@ -10,11 +11,15 @@ That holds while every parent id is text: MongoDB sorts values of different BSON
 by type first (and an array by its smallest element), which string bounds cannot
 express, so :func:`split_chains` gives up (None) when it meets another type and the run
 then reads the chains itself.
+
+The embedded store holds every claim in the run's memory: the run lists the event's
+stored claims once, in chain order, and cuts them into :class:`ListedChains`; a worker
+forked after the listing inherits them, so nothing is read twice nor sent to it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
@@ -41,6 +46,19 @@ class ChainRange:
         if self.high is not None:
             condition["$lt"] = self.high
         return condition
+
+
+@dataclass(frozen=True, slots=True)
+class ListedChains:
+    """Whole chains of the embedded store's listing: the stored claim documents
+    themselves, in chain order (read only)."""
+
+    documents: Sequence[dict[str, Any]]
+
+    @property
+    def claims(self) -> int:
+        """How many claims the listing gave the range."""
+        return len(self.documents)
 
 
 def split_chains(parent_ids: Iterable[Any], claims_per_range: int) -> list[ChainRange] | None:

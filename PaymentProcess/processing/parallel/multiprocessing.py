@@ -14,7 +14,9 @@ back. Pickling the raw documents to a process pool cost more than computing them
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import fcntl
 import gc
 import multiprocessing
 import os
@@ -24,7 +26,7 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any, TypeVar
@@ -37,6 +39,8 @@ R = TypeVar("R")
 
 BATCHES_PER_WORKER = 4  # a fork costs milliseconds; four batches cost a few hundred
 MAX_WAITING = 2 * BATCHES_PER_WORKER  # the run's results held for an earlier share
+ITEMS_IN_FLIGHT = 2  # a live worker's items handed over and not yet sent back
+PIPE_BYTES = 1 << 20  # Linux's default limit for a pipe's buffer (fs.pipe-max-size)
 _END = object()
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 PARENT_CHECK_SECONDS = 1.0
@@ -108,6 +112,150 @@ def run_claim_batch_level(batches: Iterable[T], fn: Callable[[T], R], workers: i
             receiver.close()
             process.kill()
             process.join()
+
+
+def run_forked_once(items: Sequence[T], fn: Callable[[T], R], workers: int) -> Iterator[R]:
+    """Yield ``fn(item)`` for each item, in order, computed by ``workers`` processes, each
+    worker forked *once* for the whole sequence.
+
+    Unlike :func:`run_claim_batch_level` (whose input is read while it runs, so each share
+    needs a fork of its own), every item exists before the first fork: a worker inherits
+    them all and is sent only the index of its next item, so the run's heap is forked,
+    and its pages copied on write, once a pass instead of once a share. The run keeps each
+    worker ``ITEMS_IN_FLIGHT`` items ahead and computes the next item itself meanwhile; at
+    most ``MAX_WAITING`` items are handed out beyond the next one to yield, so the results
+    held stay bounded whatever the number of items. A worker's results wait in its pipe,
+    enlarged where the system allows (:func:`_enlarge`) so that a worker need not wait for
+    the run to take them. The results never depend on the number of workers. Workers die
+    with the run (:func:`die_with_parent`); one that fails or dies is a :class:`WorkerError`.
+    """
+    if workers <= 1 or len(items) <= 1:
+        for item in items:
+            yield fn(item)
+        return
+    pool: list[_LiveWorker] = []
+    finished: dict[int, R] = {}
+    handed = yielded = 0
+    try:
+        for _ in range(min(workers, len(items)) - 1):
+            pool.append(_LiveWorker(items, fn))
+        while yielded < len(items):
+            for worker in pool:
+                while (len(worker.pending) < ITEMS_IN_FLIGHT and handed < len(items)
+                       and handed - yielded < MAX_WAITING):
+                    worker.hand(handed)
+                    handed += 1
+            while yielded in finished:
+                yield finished.pop(yielded)
+                yielded += 1
+            if yielded == len(items):
+                break
+            computes = handed < len(items) and handed - yielded < MAX_WAITING
+            if computes:
+                finished[handed] = fn(items[handed])
+                handed += 1
+            _file_results(pool, finished, timeout=0 if computes else None)
+    finally:
+        for worker in pool:
+            worker.stop()
+
+
+class _LiveWorker:
+    """A worker forked once with every item: computes the indices it is sent, in order,
+    and sends back each result (or its error) as it is done."""
+
+    def __init__(self, items: Sequence[T], fn: Callable[[T], R]) -> None:
+        self.pending: deque[int] = deque()
+        tasks, self._tasks = _FORK.Pipe(duplex=False)
+        self.results, results = _FORK.Pipe(duplex=False)
+        _enlarge(results)
+        self.process = _FORK.Process(target=_serve, args=(items, fn, tasks, results,
+                                                          os.getpid()), daemon=True)
+        self.process.start()
+        tasks.close()
+        results.close()
+
+    def hand(self, index: int) -> None:
+        """Send the worker the index of its next item."""
+        self.pending.append(index)
+        if not _told(self._tasks, index):
+            raise self.died()
+
+    def died(self) -> WorkerError:
+        """The error of a worker that is gone with items left."""
+        self.process.join()
+        return WorkerError(f"a worker process died (exit code {self.process.exitcode})")
+
+    def stop(self) -> None:
+        """End the worker: told to (it has no item left), or killed (it still has some).
+
+        A later worker inherited this one's end of the tasks' pipe, so closing it would
+        not end the worker: the run says so (None)."""
+        if self.pending or not _told(self._tasks, None):
+            self.process.kill()
+        self._tasks.close()
+        self.results.close()
+        self.process.join()
+
+
+def _told(connection: Connection, message: Any) -> bool:
+    try:
+        connection.send(message)
+    except OSError:  # the worker is gone
+        return False
+    return True
+
+
+def _enlarge(pipe: Connection) -> None:
+    """Give the pipe a buffer of ``PIPE_BYTES`` (Linux), room for a few batches' results;
+    elsewhere, or refused, it keeps the system's (a worker then waits for the run)."""
+    with contextlib.suppress(AttributeError, OSError):
+        fcntl.fcntl(pipe.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+
+
+def _file_results(pool: list[_LiveWorker], finished: dict[int, Any],
+                  timeout: float | None) -> None:
+    """File the results of the workers that sent one within ``timeout`` (None: wait for
+    one) under their indices; a worker's error or death is a WorkerError."""
+    waiting = {worker.results: worker for worker in pool if worker.pending}
+    for receiver in wait(list(waiting), timeout):
+        worker = waiting[receiver]
+        try:
+            ok, payload = pickle.loads(receiver.recv_bytes())
+        except EOFError:
+            raise worker.died() from None
+        index = worker.pending.popleft()
+        if not ok:  # the worker's traceback goes to the log, its last line to the operator
+            log.error("worker failed", traceback=payload)
+            raise WorkerError(f"a worker process failed: {payload.strip().splitlines()[-1]}")
+        finished[index] = payload
+
+
+def _serve(items: Sequence[T], fn: Callable[[T], R], tasks: Connection, results: Connection,
+           parent_pid: int) -> None:
+    """In a worker forked once: compute each item whose index arrives, send its result
+    back, until the run says there is no more (None) or an item fails."""
+    die_with_parent(parent_pid)
+    gc.freeze()  # a full collection would touch, and so copy, every inherited page
+    with collect_per_batch() as collect:
+        while (index := _next_index(tasks)) is not None:
+            try:
+                outcome: tuple[bool, Any] = (True, fn(items[index]))
+            except BaseException:  # noqa: BLE001 - every failure goes back to the run
+                outcome = (False, traceback.format_exc())
+            results.send_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+            collect()
+            if not outcome[0]:
+                break
+    results.close()
+
+
+def _next_index(tasks: Connection) -> int | None:
+    """The next item's index; None: no more (the run said so, or is gone)."""
+    try:
+        return tasks.recv()
+    except EOFError:
+        return None
 
 
 def _start_worker(fn: Callable[[T], R], share: list[tuple[int, T]]
