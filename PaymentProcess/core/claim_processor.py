@@ -30,6 +30,7 @@ from PaymentProcess.data.models.payment import (
     LedgerState,
     PaymentContext,
     Version,
+    chain_summaries,
 )
 from PaymentProcess.data.models.payment_center import PaymentCenterType, payee_key, payee_source
 from PaymentProcess.data.models.stats import ValidationReport
@@ -446,7 +447,7 @@ def first_pass(context: PaymentContext, batch: BatchInput
     transformer = ClaimTransformer(context, summaries=True)
     results, report = transformer.evaluate_batch(batch)
     ids = list(map(dict.get, chain_documents(batch.chains), repeat("_id")))
-    return [result.summary() for result in results], report, transformer.plain.digests, ids
+    return chain_summaries(results), report, transformer.plain.digests, ids
 
 
 def evaluate_batch(context: PaymentContext, batch: BatchInput,
@@ -458,5 +459,5 @@ def evaluate_batch(context: PaymentContext, batch: BatchInput,
     """
     results, report = ClaimTransformer(context, summaries=not detailed).evaluate_batch(batch)
     if not detailed:
-        results = [result.summary() for result in results]
+        results = chain_summaries(results)
     return results, report

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from bson.decimal128 import Decimal128
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from PaymentProcess.core.claim_processor import ClaimTransformer, evaluate_batch, group_by_parent
 from PaymentProcess.data.models.event import InterestTerms
@@ -19,6 +21,7 @@ from PaymentProcess.data.models.payment import (
     ChainInput,
     ChainResult,
     ChainStatus,
+    ChainSummaries,
     InvalidRecord,
     LedgerState,
     PaymentContext,
@@ -659,3 +662,32 @@ def test_claims_are_counted_by_the_text_of_any_value() -> None:
     assert list(report.findings["CLAIMS_BY_TYPE"].counts.items()) == [
         ("PROFESSIONAL", 4), ("['PROFESSIONAL']", 1), ("None", 1)]
     assert report.findings["CLAIMS_BY_STATUS"].counts == {"APPROVED": 5, "X" * 32: 1}
+
+
+_AMOUNT = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**13,
+                max_value=10**13),
+    st.sampled_from([Decimal("0"), Decimal("-0.00"), Decimal("1E+3"), Decimal("0.001"),
+                     Decimal("12345678901234567890.12"), Decimal("NaN")]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.text(max_size=12), st.sampled_from(list(ChainStatus)),
+                          st.integers(0, 9), st.none() | st.text(max_size=8),
+                          st.none() | st.integers(1, 10**6), st.lists(_AMOUNT, min_size=8,
+                                                                      max_size=8),
+                          st.none() | st.dictionaries(st.text(max_size=4), st.text(max_size=4))),
+                max_size=30))
+def test_chain_summaries_come_back_from_a_worker_as_they_were(rows) -> None:
+    """Pickled by columns (amounts in one text): the same results, each amount with its
+    own exponent (Decimal('0') stays apart from Decimal('0.00')), every type kept."""
+    summaries = ChainSummaries(
+        ChainResult(parent, status, count, key, payee_id, (), final, *amounts,
+                    payee_source=source)
+        for parent, status, count, key, payee_id, amounts, source in rows
+        for final in (parent or None,))
+    back = pickle.loads(pickle.dumps(summaries, protocol=pickle.HIGHEST_PROTOCOL))
+    assert type(back) is ChainSummaries
+    assert repr(back) == repr(summaries)  # NaN != NaN: compare what each field shows
+    assert all(type(a) is type(b) for x, y in zip(back, summaries, strict=True)
+               for a, b in zip(x.__reduce__()[1], y.__reduce__()[1], strict=True))

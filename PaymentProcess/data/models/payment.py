@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from itertools import chain as chained
+from itertools import starmap
+from operator import add, attrgetter
 from typing import Any, NamedTuple
 
 from PaymentProcess.data.models.event import InterestTerms
@@ -207,3 +210,38 @@ class ChainResult(_PickledByPosition):
         worker processes hand results back faster than they could be computed inline.
         """
         return replace(self, claim_ids=(), claims=()) if self.claims else self
+
+
+# ChainResult's fields before, of and after its eight amounts, in its order
+_FIELDS = tuple(f.name for f in fields(ChainResult))
+_FIRST, _LAST = _FIELDS.index("current"), _FIELDS.index("paid") + 1
+_leading_of = attrgetter(*_FIELDS[:_FIRST])
+_amounts_of = attrgetter(*_FIELDS[_FIRST:_LAST])
+_trailing_of = attrgetter(*_FIELDS[_LAST:])
+
+
+class ChainSummaries(list):
+    """A batch's chain summaries (pass 1's results), pickled by columns: every amount of
+    the batch in one text of the Decimals' own strings (exact, exponent included), read
+    back with one split. A worker sends these to the run; pickled one Decimal at a time
+    they cost a third of computing them (8.1 against 2.1 ms for a batch's 9,000)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, tuple[list[tuple[Any, ...]], str, list[tuple[Any, ...]]]]:
+        amounts = " ".join(map(str, chained.from_iterable(map(_amounts_of, self))))
+        return _unpickle_summaries, (list(map(_leading_of, self)), amounts,
+                                     list(map(_trailing_of, self)))
+
+
+def _unpickle_summaries(leading: list[tuple[Any, ...]], amounts: str,
+                        trailing: list[tuple[Any, ...]]) -> ChainSummaries:
+    values = iter(map(Decimal, amounts.split()))
+    groups = zip(*[values] * (_LAST - _FIRST), strict=True)  # the amounts of each chain
+    rows = map(add, map(add, leading, groups), trailing)
+    return ChainSummaries(starmap(ChainResult, rows))
+
+
+def chain_summaries(results: Iterable[ChainResult]) -> ChainSummaries:
+    """:meth:`ChainResult.summary` of each result, as a :class:`ChainSummaries`."""
+    return ChainSummaries(result.summary() for result in results)
