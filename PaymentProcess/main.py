@@ -85,10 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except Exception as exc:  # a crash: logged with its traceback, reported in one line
         log.exception("run failed")
-        advice = ("; the final run can be resumed with --resume"
-                  if options.mode is RunMode.FINAL and not options.validate_only else "")
-        print(f"paymentprocess: failed: {type(exc).__name__}: {redact(str(exc))[:300]}{advice}",
-              file=sys.stderr)
+        print(f"paymentprocess: failed: {type(exc).__name__}: {redact(str(exc))[:300]}"
+              f"{_resume_advice(options)}", file=sys.stderr)
+        return 4
+    except KeyboardInterrupt:  # Ctrl-C: its workers are stopped, the store as at a crash
+        log.error("run interrupted")
+        print(f"paymentprocess: interrupted{_resume_advice(options)}", file=sys.stderr)
         return 4
     finally:
         close_connection()
@@ -96,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
              disbursed=str(stats.totals.disbursed), counts=stats.counts)
     print_output(render_json(stats) if options.json else render_summary(stats))
     return stats.exit_code
+
+
+def _resume_advice(options: RunOptions) -> str:
+    """What an operator can do after a run that stopped midway."""
+    if options.mode is RunMode.FINAL and not options.validate_only:
+        return "; the final run can be resumed with --resume"
+    return ""
 
 
 def print_output(text: str) -> None:

@@ -144,3 +144,28 @@ def test_workers_compute_with_the_runs_collection_policy() -> None:
     assert in_workers
     assert all(not enabled and frozen > 0 for enabled, frozen in in_workers)
     assert gc.isenabled()
+
+
+def sigint_handler(item: int) -> tuple[int, object]:
+    return os.getpid(), signal.getsignal(signal.SIGINT)
+
+
+def test_workers_leave_ctrl_c_to_the_run() -> None:
+    """A worker ignores SIGINT (the run answers it and stops its workers)."""
+    handlers = list(run_forked_once(list(range(6)), sigint_handler, 2))
+    in_workers = {handler for pid, handler in handlers if pid != RUN_PID}
+    assert in_workers == {signal.SIG_IGN}
+    assert signal.getsignal(signal.SIGINT) is not signal.SIG_IGN  # the run's own stays
+
+
+def test_ctrl_c_in_the_run_stops_its_workers() -> None:
+    """KeyboardInterrupt in the run (Ctrl-C) ends the pass; no worker is left behind."""
+    def interrupted(item: int) -> int:
+        time.sleep(0.02)
+        if os.getpid() == RUN_PID and item >= 4:
+            raise KeyboardInterrupt
+        return item
+
+    with pytest.raises(KeyboardInterrupt):
+        list(run_forked_once(list(range(40)), interrupted, 2))
+    assert multiprocessing.active_children() == []

@@ -323,6 +323,22 @@ def test_dry_run_reports_a_malformed_over_under_record(capsys: pytest.CaptureFix
 
 
 @pytest.mark.parametrize(("mode", "advice"), [("dry-run", False), ("final", True)])
+def test_ctrl_c_is_one_line_and_exit_4_not_a_traceback(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, mode: str,
+        advice: bool) -> None:
+    def interrupted(options: RunOptions) -> PaymentEventStats:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(main_module, "run", interrupted)
+    code, out, err = run_main(capsys, "-p", "PE-1", "-m", mode, "--db-uri", "mongomock://")
+    assert code == 4 and out == ""
+    [line] = human_lines(err)
+    assert line == "paymentprocess: interrupted" + (
+        "; the final run can be resumed with --resume" if advice else "")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("mode", "advice"), [("dry-run", False), ("final", True)])
 def test_resume_advice_only_where_a_final_run_can_be_resumed(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, mode: str,
         advice: bool) -> None:

@@ -319,7 +319,12 @@ def die_with_parent(parent_pid: int) -> None:
     "in use by another process", and the run's output pipes. On Linux the kernel kills
     the worker when its parent dies (``PR_SET_PDEATHSIG``); elsewhere a thread checks
     the parent every second.
+
+    Ctrl-C reaches every process of the terminal's group: a worker ignores it, and the
+    run, which answers it, stops its workers (a worker waiting for its next item would
+    otherwise print a traceback of its own).
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         armed = ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
     except (AttributeError, OSError):
