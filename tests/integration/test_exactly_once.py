@@ -339,6 +339,24 @@ def test_embedded_store_crash_after_each_checkpoint(tmp_path: Path, start: Colle
     assert_same_store(read_store(path), reference)
 
 
+@pytest.mark.parametrize("crash_at", [CHECKPOINTS.index("batch") + 1, CHECKPOINTS.index("ledger")])
+def test_embedded_store_resumed_with_workers_reading_its_listing(
+        tmp_path: Path, start: Collections, reference: Collections, crash_at: int) -> None:
+    """A resumed run's pass 1 lists the claims this event marked paid too, and its
+    workers (forked once, a part of the listing each) end as one uninterrupted run."""
+    path = embedded_start(tmp_path, start)
+    store = embedded_store(path)
+    with pytest.raises(Crash):
+        processor(store, hook=crash_on_hook(crash_at)[0]).run_final_run(EVENT)
+    store.close()
+    store = embedded_store(path)
+    try:
+        complete(store, workers=3, batch_size=1)
+    finally:
+        store.close()
+    assert_same_store(read_store(path), reference)
+
+
 def test_embedded_store_pass_two_counts_the_claims_again_only_once_some_are_marked(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Path, start: Collections,
         reference: Collections) -> None:
