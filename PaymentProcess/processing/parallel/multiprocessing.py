@@ -179,12 +179,7 @@ class _LiveWorker:
         """Send the worker the index of its next item."""
         self.pending.append(index)
         if not _told(self._tasks, index):
-            raise self.died()
-
-    def died(self) -> WorkerError:
-        """The error of a worker that is gone with items left."""
-        self.process.join()
-        return WorkerError(f"a worker process died (exit code {self.process.exitcode})")
+            raise _died(self.process)
 
     def stop(self) -> None:
         """End the worker: told to (it has no item left), or killed (it still has some).
@@ -220,15 +215,8 @@ def _file_results(pool: list[_LiveWorker], finished: dict[int, Any],
     waiting = {worker.results: worker for worker in pool if worker.pending}
     for receiver in wait(list(waiting), timeout):
         worker = waiting[receiver]
-        try:
-            ok, payload = pickle.loads(receiver.recv_bytes())
-        except EOFError:
-            raise worker.died() from None
-        index = worker.pending.popleft()
-        if not ok:  # the worker's traceback goes to the log, its last line to the operator
-            log.error("worker failed", traceback=payload)
-            raise WorkerError(f"a worker process failed: {payload.strip().splitlines()[-1]}")
-        finished[index] = payload
+        result = _received(receiver, worker.process)
+        finished[worker.pending.popleft()] = result
 
 
 def _serve(items: Sequence[T], fn: Callable[[T], R], tasks: Connection, results: Connection,
@@ -239,13 +227,9 @@ def _serve(items: Sequence[T], fn: Callable[[T], R], tasks: Connection, results:
     gc.freeze()  # a full collection would touch, and so copy, every inherited page
     with collect_per_batch() as collect:
         while (index := _next_index(tasks)) is not None:
-            try:
-                outcome: tuple[bool, Any] = (True, fn(items[index]))
-            except BaseException:  # noqa: BLE001 - every failure goes back to the run
-                outcome = (False, traceback.format_exc())
-            results.send_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
+            computed = _send_outcome(results, lambda: fn(items[index]))
             collect()
-            if not outcome[0]:
+            if not computed:
                 break
     results.close()
 
@@ -272,17 +256,28 @@ def _work(fn: Callable[[T], R], share: list[T], sender: Connection, parent_pid: 
     """In the worker: compute the share and send back the results, or the error."""
     die_with_parent(parent_pid)
     gc.freeze()  # a full collection would touch, and so copy, every inherited page
-    try:
+
+    def compute_share() -> list[R]:
         results = []
         with collect_per_batch() as collect:  # the run's own policy, as inline
             for batch in share:
                 results.append(fn(batch))
                 collect()
-        outcome: tuple[bool, Any] = (True, results)
+        return results
+
+    _send_outcome(sender, compute_share)
+    sender.close()
+
+
+def _send_outcome(sender: Connection, compute: Callable[[], Any]) -> bool:
+    """In a worker: send the run what ``compute`` returns, or the traceback of its
+    failure (:func:`_received` reads it); whether it succeeded."""
+    try:
+        outcome: tuple[bool, Any] = (True, compute())
     except BaseException:  # noqa: BLE001 - every failure goes back to the run
         outcome = (False, traceback.format_exc())
     sender.send_bytes(pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL))
-    sender.close()
+    return outcome[0]
 
 
 def _collect_finished(running: dict[Connection, tuple[BaseProcess, int]],
@@ -297,17 +292,30 @@ def _collect_into(finished: dict[int, Any], receiver: Connection, process: BaseP
                   first: int) -> None:
     """Read a worker's results and file them under their batch indices."""
     try:
-        ok, payload = pickle.loads(receiver.recv_bytes())
-    except EOFError:
-        process.join()
-        raise WorkerError(f"a worker process died (exit code {process.exitcode})") from None
+        results = _received(receiver, process)
     finally:
         receiver.close()
-    process.join()
+        process.join()
+    finished.update(enumerate(results, start=first))
+
+
+def _received(receiver: Connection, process: BaseProcess) -> Any:
+    """In the run: what the worker ``process`` sent (:func:`_send_outcome`); its failure
+    or death is a WorkerError, its traceback logged (``worker failed``)."""
+    try:
+        ok, payload = pickle.loads(receiver.recv_bytes())
+    except EOFError:
+        raise _died(process) from None
     if not ok:  # the worker's traceback goes to the log, its last line to the operator
         log.error("worker failed", traceback=payload)
         raise WorkerError(f"a worker process failed: {payload.strip().splitlines()[-1]}")
-    finished.update(enumerate(payload, start=first))
+    return payload
+
+
+def _died(process: BaseProcess) -> WorkerError:
+    """The error of a worker that is gone before sending what it owed."""
+    process.join()
+    return WorkerError(f"a worker process died (exit code {process.exitcode})")
 
 
 def die_with_parent(parent_pid: int) -> None:
