@@ -63,7 +63,11 @@ from PaymentProcess.data.models.payment_center import (
 )
 from PaymentProcess.data.models.stats import PayeeRow, PaymentEventStats, ValidationReport
 from PaymentProcess.data.repositories import collections as coll
-from PaymentProcess.data.repositories.claim_repository import ClaimRepository, ledger_states
+from PaymentProcess.data.repositories.claim_repository import (
+    ClaimRepository,
+    claim_id_text,
+    ledger_states,
+)
 from PaymentProcess.data.repositories.event_repository import EventRepository
 from PaymentProcess.data.repositories.manifest_repository import ManifestRepository
 from PaymentProcess.data.repositories.payment_center_repo import PaymentCenterRepository
@@ -545,8 +549,7 @@ class PaymentProcessor:
         is pass 1's only read of them: the workers, forked once after it, inherit them."""
         documents = list(self.repos.claims.fetch_ws(analysis.context.payment_event_id,
                                                     self.settings.batch_size, resuming))
-        self._note_duplicates(analysis, Counter(str(document.get("ClaimCore_ID"))
-                                                for document in documents))
+        self._note_duplicates(analysis, Counter(map(claim_id_text, documents)))
         return len(documents), [ListedChains(part) for part in
                                 whole_chain_parts(documents, self.settings.batch_size)]
 

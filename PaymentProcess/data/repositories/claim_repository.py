@@ -38,6 +38,14 @@ class ClaimRepository:
         self.retryable_marks = retryable_marks
         self._find_stored = find_stored
 
+    def _read(self, collection: str, query: dict[str, Any], sort: list[tuple[str, int]],
+              **options: Any) -> Iterable[dict[str, Any]]:
+        """``find(query, sort=sort)`` for a caller that only reads the documents: the
+        stored ones themselves when built with ``find_stored``."""
+        if self._find_stored is not None:
+            return self._find_stored(self.db[collection], query, sort)
+        return self.db[collection].find(query, sort=sort, **options)
+
     @staticmethod
     def event_filter(payment_event_id: str, resuming: bool) -> dict[str, Any]:
         """The event's unpaid claims; a resumed final run also sees those it already marked."""
@@ -55,10 +63,7 @@ class ClaimRepository:
         query = self.event_filter(payment_event_id, resuming)
         if chains is not None:
             query["ParentClaimCore_ID"] = chains.parent_condition()
-        if self._find_stored is not None:
-            yield from self._find_stored(self.db[CLAIM_WS], query, CHAIN_ORDER)
-            return
-        yield from self.db[CLAIM_WS].find(query, sort=CHAIN_ORDER, batch_size=batch_size)
+        yield from self._read(CLAIM_WS, query, CHAIN_ORDER, batch_size=batch_size)
 
     def chain_listing(self, payment_event_id: str, resuming: bool = False
                       ) -> Iterator[tuple[Any, str]]:
@@ -72,7 +77,7 @@ class ClaimRepository:
             sort=CHAIN_ORDER,
         )
         for document in cursor:
-            yield document.get("ParentClaimCore_ID"), str(document.get("ClaimCore_ID"))
+            yield document.get("ParentClaimCore_ID"), claim_id_text(document)
 
     def claim_id_counts(self, payment_event_id: str, resuming: bool = False) -> Counter[str]:
         """How often each ClaimCore_ID occurs among the event's claims (their total: the
@@ -82,11 +87,8 @@ class ClaimRepository:
         a claim; an aggregation would do the same on MongoDB but makes mongomock copy
         every whole document first.
         """
-        return Counter(
-            str(document.get("ClaimCore_ID"))
-            for document in self.db[CLAIM_WS].find(self.event_filter(payment_event_id, resuming),
-                                                   {"ClaimCore_ID": 1, "_id": 0})
-        )
+        return Counter(map(claim_id_text, self.db[CLAIM_WS].find(
+            self.event_filter(payment_event_id, resuming), {"ClaimCore_ID": 1, "_id": 0})))
 
     def any_marked_paid(self, payment_event_id: str) -> bool:
         """Whether a claim of the event is marked paid by it (a final run wrote there).
@@ -120,11 +122,8 @@ class ClaimRepository:
         be the stored ones).
         """
         query = self.ledger_filter(payment_event_id, chain_ids, claim_ids)
-        order = [("_id", ASCENDING)]
-        documents = (self.db[CLAIM_FIN].find(query, sort=order) if self._find_stored is None
-                     else self._find_stored(self.db[CLAIM_FIN], query, order))
         valid, entries, malformed = [], [], []
-        for document in documents:
+        for document in self._read(CLAIM_FIN, query, [("_id", ASCENDING)]):
             try:
                 entries.append(LedgerEntry.model_validate(document))
                 valid.append(document)
@@ -148,6 +147,12 @@ class ClaimRepository:
                                           for document_id in document_ids], ordered=False)
         else:
             self.db[CLAIM_WS].update_many({"_id": {"$in": document_ids}}, paid)
+
+
+def claim_id_text(document: dict[str, Any]) -> str:
+    """A claim's ``ClaimCore_ID`` as the counts of duplicates key it (as text, whatever
+    its type, ``'None'`` when absent)."""
+    return str(document.get("ClaimCore_ID"))
 
 
 def ledger_states(entries: Iterable[LedgerEntry]) -> tuple[dict[str, LedgerState],
