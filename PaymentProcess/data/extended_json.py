@@ -167,6 +167,8 @@ def _decode_object(pairs: dict[str, Any]) -> Any:
         return Int64(value)
     if key == "$oid" and kind is str and len(value) == 24:
         return ObjectId(value)
+    if key == "$oid" and value is None:  # json_util would read a new ObjectId every time
+        raise ValueError('{"$oid": null} names no ObjectId')
     raise Unsupported
 
 
@@ -186,7 +188,8 @@ def loads_plain(text: str) -> Any:
 
 
 def loads(text: str) -> Any:
-    """Parse one line of Extended JSON (relaxed or canonical)."""
+    """Parse one line of Extended JSON (relaxed or canonical). ``{"$oid": null}`` is a
+    ValueError: json_util would read it as a new ObjectId on every read."""
     try:
         return loads_plain(text)
     except Unsupported:

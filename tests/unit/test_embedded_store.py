@@ -125,6 +125,7 @@ def test_loads_canonical_and_relaxed_alike_and_skips_blank_lines(tmp_path: Path)
         ("[1, 2]", "expected a document, got list"),
         ('{"_id": 1, "a": {"$numberDecimal": "ten"}}', ""),
         ('{"_id": 1, "d": {"$date": "yesterday"}}', ""),
+        ('{"_id": {"$oid": null}}', '{"$oid": null} names no ObjectId'),
     ],
 )
 def test_a_bad_line_is_a_one_line_configuration_error(

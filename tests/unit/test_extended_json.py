@@ -28,7 +28,7 @@ from bson import (
 )
 from bson.decimal128 import Decimal128
 from bson.errors import InvalidDocument
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from PaymentProcess.data import extended_json
@@ -256,12 +256,17 @@ def assert_random_document_reads_back(document: dict[str, Any]) -> None:
     except Exception:  # noqa: BLE001 - json_util cannot read its own line: neither can a store
         return
     line = extended_json.dumps_line(document)
+    if typed(json_util.loads(reference)) != expected:  # {"$oid": null}: a new ObjectId a read
+        with pytest.raises(ValueError, match=r'^\{"\$oid": null\} names no ObjectId$'):
+            extended_json.loads(line[:-1].decode())
+        return
     assert typed(json_util.loads(line)) == expected
     assert typed(extended_json.loads(line[:-1].decode())) == expected
 
 
 @settings(max_examples=1500, deadline=None)
 @given(_documents(_store_leaves))
+@example({"$oid": None})  # found at random: json_util reads it as a new ObjectId each time
 def test_random_store_documents_read_back_as_json_util_own_output(
         document: dict[str, Any]) -> None:
     assert_random_document_reads_back(document)
