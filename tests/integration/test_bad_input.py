@@ -942,6 +942,12 @@ EVENT_CLAIMS = [d["_id"] for d in GOLDEN["ClaimWSCore"]
                 if d["PaymentEvent_ID"] == EVENT and d["BenefitPlan_ID"] != "BP-999"]
 CLAIM_PARENT = {d["_id"]: d["ParentClaimCore_ID"] for d in GOLDEN["ClaimWSCore"]}
 AMOUNT_NAMES = ("billed", "allowed", "deductible", "coinsurance", "copay", "cob_paid")
+_KNOWN_PAYEES = {(d["tax_id"], d["npi"]) for d in GOLDEN["PaymentCenter"]}
+# Approved claims whose payee has no PaymentCenter: the payee is created from the claim, and
+# its provider's address is the only one its check can be mailed to (claim -> payee key).
+NEW_PAYEE_ADDRESS = {d["_id"]: f"PROVIDER:{d['TIN']}:{d['NPI']}" for d in GOLDEN["ClaimWSCore"]
+                     if d["_id"] in EVENT_CLAIMS and d["ClaimStatus"] == "APPROVED"
+                     and (d["TIN"], d["NPI"]) not in _KNOWN_PAYEES}
 
 
 @dataclass
@@ -1035,6 +1041,16 @@ def claim_cases(draw: st.DrawFn) -> Case:
         if name == "service_lines":
             expect = {"NO_LINES"} if (delete or value is None or value == []) else {
                 "CLAIM_INVALID", "BAD_AMOUNT"}
+        elif name == "provider" and claim_id in NEW_PAYEE_ADDRESS and (delete or valid):
+            # the new payee's only address: none, and its check cannot be mailed; one, and
+            # whether it is complete is the postal tests' question (only exit 0 or 1 here)
+            addressed = (not delete and isinstance(value, dict)
+                         and isinstance(value.get("address"), dict))
+            return Case(f"{claim_id}.provider = {value!r} (delete={delete})",
+                        _change(delete, "ClaimWSCore", claim_id, (name,), value),
+                        set() if addressed else {"ADDRESS_INVALID"},
+                        None if addressed else NEW_PAYEE_ADDRESS[claim_id], {parent},
+                        strict_exit=not addressed)
         elif name in ("provider", "member") and delete:
             expect = None
         elif name == "PaymentEvent_ID":

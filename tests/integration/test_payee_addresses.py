@@ -48,3 +48,24 @@ def test_complete_addresses_give_no_address_finding(golden_dir: Path) -> None:
                   "--json")
     assert dry.returncode == 0
     assert not {"ADDRESS_INVALID", "ADDRESS_INCOMPLETE"} & findings(dry).keys()
+
+
+def test_a_new_payee_whose_claim_names_no_provider_has_no_address_for_its_check(
+        golden_dir: Path) -> None:
+    """C6001's payee (TIN 741000004, NPI 1000000046) has no PaymentCenter: it is created
+    from the claim, and the claim's provider is its only address. Without one the check
+    cannot be mailed, so the run is blocked (found by the random bad-input test)."""
+    path = golden_dir / "ClaimWSCore.jsonl"
+    claims = [json_util.loads(line) for line in path.read_text().splitlines()]
+    for claim in claims:
+        if claim["_id"] == "C6001":
+            del claim["provider"]
+    path.write_text("".join(json_util.dumps(c) + "\n" for c in claims))
+    uri = f"mongomock://{golden_dir}"
+    dry = run_cli("-p", "PE-G1", "-m", "dry-run", "--db-uri", uri, "--json")
+    assert dry.returncode == 1, dry.stderr
+    found = findings(dry)
+    assert found["ADDRESS_INVALID"]["details"] == {"PROVIDER:741000004:1000000046": "no address"}
+    final = run_cli("-p", "PE-G1", "-m", "final", "--db-uri", uri)
+    assert final.returncode == 1
+    assert "Payments" not in read_store(golden_dir)
