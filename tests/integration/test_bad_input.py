@@ -14,6 +14,7 @@ import itertools
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -941,6 +942,11 @@ def party_oracle(value: Any) -> bool:
 EVENT_CLAIMS = [d["_id"] for d in GOLDEN["ClaimWSCore"]
                 if d["PaymentEvent_ID"] == EVENT and d["BenefitPlan_ID"] != "BP-999"]
 CLAIM_PARENT = {d["_id"]: d["ParentClaimCore_ID"] for d in GOLDEN["ClaimWSCore"]}
+_EVENT_DOCUMENTS = [d for d in GOLDEN["ClaimWSCore"] if d["PaymentEvent_ID"] == EVENT]
+CHAIN_SIZE = Counter(d["ParentClaimCore_ID"] for d in _EVENT_DOCUMENTS)
+# the event's chains outside its inclusion criteria (spec 4.3: excluded whole, unvalidated)
+EXCLUDED_CHAINS = {d["ParentClaimCore_ID"] for d in _EVENT_DOCUMENTS
+                   if d["BenefitPlan_ID"] == "BP-999"}
 AMOUNT_NAMES = ("billed", "allowed", "deductible", "coinsurance", "copay", "cob_paid")
 _KNOWN_PAYEES = {(d["tax_id"], d["npi"]) for d in GOLDEN["PaymentCenter"]}
 # Approved claims whose payee has no PaymentCenter: the payee is created from the claim, and
@@ -1075,6 +1081,15 @@ def claim_cases(draw: st.DrawFn) -> Case:
         isinstance(value, str) and value.isprintable() and len(value) <= 200) and not (
         isinstance(value, int) and not isinstance(value, bool) and name != "ParentClaimCore_ID"
         and name != "ClaimCore_ID")
+    touched = {parent} | _touched_by_value(value) | _touched_by_value(str(value))
+    if (name == "ParentClaimCore_ID" and not delete and isinstance(value, str)
+            and value in EXCLUDED_CHAINS):
+        # the claim joins a chain outside the inclusion criteria, which is excluded whole
+        # and not validated; a chain it leaves behind may be broken (only exit 0 or 1)
+        left_alone = CHAIN_SIZE[parent] == 1
+        return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
+                    _change(delete, "ClaimWSCore", claim_id, (name,), value),
+                    None if left_alone else set(), None, touched, strict_exit=left_alone)
     if unchanged:
         expect = None
     elif name == "ClaimCore_ID" and (delete or wrong_type):
@@ -1089,8 +1104,7 @@ def claim_cases(draw: st.DrawFn) -> Case:
     return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
                 _change(delete, "ClaimWSCore", claim_id, (name,), value),
                 expect, claim_id if expect in ({"CLAIM_INVALID"}, {"VOID_LINKAGE"}) else None,
-                {parent} | _touched_by_value(value) | _touched_by_value(str(value)),
-                strict_exit=not (expect is None and name == "ClaimCore_ID"))
+                touched, strict_exit=not (expect is None and name == "ClaimCore_ID"))
 
 
 def _change(delete: bool, collection: str, document_id: Any, path: tuple[Any, ...],
@@ -1245,6 +1259,20 @@ def test_property_several_mutations_never_crash(cases: list[Case]) -> None:
                     lambda documents: [c.mutate(documents) for c in cases],
                     None, None, set().union(*(c.touched for c in cases)), strict_exit=False)
     assert_case(combined)
+
+
+def test_a_claim_moved_into_an_excluded_chain_is_excluded_with_it() -> None:
+    """Spec 4.3: a chain with a claim outside the inclusion criteria is excluded whole and
+    not validated, so C1001 (BP-100) moved under C8001 (BP-999) is neither paid nor a
+    finding, and nothing else moves (found by the random test above)."""
+    dry = run(mutated(set_field("ClaimWSCore", "C1001", ("ParentClaimCore_ID",), "C8001")))
+    assert dry.exit_code == 0, dry.error
+    assert not dry.critical
+    excluded = dry.chains["C8001"]
+    assert (excluded.status.value, excluded.claim_count, excluded.net) == ("EXCLUDED", 2, 0)
+    assert dry.findings["BENEFIT_PLAN_EXCLUDED"].samples == ["C8001"]
+    assert "C1001" not in dry.chains
+    assert_untouched(dry, {"C1001", "C8001"})
 
 
 # --------------------------------------------------------------------------- the command line
