@@ -108,7 +108,7 @@ def mutated_claims(draw: st.DrawFn) -> dict[str, Any]:
     return document
 
 
-@settings(max_examples=600, deadline=None, derandomize=True)
+@settings(max_examples=600, deadline=None)
 @given(mutated_claims())
 def test_a_mutated_claim_is_what_the_model_makes_of_it(document: dict[str, Any]) -> None:
     assert_same_as_the_model(document)

@@ -88,7 +88,7 @@ _PASSWORD = st.text(alphabet=st.characters(codec="ascii", exclude_characters=" \
                     min_size=1, max_size=24)
 
 
-@settings(max_examples=300, deadline=None, derandomize=True)
+@settings(max_examples=300, deadline=None)
 @given(user=st.text(alphabet="abcdefghij_", min_size=1, max_size=8), password=_PASSWORD,
        encode=st.booleans(),
        around=st.tuples(st.text(max_size=20), st.text(max_size=20)).map(
