@@ -1002,9 +1002,7 @@ def claim_cases(draw: st.DrawFn) -> Case:
         number = None if delete else amount_oracle(value)
         expect = ({"BAD_AMOUNT"} if number is None
                   else {"NEGATIVE_AMOUNT"} if number < 0 else None)
-        return Case(f"{claim_id}.{path} = {value!r} (delete={delete})",
-                    _change(delete, "ClaimWSCore", claim_id, path, value),
-                    expect, claim_id, {parent})
+        return _claim_case(claim_id, path, value, delete, expect, claim_id, {parent})
     if kind == "identifier":
         name = draw(st.sampled_from(["NPI", "TIN"]))
         value = draw(st.one_of(JUNK, st.sampled_from(
@@ -1014,9 +1012,8 @@ def claim_cases(draw: st.DrawFn) -> Case:
                                               original["TIN" if name == "NPI" else "NPI"],
                                               True) is not None:
             code = None  # (the other identifier of the golden claim is valid)
-        return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
-                    _change(delete, "ClaimWSCore", claim_id, (name,), value),
-                    None if code is None else {code}, claim_id, {parent})
+        return _claim_case(claim_id, (name,), value, delete,
+                           None if code is None else {code}, claim_id, {parent})
     if kind == "frequency":
         value = draw(st.one_of(JUNK, st.sampled_from(["1", "7", "8", 1, 7, 8, "3", " 1"])))
         text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
@@ -1026,11 +1023,8 @@ def claim_cases(draw: st.DrawFn) -> Case:
             expect = None
         else:
             expect = {"VOID_LINKAGE", "PARENT_NOT_PAID"}
-        return Case(f"{claim_id}.FrequencyCode = {value!r} (delete={delete})",
-                    _change(delete, "ClaimWSCore", claim_id,
-                                                       ("FrequencyCode",), value),
-                    expect, claim_id if expect != {"VOID_LINKAGE", "PARENT_NOT_PAID"} else None,
-                    {parent})
+        sample = claim_id if expect != {"VOID_LINKAGE", "PARENT_NOT_PAID"} else None
+        return _claim_case(claim_id, ("FrequencyCode",), value, delete, expect, sample, {parent})
     if kind == "structure":
         name = draw(st.sampled_from(["ClaimType", "ClaimStatus", "received_date", "service_lines",
                                      "provider", "member", "PaymentEvent_ID"]))
@@ -1053,10 +1047,9 @@ def claim_cases(draw: st.DrawFn) -> Case:
             # whether it is complete is the postal tests' question (only exit 0 or 1 here)
             addressed = (not delete and isinstance(value, dict)
                          and isinstance(value.get("address"), dict))
-            return Case(f"{claim_id}.provider = {value!r} (delete={delete})",
-                        _change(delete, "ClaimWSCore", claim_id, (name,), value),
-                        set() if addressed else {"ADDRESS_INVALID"},
-                        None if addressed else NEW_PAYEE_ADDRESS[claim_id], {parent},
+            return _claim_case(claim_id, (name,), value, delete,
+                               set() if addressed else {"ADDRESS_INVALID"},
+                               None if addressed else NEW_PAYEE_ADDRESS[claim_id], {parent},
                         strict_exit=not addressed)
         elif name in ("provider", "member") and delete:
             expect = None
@@ -1064,10 +1057,9 @@ def claim_cases(draw: st.DrawFn) -> Case:
             expect = None if valid else set()  # the claim simply leaves the event
         else:
             expect = None if valid and not delete else {"CLAIM_INVALID"}
-        return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
-                    _change(delete, "ClaimWSCore", claim_id, (name,), value),
-                    expect, claim_id if expect else None, {parent},
-                    strict_exit=name not in ("PaymentEvent_ID", "ClaimStatus", "received_date"))
+        return _claim_case(claim_id, (name,), value, delete, expect,
+                           claim_id if expect else None, {parent}, strict_exit=name not in (
+                               "PaymentEvent_ID", "ClaimStatus", "received_date"))
     # linkage: the three ids that tie a chain together, or the claim's own id
     name = draw(st.sampled_from(["ParentClaimCore_ID", "OriginalClaimCore_ID", "VoidClaimCore_ID",
                                  "ClaimCore_ID"]))
@@ -1088,17 +1080,14 @@ def claim_cases(draw: st.DrawFn) -> Case:
         # the claim joins a chain outside the inclusion criteria, which is excluded whole
         # and not validated; a chain it leaves behind may be broken (only exit 0 or 1)
         left_alone = CHAIN_SIZE[parent] == 1
-        return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
-                    _change(delete, "ClaimWSCore", claim_id, (name,), value),
-                    None if left_alone else set(), None, touched, strict_exit=left_alone)
+        return _claim_case(claim_id, (name,), value, delete, None if left_alone else set(),
+                           None, touched, strict_exit=left_alone)
     if (name in ("OriginalClaimCore_ID", "VoidClaimCore_ID") and not delete
-            and value != claim_id and isinstance(value, str) and value in CHAIN_OF
-            and CHAIN_OF[value] == parent):
+            and value != claim_id and isinstance(value, str) and CHAIN_OF.get(value) == parent):
         # another version of the same chain: a valid order or not, as the versions then
         # stand (C9002 voiding C9003, which replaced C9001, is valid); only exit 0 or 1
-        return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
-                    _change(delete, "ClaimWSCore", claim_id, (name,), value),
-                    set(), None, touched, strict_exit=False)
+        return _claim_case(claim_id, (name,), value, delete, set(), None, touched,
+                           strict_exit=False)
     if unchanged:
         expect = None
     elif name == "ClaimCore_ID" and (delete or wrong_type):
@@ -1115,10 +1104,19 @@ def claim_cases(draw: st.DrawFn) -> Case:
     names_itself = (name == "ClaimCore_ID" and not delete and isinstance(value, str | int)
                     and not isinstance(value, bool))
     sample = claim_id if expect in ({"CLAIM_INVALID"}, {"VOID_LINKAGE"}) else None
-    return Case(f"{claim_id}.{name} = {value!r} (delete={delete})",
-                _change(delete, "ClaimWSCore", claim_id, (name,), value),
-                expect, None if names_itself else sample,
-                touched, strict_exit=not (expect is None and name == "ClaimCore_ID"))
+    return _claim_case(claim_id, (name,), value, delete, expect,
+                       None if names_itself else sample, touched,
+                       strict_exit=not (expect is None and name == "ClaimCore_ID"))
+
+
+def _claim_case(claim_id: str, path: tuple[Any, ...], value: Any, delete: bool,
+                expect: set[str] | None, sample: str | None, touched: set[str],
+                strict_exit: bool = True) -> Case:
+    """A claim's field set to ``value`` (or deleted), and what that must produce."""
+    shown = path[0] if len(path) == 1 else path
+    return Case(f"{claim_id}.{shown} = {value!r} (delete={delete})",
+                _change(delete, "ClaimWSCore", claim_id, path, value),
+                expect, sample, touched, strict_exit)
 
 
 def _change(delete: bool, collection: str, document_id: Any, path: tuple[Any, ...],
