@@ -59,9 +59,6 @@ class ServiceLineProcessor:
         due_date: date,
         pc_type: PaymentCenterType,
     ) -> None:
-        self.payment_reduction_pct = payment_reduction_pct
-        self.interest = interest
-        self.due_date = due_date
         self.pc_type = pc_type
         self.reduction_pct_cents = decimal_cents(payment_reduction_pct)
         self.annual_rate_cents = decimal_cents(interest.annual_rate_pct)
