@@ -171,25 +171,10 @@ def compute_only(store: Store, event_id: str, workers_list: tuple[int, ...],
                                 key=lambda floor: floor["seconds"])
     result["parse_floor"]["lines_per_second"] = lines / result["parse_floor"]["seconds"]
     result["parse_floor"]["lines_per_cpu_second"] = lines / result["parse_floor"]["cpu_seconds"]
-    reference = None
-    for workers in workers_list:
-        runs = []
-        for _ in range(repeat):
-            gc.collect()
-            with PeakRss() as memory, CpuTime() as cpu:
-                seconds, outcome = _timed(lambda w=workers: _compute_batches(batches, compute, w))
-            runs.append({"seconds": seconds, "cpu_seconds": cpu.seconds,
-                         "peak_rss_above_start_mb": memory.above_start_mb,
-                         "load": os.getloadavg()[0]})
-            if reference is None:
-                reference = outcome
-            assert outcome == reference, "results differ between worker counts"
-            del outcome
-        best = min(runs, key=lambda run: run["seconds"])
-        result[f"workers_{workers}"] = {
-            **best, "all_seconds": [run["seconds"] for run in runs],
-            "lines_per_second": lines / best["seconds"],
-            "lines_per_cpu_second": lines / min(run["cpu_seconds"] for run in runs),
+    for key, best in best_runs(batches, compute, workers_list, repeat).items():
+        result[key] = {
+            **best, "lines_per_second": lines / best["seconds"],
+            "lines_per_cpu_second": lines / min(best["all_cpu_seconds"]),
             "over_parse_floor": best["seconds"] / result["parse_floor"]["seconds"]}
     result["from_bson"] = from_bson(batches, context, workers_list, repeat)
     if len(workers_list) > 1:
@@ -292,22 +277,35 @@ def from_bson(batches: list[BatchInput], context: PaymentContext, workers_list: 
     server (none here runs on more than one core)."""
     encoded = [(batch, b"".join(bson.encode(document) for chain in batch.chains
                                 for document in chain.documents)) for batch in batches]
-    compute = partial(_decode_and_compute, context)
-    result: dict[str, Any] = {}
+    return best_runs(encoded, partial(_decode_and_compute, context), workers_list, repeat)
+
+
+def best_runs(batches: list[Any], compute: Callable[[Any], Any], workers_list: tuple[int, ...],
+              repeat: int) -> dict[str, dict[str, Any]]:
+    """``compute`` over every batch (:func:`_compute_batches`), ``repeat`` times for each
+    worker count, under ``workers_N``: the fastest run (wall and CPU seconds, peak RSS
+    above the start, the load average) with every run's wall and CPU seconds. Every run
+    must give the first one's results, whatever its number of workers."""
+    measured: dict[str, dict[str, Any]] = {}
     reference = None
     for workers in workers_list:
         runs = []
         for _ in range(repeat):
             gc.collect()
-            with CpuTime() as cpu:
-                seconds, outcome = _timed(lambda w=workers: _compute_batches(encoded, compute, w))
+            with PeakRss() as memory, CpuTime() as cpu:
+                seconds, outcome = _timed(lambda w=workers: _compute_batches(batches, compute, w))
             runs.append({"seconds": seconds, "cpu_seconds": cpu.seconds,
+                         "peak_rss_above_start_mb": memory.above_start_mb,
                          "load": os.getloadavg()[0]})
-            reference = outcome if reference is None else reference
+            if reference is None:
+                reference = outcome
             assert outcome == reference, "results differ between worker counts"
+            del outcome
         best = min(runs, key=lambda run: run["seconds"])
-        result[f"workers_{workers}"] = {**best, "all_seconds": [run["seconds"] for run in runs]}
-    return result
+        measured[f"workers_{workers}"] = {
+            **best, "all_seconds": [run["seconds"] for run in runs],
+            "all_cpu_seconds": [run["cpu_seconds"] for run in runs]}
+    return measured
 
 
 def _decode_and_compute(context: PaymentContext, encoded: tuple[BatchInput, bytes]) -> Any:
